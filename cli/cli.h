@@ -1,0 +1,45 @@
+/*
+ * cli.h - shared helpers of the tiersync command.  The CLI uses only the
+ * public API in include/tiersync/.
+ */
+#ifndef TSYNC_CLI_H
+#define TSYNC_CLI_H
+
+#include <stdio.h>
+
+#include "tiersync/tiersync.h"
+
+/* Exit codes: 0 done, 1 failed or found faults, 2 bad command line. */
+enum { EXIT_DONE = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
+
+struct args {
+	int argc;
+	char **argv;
+	int pos; /* next positional to take */
+};
+
+/* Returns the value of --name (or NULL), removing it from argv. */
+const char *arg_opt(struct args *a, const char *name);
+/* Returns 1 if the flag --name is present, removing it. */
+int arg_flag(struct args *a, const char *name);
+/* Next positional argument, or NULL. */
+const char *arg_next(struct args *a);
+/* Fails with a usage message if unknown options or extra args remain. */
+int arg_done(struct args *a, const char *usage);
+
+int usage_error(const char *usage, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Opens a node or prints why not. */
+struct tsync_node *open_node(const char *dir);
+void json_str(FILE *f, const char *s);
+
+int cmd_ca(struct args *a);
+int cmd_init(struct args *a);
+int cmd_sql(struct args *a);
+int cmd_log(struct args *a);
+int cmd_status(struct args *a);
+int cmd_digest(struct args *a);
+int cmd_verify(struct args *a);
+
+#endif

@@ -1,0 +1,269 @@
+/*
+ * cmd_node.c - the node commands that read or write one replica:
+ * init, sql, log, status, digest, verify.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+int
+cmd_init(struct args *a)
+{
+	static const char u[] = "tiersync init NODE_DIR [--parent HOST:PORT] "
+				"[--listen ADDR:PORT]";
+	struct tsync_init_opts o = {NULL, NULL};
+	const char *dir;
+	char err[512];
+	int rc;
+
+	o.parent = arg_opt(a, "--parent");
+	o.listen = arg_opt(a, "--listen");
+	if ((dir = arg_next(a)) == NULL)
+		return usage_error(u, "NODE_DIR is needed");
+	if ((rc = arg_done(a, u)) != 0)
+		return rc;
+	if (tsync_node_init(dir, &o, err, sizeof(err)) != 0)
+		return fail("%s", err);
+	printf("node initialised in %s\n", dir);
+	return EXIT_DONE;
+}
+
+struct print {
+	int rows;
+};
+
+static int
+print_row(void *arg, int ncol, const char *const *names,
+	  const char *const *vals)
+{
+	struct print *p = arg;
+	int i;
+
+	if (p->rows++ == 0) {
+		for (i = 0; i < ncol; i++)
+			printf("%s%s", i ? "|" : "", names[i]);
+		putchar('\n');
+	}
+	for (i = 0; i < ncol; i++)
+		printf("%s%s", i ? "|" : "", vals[i] ? vals[i] : "");
+	putchar('\n');
+	return 0;
+}
+
+int
+cmd_sql(struct args *a)
+{
+	static const char u[] = "tiersync sql NODE_DIR \"SQL\"";
+	const char *dir = arg_next(a), *sql = arg_next(a);
+	struct print p = {0};
+	struct tsync_node *n;
+	int rc;
+
+	if (dir == NULL || sql == NULL)
+		return usage_error(u, "NODE_DIR and SQL are needed");
+	if ((rc = arg_done(a, u)) != 0)
+		return rc;
+	if ((n = open_node(dir)) == NULL)
+		return EXIT_FAIL;
+	rc = tsync_node_exec(n, sql, print_row, &p);
+	if (rc != 0)
+		rc = fail("%s; nothing was written", tsync_node_errmsg(n));
+	tsync_node_close(n);
+	return rc;
+}
+
+static int
+print_txn(void *arg, const struct tsync_txn_info *t)
+{
+	char when[64];
+	const char *p = t->summary, *nl;
+
+	(void)arg;
+	tsync_hlc_format(t->hlc, when, sizeof(when));
+	printf("%s %s #%llu  %s\n", t->origin, t->scope,
+	       (unsigned long long)t->seq, when);
+	while (*p != '\0') {
+		nl = strchr(p, '\n');
+		printf("    %.*s\n", nl ? (int)(nl - p) : (int)strlen(p), p);
+		p = nl ? nl + 1 : p + strlen(p);
+	}
+	return 0;
+}
+
+int
+cmd_log(struct args *a)
+{
+	static const char u[] = "tiersync log NODE_DIR [--limit N]";
+	const char *lim = arg_opt(a, "--limit");
+	const char *dir = arg_next(a);
+	struct tsync_node *n;
+	unsigned limit = 0;
+	char *end;
+	int rc;
+
+	if (lim != NULL) {
+		long v = strtol(lim, &end, 10);
+
+		if (*end != '\0' || v < 0)
+			return usage_error(u, "--limit takes a count");
+		limit = (unsigned)v;
+	}
+	if (dir == NULL)
+		return usage_error(u, "NODE_DIR is needed");
+	if ((rc = arg_done(a, u)) != 0)
+		return rc;
+	if ((n = open_node(dir)) == NULL)
+		return EXIT_FAIL;
+	rc = tsync_node_log(n, limit, print_txn, NULL);
+	if (rc != 0)
+		rc = fail("%s", tsync_node_errmsg(n));
+	tsync_node_close(n);
+	return rc;
+}
+
+struct st {
+	int json;
+	int count;
+};
+
+static int
+print_stream(void *arg, const struct tsync_stream_info *s)
+{
+	struct st *st = arg;
+	char when[64];
+
+	tsync_hlc_format(s->hlc, when, sizeof(when));
+	if (!st->json) {
+		printf("  %s %-40s seq %-8llu %s%s\n", s->origin, s->scope,
+		       (unsigned long long)s->seq, when,
+		       s->local ? "  (local)" : "");
+		return 0;
+	}
+	printf("%s{\"origin\":\"%s\",\"scope\":", st->count++ ? "," : "",
+	       s->origin);
+	json_str(stdout, s->scope);
+	printf(",\"seq\":%llu,\"hlc\":%llu,\"local\":%s}",
+	       (unsigned long long)s->seq, (unsigned long long)s->hlc,
+	       s->local ? "true" : "false");
+	return 0;
+}
+
+int
+cmd_status(struct args *a)
+{
+	static const char u[] = "tiersync status NODE_DIR [--json]";
+	struct st st = {arg_flag(a, "--json"), 0};
+	const char *dir = arg_next(a);
+	struct tsync_identity id;
+	struct tsync_counts c;
+	struct tsync_node *n;
+	int rc;
+
+	if (dir == NULL)
+		return usage_error(u, "NODE_DIR is needed");
+	if ((rc = arg_done(a, u)) != 0)
+		return rc;
+	if ((n = open_node(dir)) == NULL)
+		return EXIT_FAIL;
+	tsync_node_identity(n, &id);
+	if ((rc = tsync_node_counts(n, &c)) != 0) {
+		rc = fail("%s", tsync_node_errmsg(n));
+		goto out;
+	}
+	if (st.json) {
+		printf("{\"node_id\":\"%s\",\"scope\":", id.node_id);
+		json_str(stdout, id.scope);
+		printf(",\"role\":\"%s\",\"district\":", id.role);
+		json_str(stdout, id.district);
+		printf(",\"counts\":{\"txns\":%llu,\"rows\":%llu,"
+		       "\"tombstones\":%llu,\"streams\":%llu,"
+		       "\"conflicts\":%llu,\"quarantined\":%llu},"
+		       "\"streams\":[",
+		       (unsigned long long)c.txns, (unsigned long long)c.rows,
+		       (unsigned long long)c.tombstones,
+		       (unsigned long long)c.streams,
+		       (unsigned long long)c.conflicts,
+		       (unsigned long long)c.quarantined);
+	} else {
+		printf("node      %s\nscope     %s\nrole      %s\n"
+		       "district  %s\n",
+		       id.node_id, id.scope, id.role, id.district);
+		printf("txns %llu, rows %llu, tombstones %llu, conflicts %llu, "
+		       "quarantined %llu\nstreams (%llu):\n",
+		       (unsigned long long)c.txns, (unsigned long long)c.rows,
+		       (unsigned long long)c.tombstones,
+		       (unsigned long long)c.conflicts,
+		       (unsigned long long)c.quarantined,
+		       (unsigned long long)c.streams);
+	}
+	rc = tsync_node_streams(n, print_stream, &st);
+	if (st.json)
+		printf("]}\n");
+	if (rc != 0)
+		rc = fail("%s", tsync_node_errmsg(n));
+out:
+	tsync_node_close(n);
+	return rc;
+}
+
+int
+cmd_digest(struct args *a)
+{
+	static const char u[] = "tiersync digest NODE_DIR [--scope PATH]";
+	const char *scope = arg_opt(a, "--scope");
+	const char *dir = arg_next(a);
+	struct tsync_node *n;
+	char hex[65];
+	int rc;
+
+	if (dir == NULL)
+		return usage_error(u, "NODE_DIR is needed");
+	if ((rc = arg_done(a, u)) != 0)
+		return rc;
+	if ((n = open_node(dir)) == NULL)
+		return EXIT_FAIL;
+	rc = tsync_node_digest(n, scope, hex);
+	if (rc == 0)
+		printf("%s\n", hex);
+	else
+		rc = fail("%s", tsync_node_errmsg(n));
+	tsync_node_close(n);
+	return rc;
+}
+
+static void
+print_fault(void *arg, const char *line)
+{
+	(void)arg;
+	printf("FAULT %s\n", line);
+}
+
+int
+cmd_verify(struct args *a)
+{
+	static const char u[] = "tiersync verify NODE_DIR";
+	const char *dir = arg_next(a);
+	struct tsync_counts c;
+	struct tsync_node *n;
+	int rc;
+
+	if (dir == NULL)
+		return usage_error(u, "NODE_DIR is needed");
+	if ((rc = arg_done(a, u)) != 0)
+		return rc;
+	if ((n = open_node(dir)) == NULL)
+		return EXIT_FAIL;
+	rc = tsync_node_verify(n, print_fault, NULL);
+	if (rc == 0 && tsync_node_counts(n, &c) == 0)
+		printf("verified: %llu streams, %llu txns, %llu rows; no "
+		       "faults\n",
+		       (unsigned long long)c.streams,
+		       (unsigned long long)c.txns, (unsigned long long)c.rows);
+	else if (rc == TSYNC_EVERIFY)
+		rc = fail("verify: %s", tsync_node_errmsg(n));
+	else if (rc != 0)
+		rc = fail("verify could not run: %s", tsync_node_errmsg(n));
+	tsync_node_close(n);
+	return rc == 0 ? EXIT_DONE : EXIT_FAIL;
+}

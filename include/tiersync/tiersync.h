@@ -1,0 +1,199 @@
+/*
+ * tiersync.h - the public C API of a tiersync node.
+ *
+ * A node is one office's local SQLite replica plus its identity (an Ed25519
+ * key and a certificate from the district CA).  Every write made through
+ * the node is captured per column, versioned with a hybrid logical clock and
+ * appended to a signed, hash-chained stream (origin, scope).
+ *
+ * Conventions (see docs/architecture.md):
+ *  - every function returns 0 (TSYNC_OK) or a negative TSYNC_E* code;
+ *  - the message of the last failure is kept on the handle
+ *    (tsync_node_errmsg), never in a global;
+ *  - _open/_new give the caller ownership; _close/_free accept NULL.
+ */
+#ifndef TIERSYNC_H
+#define TIERSYNC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define TSYNC_VERSION_STRING "0.3.0"
+
+enum {
+	TSYNC_OK = 0,
+	TSYNC_ENOMEM = -1,   /* allocation failed */
+	TSYNC_EIO = -2,      /* file system or database I/O failed */
+	TSYNC_ECORRUPT = -3, /* stored or received bytes are malformed */
+	TSYNC_EPROTO = -4,   /* the peer broke the protocol */
+	TSYNC_EAUTH = -5,    /* signature, certificate or chain check failed */
+	TSYNC_EINVAL = -6,   /* bad argument or bad SQL */
+	TSYNC_EEXIST = -7,   /* the thing to create already exists */
+	TSYNC_ESCOPE = -8,   /* write or txn outside the allowed scope */
+	TSYNC_EFULL = -9,    /* disk full */
+	TSYNC_ENOENT = -10,  /* the thing to open does not exist */
+	TSYNC_EVERIFY = -11, /* an audit found faults */
+	TSYNC_EBUSY = -12,   /* the replica is locked by another writer */
+};
+
+/* Static text for an error code. */
+const char *tsync_strerror(int err);
+
+/*
+ * Hooks through which the core reaches time, randomness, memory and the log.
+ * Any member may be NULL; the defaults are the real clock, OpenSSL's RNG,
+ * realloc() and stderr.  Tests swap them to control time.
+ */
+struct tsync_ops {
+	uint64_t (*now_ms)(void *ctx);                   /* wall clock, ms */
+	int (*random)(void *ctx, void *buf, size_t n);   /* 0 on success */
+	void *(*realloc)(void *ctx, void *p, size_t n);  /* n == 0 frees */
+	void (*log)(void *ctx, int level, const char *msg);
+	void *ctx;
+};
+
+enum { TSYNC_LOG_ERROR = 0, TSYNC_LOG_WARN = 1, TSYNC_LOG_INFO = 2,
+       TSYNC_LOG_DEBUG = 3 };
+
+/* ---- Certificate authority (district) --------------------------------- */
+
+/*
+ * Creates the district CA in `ca_dir`: ca.key (0600) and ca.crt.  Refuses
+ * (TSYNC_EEXIST) if a CA is already there.  `err` receives a message.
+ */
+int tsync_ca_init(const char *ca_dir, const char *district, int days,
+		  char *err, size_t errlen);
+
+/*
+ * Issues a node identity into `out_dir` (created if missing): node.key
+ * (0600), node.crt binding the key, `scope` and `role` ("office" or
+ * "auditor"), and a copy of ca.crt.  Refuses if out_dir already holds a key.
+ */
+int tsync_ca_issue(const char *ca_dir, const char *scope, const char *role,
+		   int days, const char *out_dir, char *err, size_t errlen);
+
+/* ---- Node life cycle ------------------------------------------------ */
+
+struct tsync_node;
+
+struct tsync_init_opts {
+	const char *parent; /* "host:port" or NULL */
+	const char *listen; /* "addr:port" or NULL */
+};
+
+/*
+ * Creates NODE_DIR/replica.db (SQLite, WAL) and NODE_DIR/tiersync.conf for
+ * the identity that `tsync_ca_issue` wrote there.  Refuses with
+ * TSYNC_EEXIST, changing nothing, when the node is already initialised.
+ */
+int tsync_node_init(const char *dir, const struct tsync_init_opts *o,
+		    char *err, size_t errlen);
+
+/*
+ * Opens the node in `dir`.  *out is set even on failure (unless memory ran
+ * out) so that tsync_node_errmsg() can say why; close it in every case.
+ */
+int tsync_node_open(const char *dir, const struct tsync_ops *ops,
+		    struct tsync_node **out);
+void tsync_node_close(struct tsync_node *n);
+
+/* Message of the last failure on `n`; owned by n, valid until next call. */
+const char *tsync_node_errmsg(const struct tsync_node *n);
+
+/* ---- Writing and reading ---------------------------------------------- */
+
+/* One result row: `ncol` columns, values as text (NULL for SQL NULL). */
+typedef int (*tsync_row_cb)(void *arg, int ncol, const char *const *names,
+			    const char *const *values);
+
+/*
+ * Runs `sql` (one or more statements) as one transaction.  Result rows go
+ * to `cb` (may be NULL).  Writes to replicated tables are captured and
+ * committed as signed txns atomically with the data.  On any failure
+ * nothing is written.
+ */
+int tsync_node_exec(struct tsync_node *n, const char *sql, tsync_row_cb cb,
+		    void *arg);
+
+/*
+ * Lower-level form for programs that prepare their own statements:
+ * between tsync_node_begin() and tsync_node_commit() every write made on
+ * the connection returned by tsync_node_db() is captured.
+ * tsync_node_rollback() discards it all.
+ */
+int tsync_node_begin(struct tsync_node *n);
+int tsync_node_commit(struct tsync_node *n);
+void tsync_node_rollback(struct tsync_node *n);
+struct sqlite3 *tsync_node_db(struct tsync_node *n); /* borrowed */
+
+/* ---- Identity and state ------------------------------------------------ */
+
+struct tsync_identity {
+	char node_id[17];  /* 16 hex digits */
+	char scope[256];
+	char role[16];     /* "office" or "auditor" */
+	char district[64];
+};
+int tsync_node_identity(const struct tsync_node *n,
+			struct tsync_identity *out);
+
+struct tsync_stream_info {
+	char origin[17];
+	const char *scope; /* valid during the callback */
+	uint64_t seq;      /* highest contiguous seq held */
+	uint64_t hlc;      /* HLC of that txn */
+	int local;         /* 1 if this node is the origin */
+};
+typedef int (*tsync_stream_cb)(void *arg, const struct tsync_stream_info *s);
+int tsync_node_streams(struct tsync_node *n, tsync_stream_cb cb, void *arg);
+
+struct tsync_counts {
+	uint64_t txns;
+	uint64_t rows;       /* live rows in replicated tables */
+	uint64_t tombstones; /* deleted rows remembered by version */
+	uint64_t streams;
+	uint64_t conflicts;
+	uint64_t quarantined;
+};
+int tsync_node_counts(struct tsync_node *n, struct tsync_counts *out);
+
+/* One txn of the log, for `tiersync log`. */
+struct tsync_txn_info {
+	char origin[17];
+	const char *scope;   /* valid during the callback */
+	uint64_t seq;
+	uint64_t hlc;
+	const char *summary; /* "cases/ab12 insert {title,status}" lines */
+};
+typedef int (*tsync_txn_cb)(void *arg, const struct tsync_txn_info *t);
+/* Lists up to `limit` txns (0: all), newest first. */
+int tsync_node_log(struct tsync_node *n, unsigned limit, tsync_txn_cb cb,
+		   void *arg);
+
+/*
+ * Digest of the visible replicated state: every live row of every
+ * replicated table whose scope is `scope` or inside it (NULL: all), in a
+ * canonical order.  `hex` receives 64 hex digits and a NUL.
+ */
+int tsync_node_digest(struct tsync_node *n, const char *scope, char hex[65]);
+
+/*
+ * Audits the replica: chains, signatures, scopes and that the tables hold
+ * exactly what the log says.  Each fault is reported to `cb` as one line.
+ * Returns 0 when clean, TSYNC_EVERIFY when faults were found, or another
+ * error if the audit itself could not run.
+ */
+typedef void (*tsync_fault_cb)(void *arg, const char *fault);
+int tsync_node_verify(struct tsync_node *n, tsync_fault_cb cb, void *arg);
+
+/* Formats an HLC as "2026-11-28T04:31:40.123Z+5" into buf. */
+void tsync_hlc_format(uint64_t hlc, char *buf, size_t len);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* TIERSYNC_H */

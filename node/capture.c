@@ -1,0 +1,735 @@
+/*
+ * capture.c - change capture: turns every local write to a replicated
+ * table into per-column changes, and at commit into one signed txn per
+ * scope, appended to the stream (this node, scope) in the same SQLite
+ * transaction as the data.
+ *
+ * How: SQLite's pre-update hook reports each row change with its old and
+ * new values.  The hook only records (it may not write the database); the
+ * commit then folds repeated changes of one row, reads each row's column
+ * versions from ts_ver, picks the txn HLC (greater than every version it
+ * overwrites, so a node whose clock runs behind still wins over what it
+ * has seen), encodes, hashes, signs and appends.
+ *
+ * Invariants: writes made while cap.applying is set (merge.c) are not
+ * captured; a capture error poisons the transaction (capture_commit fails
+ * and the caller rolls back), so nothing half-captured is ever committed.
+ */
+#define _GNU_SOURCE
+/* Debian's libsqlite3 is built with the pre-update hook; node_open checks. */
+#define SQLITE_ENABLE_PREUPDATE_HOOK 1
+#include <stdlib.h>
+#include <string.h>
+
+#include "node_int.h"
+#include "scope.h"
+#include "txn.h"
+
+#define CAP_ARENA_MAX (64u << 20)
+
+static int
+cap_fail(struct capture *c, int code, const char *msg, const char *id)
+{
+	if (c->err == 0) {
+		c->err = code;
+		ts_fmt(c->errmsg, sizeof(c->errmsg), "%s%s%s", msg,
+		       id ? ": row " : "", id ? id : "");
+	}
+	return code;
+}
+
+static int
+val_eq(sqlite3_value *a, sqlite3_value *b)
+{
+	int t = sqlite3_value_type(a);
+
+	if (t != sqlite3_value_type(b))
+		return 0;
+	switch (t) {
+	case SQLITE_INTEGER:
+		return sqlite3_value_int64(a) == sqlite3_value_int64(b);
+	case SQLITE_FLOAT:
+		return sqlite3_value_double(a) == sqlite3_value_double(b);
+	case SQLITE_TEXT:
+	case SQLITE_BLOB: {
+		const void *pa = t == SQLITE_TEXT
+					 ? (const void *)sqlite3_value_text(a)
+					 : sqlite3_value_blob(a);
+		const void *pb = t == SQLITE_TEXT
+					 ? (const void *)sqlite3_value_text(b)
+					 : sqlite3_value_blob(b);
+		int na = sqlite3_value_bytes(a);
+
+		return na == sqlite3_value_bytes(b) &&
+		       (na == 0 || memcmp(pa, pb, (size_t)na) == 0);
+	}
+	default:
+		return 1;
+	}
+}
+
+/* Appends the text of `v` to the arena; off/len receive its place. */
+static int
+arena_text(struct capture *c, sqlite3_value *v, uint32_t *off, uint32_t *len)
+{
+	const unsigned char *s;
+	int n;
+
+	if (sqlite3_value_type(v) != SQLITE_TEXT)
+		return TSYNC_EINVAL;
+	s = sqlite3_value_text(v);
+	n = sqlite3_value_bytes(v);
+	*off = (uint32_t)c->arena.len;
+	*len = (uint32_t)n;
+	return buf_put(&c->arena, s, (size_t)n);
+}
+
+static int
+arena_value(struct capture *c, sqlite3_value *v, uint32_t *slot)
+{
+	msgpack_packer pk;
+	size_t start = c->arena.len;
+
+	txn_packer(&pk, &c->arena);
+	if (txn_pack_value(&pk, v) != 0)
+		return TSYNC_ENOMEM;
+	slot[0] = (uint32_t)start + 1;
+	slot[1] = (uint32_t)(c->arena.len - start);
+	return 0;
+}
+
+static struct cap_change *
+cap_new(struct capture *c, int ncol)
+{
+	struct cap_change *ch;
+
+	if (c->nch == c->capch) {
+		uint32_t cap = c->capch ? c->capch * 2 : 64;
+		void *p = realloc(c->ch, sizeof(*c->ch) * cap);
+
+		if (p == NULL)
+			return NULL;
+		c->ch = p;
+		c->capch = cap;
+	}
+	if (c->noffs + 2u * (uint32_t)ncol > c->capoffs) {
+		uint32_t cap = c->capoffs ? c->capoffs : 512;
+		void *p;
+
+		while (c->noffs + 2u * (uint32_t)ncol > cap)
+			cap *= 2;
+		p = realloc(c->offs, sizeof(*c->offs) * cap);
+		if (p == NULL)
+			return NULL;
+		c->offs = p;
+		c->capoffs = cap;
+	}
+	ch = &c->ch[c->nch];
+	memset(ch, 0, sizeof(*ch));
+	ch->order = c->nch++;
+	ch->vals_off = c->noffs;
+	memset(c->offs + c->noffs, 0, sizeof(*c->offs) * 2u * (uint32_t)ncol);
+	c->noffs += 2u * (uint32_t)ncol;
+	return ch;
+}
+
+static int
+record_delete(struct capture *c, sqlite3 *db, struct cap_change *ch, int ncol)
+{
+	msgpack_packer pk;
+	sqlite3_value *v;
+	size_t start;
+	int i;
+
+	txn_packer(&pk, &c->arena);
+	start = c->arena.len;
+	msgpack_pack_array(&pk, (size_t)ncol);
+	for (i = 0; i < ncol; i++) {
+		if (sqlite3_preupdate_old(db, i, &v) != SQLITE_OK ||
+		    txn_pack_value(&pk, v) != 0)
+			return TSYNC_ENOMEM;
+	}
+	ch->dead_off = (uint32_t)start;
+	ch->dead_len = (uint32_t)(c->arena.len - start);
+	return 0;
+}
+
+static int
+record_new(struct capture *c, sqlite3 *db, struct cap_change *ch, int ncol,
+	   int is_update)
+{
+	sqlite3_value *nv, *ov;
+	int i;
+
+	for (i = 2; i < ncol; i++) {
+		if (sqlite3_preupdate_new(db, i, &nv) != SQLITE_OK)
+			return TSYNC_ENOMEM;
+		if (is_update) {
+			if (sqlite3_preupdate_old(db, i, &ov) != SQLITE_OK)
+				return TSYNC_ENOMEM;
+			if (val_eq(ov, nv))
+				continue;
+		}
+		ch->mask |= 1ULL << i;
+		if (arena_value(c, nv, c->offs + ch->vals_off + 2 * i) != 0)
+			return TSYNC_ENOMEM;
+	}
+	return 0;
+}
+
+static void
+cap_record(struct tsync_node *n, struct tbl *t, sqlite3 *db, int op)
+{
+	struct capture *c = &n->cap;
+	struct cap_change *ch;
+	sqlite3_value *id, *scope, *oid, *oscope;
+	int rc;
+
+	if (sqlite3_preupdate_count(db) != t->ncol) {
+		cap_fail(c, TSYNC_EINVAL, "table changed shape", t->name);
+		return;
+	}
+	ch = cap_new(c, t->ncol);
+	if (ch == NULL) {
+		cap_fail(c, TSYNC_ENOMEM, "out of memory capturing", NULL);
+		return;
+	}
+	ch->tid = (uint32_t)t->tid;
+	if (op == SQLITE_DELETE) {
+		sqlite3_preupdate_old(db, 0, &id);
+		sqlite3_preupdate_old(db, 1, &scope);
+	} else {
+		sqlite3_preupdate_new(db, 0, &id);
+		sqlite3_preupdate_new(db, 1, &scope);
+	}
+	if (arena_text(c, id, &ch->id_off, &ch->id_len) != 0 ||
+	    ch->id_len == 0) {
+		cap_fail(c, TSYNC_EINVAL, "id must be non-empty text", NULL);
+		return;
+	}
+	if (arena_text(c, scope, &ch->scope_off, &ch->scope_len) != 0) {
+		cap_fail(c, TSYNC_EINVAL, "scope must be text", NULL);
+		return;
+	}
+	if (op == SQLITE_UPDATE) {
+		sqlite3_preupdate_old(db, 0, &oid);
+		sqlite3_preupdate_old(db, 1, &oscope);
+		if (!val_eq(oid, id) || !val_eq(oscope, scope)) {
+			cap_fail(c, TSYNC_EINVAL,
+				 "the id and scope of a row cannot change; "
+				 "delete it and insert a new row",
+				 (const char *)sqlite3_value_text(oid));
+			return;
+		}
+	}
+	switch (op) {
+	case SQLITE_INSERT:
+		ch->kind = TXN_INSERT;
+		rc = record_new(c, db, ch, t->ncol, 0);
+		break;
+	case SQLITE_UPDATE:
+		ch->kind = TXN_UPDATE;
+		rc = record_new(c, db, ch, t->ncol, 1);
+		break;
+	default:
+		ch->kind = TXN_DELETE;
+		rc = record_delete(c, db, ch, t->ncol);
+		break;
+	}
+	if (rc != 0)
+		cap_fail(c, rc, "out of memory capturing", NULL);
+	else if (ch->kind == TXN_UPDATE && ch->mask == 0)
+		c->nch--; /* an update that changed nothing */
+}
+
+static void
+on_preupdate(void *arg, sqlite3 *db, int op, const char *zdb,
+	     const char *ztab, sqlite3_int64 k1, sqlite3_int64 k2)
+{
+	struct tsync_node *n = arg;
+	struct tbl *t;
+
+	(void)k1;
+	(void)k2;
+	if (n->cap.applying || strcmp(zdb, "main") != 0)
+		return;
+	t = store_table(n, ztab, strlen(ztab));
+	if (t == NULL)
+		return;
+	if (!n->cap.active) {
+		cap_fail(&n->cap, TSYNC_EINVAL,
+			 "write to a replicated table outside a node "
+			 "transaction",
+			 NULL);
+		return;
+	}
+	if (n->cap.err == 0)
+		cap_record(n, t, db, op);
+}
+
+/* Denies user SQL writes to engine tables and DDL on replicated ones. */
+static int
+on_authorize(void *arg, int action, const char *a, const char *b,
+	     const char *zdb, const char *trigger)
+{
+	struct tsync_node *n = arg;
+	const char *tbl = NULL;
+
+	(void)zdb;
+	(void)trigger;
+	if (n->cap.applying || !n->cap.active)
+		return SQLITE_OK;
+	switch (action) {
+	case SQLITE_TRANSACTION:
+	case SQLITE_SAVEPOINT:
+		/* The node owns the transaction: a nested ROLLBACK TO would
+		 * undo data whose capture was already recorded. */
+		return SQLITE_DENY;
+	case SQLITE_INSERT:
+	case SQLITE_UPDATE:
+	case SQLITE_DELETE:
+		if (a != NULL && strncmp(a, "ts_", 3) == 0)
+			return SQLITE_DENY;
+		return SQLITE_OK;
+	case SQLITE_DROP_TABLE:
+	case SQLITE_ALTER_TABLE:
+	case SQLITE_CREATE_TRIGGER:
+	case SQLITE_DROP_INDEX:
+		tbl = action == SQLITE_ALTER_TABLE ? b : a;
+		if (action == SQLITE_CREATE_TRIGGER ||
+		    action == SQLITE_DROP_INDEX)
+			tbl = b;
+		break;
+	default:
+		return SQLITE_OK;
+	}
+	if (tbl != NULL && (strncmp(tbl, "ts_", 3) == 0 ||
+			    store_table(n, tbl, strlen(tbl)) != NULL))
+		return SQLITE_DENY;
+	return SQLITE_OK;
+}
+
+int
+capture_install(struct tsync_node *n)
+{
+	if (!sqlite3_compileoption_used("ENABLE_PREUPDATE_HOOK"))
+		return node_err(n, TSYNC_EINVAL,
+				"this libsqlite3 lacks the pre-update hook; "
+				"install Debian's libsqlite3-0");
+	buf_init(&n->cap.arena, &n->ops, CAP_ARENA_MAX);
+	sqlite3_preupdate_hook(n->db, on_preupdate, n);
+	sqlite3_set_authorizer(n->db, on_authorize, n);
+	return 0;
+}
+
+void
+capture_reset(struct tsync_node *n)
+{
+	struct capture *c = &n->cap;
+
+	c->active = 0;
+	c->err = 0;
+	c->errmsg[0] = '\0';
+	c->nch = 0;
+	c->noffs = 0;
+	c->arena.len = 0;
+	/* Give back memory after a very large transaction. */
+	if (c->arena.cap > (4u << 20)) {
+		buf_free(&c->arena);
+		free(c->offs);
+		free(c->ch);
+		c->offs = NULL;
+		c->ch = NULL;
+		c->capoffs = c->capch = 0;
+	}
+}
+
+void
+capture_free(struct tsync_node *n)
+{
+	buf_free(&n->cap.arena);
+	free(n->cap.offs);
+	free(n->cap.ch);
+	memset(&n->cap, 0, sizeof(n->cap));
+}
+
+/* ---- Commit: fold, version, encode, sign, append --------------------- */
+
+struct commit {
+	struct tsync_node *n;
+	struct cap_change **sorted;
+	uint32_t nsorted;
+	uint8_t *vers;   /* `stride` bytes per change: its row versions */
+	size_t stride;
+	uint64_t hlc;
+	struct buf body;
+};
+
+static int
+cmp_bytes(const uint8_t *a, uint32_t na, const uint8_t *b, uint32_t nb)
+{
+	int r = memcmp(a, b, na < nb ? na : nb);
+
+	if (r != 0)
+		return r;
+	return na < nb ? -1 : na > nb;
+}
+
+static int
+cmp_change(const void *pa, const void *pb, void *arg)
+{
+	const struct cap_change *a = *(struct cap_change *const *)pa;
+	const struct cap_change *b = *(struct cap_change *const *)pb;
+	const uint8_t *base = ((const struct capture *)arg)->arena.p;
+	int r;
+
+	r = cmp_bytes(base + a->scope_off, a->scope_len, base + b->scope_off,
+		      b->scope_len);
+	if (r == 0 && a->tid != b->tid)
+		r = a->tid < b->tid ? -1 : 1;
+	if (r == 0)
+		r = cmp_bytes(base + a->id_off, a->id_len, base + b->id_off,
+			      b->id_len);
+	if (r == 0)
+		r = a->order < b->order ? -1 : a->order > b->order;
+	return r;
+}
+
+static int
+same_row(const struct capture *c, const struct cap_change *a,
+	 const struct cap_change *b)
+{
+	return a->tid == b->tid && a->id_len == b->id_len &&
+	       memcmp(c->arena.p + a->id_off, c->arena.p + b->id_off,
+		      a->id_len) == 0;
+}
+
+/* Folds the changes of one row (sorted[i..j)) into sorted[i]. */
+static void
+fold_row(struct capture *c, struct cap_change **s, uint32_t i, uint32_t j,
+	 int ncol)
+{
+	struct cap_change *f = s[i];
+	uint32_t k;
+	int col;
+
+	for (k = i + 1; k < j; k++) {
+		struct cap_change *g = s[k];
+
+		if (g->kind == TXN_INSERT || g->kind == TXN_DELETE) {
+			f->kind = g->kind;
+			f->mask = 0;
+			memset(c->offs + f->vals_off, 0,
+			       sizeof(*c->offs) * 2u * (uint32_t)ncol);
+			f->dead_off = g->dead_off;
+			f->dead_len = g->dead_len;
+		} else if (f->kind == TXN_DELETE) {
+			f->kind = TXN_UPDATE;
+		}
+		for (col = 2; col < ncol; col++) {
+			if (!(g->mask >> col & 1))
+				continue;
+			c->offs[f->vals_off + 2 * col] =
+				c->offs[g->vals_off + 2 * col];
+			c->offs[f->vals_off + 2 * col + 1] =
+				c->offs[g->vals_off + 2 * col + 1];
+			f->mask |= 1ULL << col;
+		}
+	}
+}
+
+/* Reads the row's versions into slot; returns the largest it overwrites. */
+static int
+read_versions(struct commit *cm, struct cap_change *ch, uint8_t *vers,
+	      uint64_t *maxprev)
+{
+	struct tsync_node *n = cm->n;
+	sqlite3_stmt *s = store_stmt(n, ST_VER_GET);
+	const struct tbl *t = store_table_tid(n, (int)ch->tid);
+	uint64_t h, o;
+	int rc, col;
+
+	if (s == NULL)
+		return TSYNC_EIO;
+	memset(vers, 0, 16u * (size_t)t->ncol);
+	sqlite3_bind_int(s, 1, (int)ch->tid);
+	sqlite3_bind_text(s, 2, (const char *)n->cap.arena.p + ch->id_off,
+			  (int)ch->id_len, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		int nb = sqlite3_column_bytes(s, 0);
+
+		if (nb > 16 * t->ncol)
+			nb = 16 * t->ncol;
+		memcpy(vers, sqlite3_column_blob(s, 0), (size_t)nb);
+		rc = SQLITE_DONE;
+	}
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE)
+		return node_sqlerr(n, rc, "read versions");
+	for (col = 0; col < t->ncol; col++) {
+		if (col == 1)
+			continue;
+		ver_get(vers, t->ncol, col, &h, &o);
+		if (h > *maxprev)
+			*maxprev = h;
+	}
+	return 0;
+}
+
+static void
+pack_prev(msgpack_packer *pk, const uint8_t *vers, int ncol, int slot)
+{
+	uint64_t h, o;
+
+	ver_get(vers, ncol, slot, &h, &o);
+	msgpack_pack_uint64(pk, h);
+	msgpack_pack_uint64(pk, o);
+}
+
+static int
+write_versions(struct commit *cm, struct cap_change *ch, const struct tbl *t,
+	       uint8_t *vers)
+{
+	struct tsync_node *n = cm->n;
+	sqlite3_stmt *s = store_stmt(n, ST_VER_PUT);
+	int col, rc;
+
+	if (s == NULL)
+		return TSYNC_EIO;
+	if (ch->kind != TXN_UPDATE)
+		ver_set(vers, 0, cm->hlc, n->id);
+	for (col = 2; col < t->ncol; col++)
+		if (ch->mask >> col & 1)
+			ver_set(vers, col, cm->hlc, n->id);
+	sqlite3_bind_int(s, 1, (int)ch->tid);
+	sqlite3_bind_text(s, 2, (const char *)n->cap.arena.p + ch->id_off,
+			  (int)ch->id_len, SQLITE_STATIC);
+	sqlite3_bind_blob(s, 3, vers, 16 * t->ncol, SQLITE_STATIC);
+	if (ch->kind == TXN_DELETE)
+		sqlite3_bind_blob(s, 4, n->cap.arena.p + ch->dead_off,
+				  (int)ch->dead_len, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	return rc == SQLITE_DONE ? 0 : node_sqlerr(n, rc, "write versions");
+}
+
+static int
+pack_change(struct commit *cm, msgpack_packer *pk, struct cap_change *ch,
+	    uint8_t *vers)
+{
+	struct tsync_node *n = cm->n;
+	const struct tbl *t = store_table_tid(n, (int)ch->tid);
+	const uint32_t *offs = n->cap.offs + ch->vals_off;
+	size_t ncols = 0;
+	int col;
+
+	for (col = 2; col < t->ncol; col++)
+		ncols += ch->mask >> col & 1;
+	msgpack_pack_array(pk, 6);
+	msgpack_pack_str_with_body(pk, t->name, strlen(t->name));
+	msgpack_pack_str_with_body(pk, n->cap.arena.p + ch->id_off,
+				   ch->id_len);
+	msgpack_pack_uint8(pk, ch->kind);
+	if (ch->kind == TXN_UPDATE) {
+		msgpack_pack_uint64(pk, 0);
+		msgpack_pack_uint64(pk, 0);
+	} else {
+		pack_prev(pk, vers, t->ncol, 0);
+	}
+	msgpack_pack_array(pk, ncols);
+	for (col = 2; col < t->ncol; col++) {
+		if (!(ch->mask >> col & 1))
+			continue;
+		msgpack_pack_array(pk, 4);
+		msgpack_pack_str_with_body(pk, t->cols[col],
+					   strlen(t->cols[col]));
+		if (buf_put(&cm->body, n->cap.arena.p + offs[2 * col] - 1,
+			    offs[2 * col + 1]) != 0)
+			return TSYNC_ENOMEM;
+		pack_prev(pk, vers, t->ncol, col);
+	}
+	return write_versions(cm, ch, t, vers);
+}
+
+/* Encodes, signs and appends the txn of sorted[i..j) (one scope). */
+static int
+emit_txn(struct commit *cm, uint32_t i, uint32_t j, uint32_t nrows)
+{
+	struct tsync_node *n = cm->n;
+	struct cap_change *first = cm->sorted[i];
+	const char *scope = (const char *)n->cap.arena.p + first->scope_off;
+	struct stream_head h;
+	msgpack_packer pk;
+	uint8_t hash[KEYS_HASH_LEN], sig[KEYS_SIG_LEN];
+	uint32_t k;
+	int rc;
+
+	rc = log_head(n, n->id, scope, first->scope_len, &h);
+	if (rc != 0 && rc != TSYNC_ENOENT)
+		return rc;
+	cm->body.len = 0;
+	txn_packer(&pk, &cm->body);
+	msgpack_pack_array(&pk, 8);
+	msgpack_pack_uint8(&pk, TXN_FMT);
+	msgpack_pack_uint64(&pk, n->id);
+	msgpack_pack_str_with_body(&pk, scope, first->scope_len);
+	msgpack_pack_uint64(&pk, h.seq + 1);
+	msgpack_pack_bin_with_body(&pk, h.hash, KEYS_HASH_LEN);
+	msgpack_pack_uint64(&pk, cm->hlc);
+	msgpack_pack_uint32(&pk, SCHEMA_VERSION);
+	msgpack_pack_array(&pk, nrows);
+	for (k = i; k < j; k++) {
+		if (cm->sorted[k] == NULL)
+			continue;
+		rc = pack_change(cm, &pk, cm->sorted[k],
+				 cm->vers + (size_t)k * cm->stride);
+		if (rc != 0)
+			return rc;
+	}
+	if (cm->body.len > TXN_MAX_BODY)
+		return node_err(n, TSYNC_EINVAL,
+				"commit too large (%zu bytes of changes in "
+				"scope %.*s; the limit is %u): split it",
+				cm->body.len, (int)first->scope_len, scope,
+				TXN_MAX_BODY);
+	keys_sha256(cm->body.p, cm->body.len, hash);
+	txn_sign(n->key, hash, sig);
+	return log_append(n, &h, n->id, scope, first->scope_len, cm->body.p,
+			  cm->body.len, hash, sig, cm->hlc);
+}
+
+static int
+check_scope(struct tsync_node *n, struct cap_change *ch)
+{
+	char scope[SCOPE_MAX + 1];
+	const char *id = (const char *)n->cap.arena.p + ch->id_off;
+
+	if (ch->scope_len > SCOPE_MAX)
+		return node_err(n, TSYNC_ESCOPE, "scope too long (row %.*s)",
+				(int)ch->id_len, id);
+	memcpy(scope, n->cap.arena.p + ch->scope_off, ch->scope_len);
+	scope[ch->scope_len] = '\0';
+	if (!scope_valid(scope, 1))
+		return node_err(n, TSYNC_ESCOPE,
+				"row %.*s: '%s' is not a scope path "
+				"(lower-case segments separated by /)",
+				(int)ch->id_len, id, scope);
+	if (strcmp(n->role, "office") != 0)
+		return node_err(n, TSYNC_ESCOPE,
+				"this node is an %s: it reads and verifies, "
+				"it never writes replicated data",
+				n->role);
+	if (!scope_may_write(n->scope, n->role, scope))
+		return node_err(n, TSYNC_ESCOPE,
+				"row %.*s: scope %s is outside this node's "
+				"scope %s",
+				(int)ch->id_len, id, scope, n->scope);
+	return 0;
+}
+
+/* Folds rows, checks scopes, reads versions; returns rows kept. */
+static int
+prepare_rows(struct commit *cm)
+{
+	struct capture *c = &cm->n->cap;
+	uint64_t maxprev = 0;
+	uint32_t i = 0, j;
+	int rc;
+
+	while (i < cm->nsorted) {
+		const struct tbl *t =
+			store_table_tid(cm->n, (int)cm->sorted[i]->tid);
+
+		for (j = i + 1; j < cm->nsorted &&
+				same_row(c, cm->sorted[i], cm->sorted[j]);
+		     j++)
+			;
+		fold_row(c, cm->sorted, i, j, t->ncol);
+		for (uint32_t k = i + 1; k < j; k++)
+			cm->sorted[k] = NULL;
+		if ((rc = check_scope(cm->n, cm->sorted[i])) != 0)
+			return rc;
+		rc = read_versions(cm, cm->sorted[i],
+				   cm->vers + (size_t)i * cm->stride,
+				   &maxprev);
+		if (rc != 0)
+			return rc;
+		i = j;
+	}
+	cm->hlc = hlc_now(&cm->n->hlc, ts_now_ms(&cm->n->ops));
+	if (cm->hlc <= maxprev) {
+		cm->hlc = maxprev + 1;
+		cm->n->hlc.last = cm->hlc;
+	}
+	return 0;
+}
+
+static int
+same_scope(const struct capture *c, const struct cap_change *a,
+	   const struct cap_change *b)
+{
+	return a->scope_len == b->scope_len &&
+	       memcmp(c->arena.p + a->scope_off, c->arena.p + b->scope_off,
+		      a->scope_len) == 0;
+}
+
+static int
+emit_all(struct commit *cm)
+{
+	struct capture *c = &cm->n->cap;
+	uint32_t i = 0, j, rows;
+	int rc;
+
+	while (i < cm->nsorted) {
+		rows = 0;
+		for (j = i; j < cm->nsorted; j++) {
+			if (cm->sorted[j] == NULL)
+				continue;
+			if (!same_scope(c, cm->sorted[i], cm->sorted[j]))
+				break;
+			rows++;
+		}
+		if ((rc = emit_txn(cm, i, j, rows)) != 0)
+			return rc;
+		i = j;
+	}
+	return 0;
+}
+
+int
+capture_commit(struct tsync_node *n)
+{
+	struct capture *c = &n->cap;
+	struct commit cm;
+	uint32_t i;
+	int rc;
+
+	if (c->err != 0)
+		return node_err(n, c->err, "%s", c->errmsg);
+	if (c->nch == 0)
+		return 0;
+	memset(&cm, 0, sizeof(cm));
+	cm.n = n;
+	cm.nsorted = c->nch;
+	cm.sorted = malloc(sizeof(*cm.sorted) * c->nch);
+	for (i = 0; i < (uint32_t)n->ntbl; i++)
+		if ((size_t)n->tbls[i].ncol * 16 > cm.stride)
+			cm.stride = (size_t)n->tbls[i].ncol * 16;
+	cm.vers = malloc((size_t)c->nch * cm.stride);
+	buf_init(&cm.body, &n->ops, 0);
+	if (cm.sorted == NULL || cm.vers == NULL) {
+		rc = node_err(n, TSYNC_ENOMEM, "out of memory at commit");
+		goto out;
+	}
+	for (i = 0; i < c->nch; i++)
+		cm.sorted[i] = &c->ch[i];
+	qsort_r(cm.sorted, c->nch, sizeof(*cm.sorted), cmp_change, c);
+	if ((rc = prepare_rows(&cm)) == 0)
+		rc = emit_all(&cm);
+out:
+	free(cm.sorted);
+	free(cm.vers);
+	buf_free(&cm.body);
+	return rc;
+}

@@ -1,0 +1,444 @@
+/*
+ * node.c - the node handle: init, open, close, transactions and identity.
+ *
+ * A node directory holds node.key (0600), node.crt and ca.crt (written by
+ * `tiersync ca issue`), tiersync.conf and replica.db (written by
+ * `tiersync init`).
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "node_int.h"
+#include "scope.h"
+
+const char *
+tsync_strerror(int err)
+{
+	switch (err) {
+	case TSYNC_OK: return "ok";
+	case TSYNC_ENOMEM: return "out of memory";
+	case TSYNC_EIO: return "I/O error";
+	case TSYNC_ECORRUPT: return "corrupt data";
+	case TSYNC_EPROTO: return "protocol error";
+	case TSYNC_EAUTH: return "authentication failed";
+	case TSYNC_EINVAL: return "invalid argument";
+	case TSYNC_EEXIST: return "already exists";
+	case TSYNC_ESCOPE: return "outside the allowed scope";
+	case TSYNC_EFULL: return "disk full";
+	case TSYNC_ENOENT: return "not found";
+	case TSYNC_EVERIFY: return "audit found faults";
+	case TSYNC_EBUSY: return "replica busy";
+	default: return "unknown error";
+	}
+}
+
+const char *
+tsync_node_errmsg(const struct tsync_node *n)
+{
+	if (n == NULL)
+		return "out of memory";
+	return n->errmsg[0] ? n->errmsg : "ok";
+}
+
+static int
+file_exists(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0;
+}
+
+static int
+addr_ok(const char *s)
+{
+	const char *colon = s ? strrchr(s, ':') : NULL;
+	char *end;
+	long port;
+
+	if (colon == NULL || colon == s)
+		return 0;
+	port = strtol(colon + 1, &end, 10);
+	return *end == '\0' && port > 0 && port < 65536;
+}
+
+/* Loads key, certificate and CA; checks they belong together. */
+static int
+load_identity(struct tsync_node *n)
+{
+	char path[PATH_MAX], err[300];
+	struct cert_info ci;
+
+	ts_fmt(path, sizeof(path), "%s/node.key", n->dir);
+	if (!file_exists(path))
+		return node_err(n, TSYNC_ENOENT,
+				"%s has no node identity: run `tiersync ca "
+				"issue CA_DIR --scope PATH --out %s` first",
+				n->dir, n->dir);
+	if ((n->key = keys_load_private(path, err, sizeof(err))) == NULL)
+		return node_err(n, TSYNC_EAUTH, "%s", err);
+	ts_fmt(path, sizeof(path), "%s/node.crt", n->dir);
+	if ((n->cert = cert_load(path, err, sizeof(err))) == NULL)
+		return node_err(n, TSYNC_EAUTH, "%s", err);
+	ts_fmt(path, sizeof(path), "%s/ca.crt", n->dir);
+	if ((n->ca = cert_load(path, err, sizeof(err))) == NULL)
+		return node_err(n, TSYNC_EAUTH, "%s", err);
+	if (cert_check_issuer(n->cert, n->ca) != 0)
+		return node_err(n, TSYNC_EAUTH,
+				"node.crt in %s was not signed by ca.crt",
+				n->dir);
+	if (cert_parse(n->cert, &ci) != 0)
+		return node_err(n, TSYNC_EAUTH,
+				"node.crt in %s is not a tiersync node "
+				"certificate",
+				n->dir);
+	n->id = keys_node_id(n->key);
+	if (n->id != ci.node_id)
+		return node_err(n, TSYNC_EAUTH,
+				"node.key does not match node.crt in %s",
+				n->dir);
+	ts_fmt(n->scope, sizeof(n->scope), "%s", ci.scope);
+	ts_fmt(n->role, sizeof(n->role), "%s", ci.role);
+	ts_fmt(n->district, sizeof(n->district), "%s", ci.district);
+	return 0;
+}
+
+static struct tsync_node *
+node_new(const char *dir, const struct tsync_ops *ops)
+{
+	struct tsync_node *n = calloc(1, sizeof(*n));
+
+	if (n == NULL)
+		return NULL;
+	if (ops != NULL)
+		n->ops = *ops;
+	n->dir = strdup(dir);
+	n->max_skew_ms = HLC_DEFAULT_MAX_SKEW_MS;
+	if (n->dir == NULL) {
+		free(n);
+		return NULL;
+	}
+	return n;
+}
+
+static int
+store_cert(struct tsync_node *n, X509 *c)
+{
+	struct cert_info ci;
+	sqlite3_stmt *s;
+	char *pem;
+	size_t len;
+	int rc;
+
+	if (cert_parse(c, &ci) != 0 || cert_to_pem(c, &pem, &len) != 0)
+		return node_err(n, TSYNC_ECORRUPT, "bad certificate");
+	rc = sqlite3_prepare_v2(n->db,
+				"INSERT OR REPLACE INTO ts_certs(node_id,"
+				" scope, role, pem) VALUES(?1, ?2, ?3, ?4)",
+				-1, &s, NULL);
+	if (rc == SQLITE_OK) {
+		sqlite3_bind_int64(s, 1, (int64_t)ci.node_id);
+		sqlite3_bind_text(s, 2, ci.scope, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 3, ci.role, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 4, pem, (int)len, SQLITE_STATIC);
+		rc = sqlite3_step(s);
+		sqlite3_finalize(s);
+	}
+	OPENSSL_free(pem);
+	return rc == SQLITE_DONE ? 0 : node_sqlerr(n, rc, "store certificate");
+}
+
+static int
+write_conf(struct tsync_node *n, const struct tsync_init_opts *o)
+{
+	char path[PATH_MAX], tmp[PATH_MAX];
+	FILE *f;
+	int ok;
+
+	ts_fmt(path, sizeof(path), "%s/tiersync.conf", n->dir);
+	ts_fmt(tmp, sizeof(tmp), "%s/tiersync.conf.tmp", n->dir);
+	if ((f = fopen(tmp, "w")) == NULL)
+		return node_err(n, TSYNC_EIO, "cannot write %s: %s", tmp,
+				strerror(errno));
+	fprintf(f,
+		"# tiersync node configuration (docs/operations.md)\n"
+		"# node %016llx, scope %s, role %s\n"
+		"[node]\n"
+		"# where children connect; empty = do not listen\n"
+		"listen = %s\n"
+		"# the parent's address; empty = no parent (the district)\n"
+		"parent = %s\n"
+		"# remote clocks further ahead than this are bounded\n"
+		"max_clock_skew_ms = %llu\n",
+		(unsigned long long)n->id, n->scope, n->role,
+		o && o->listen ? o->listen : "",
+		o && o->parent ? o->parent : "",
+		(unsigned long long)n->max_skew_ms);
+	ok = fflush(f) == 0 && fsync(fileno(f)) == 0;
+	ok = fclose(f) == 0 && ok;
+	if (!ok || rename(tmp, path) != 0) {
+		unlink(tmp);
+		return node_err(n, TSYNC_EIO, "cannot write %s", path);
+	}
+	return 0;
+}
+
+static int
+init_db(struct tsync_node *n, const char *dbpath)
+{
+	char idhex[17], ver[16];
+	int rc;
+
+	if ((rc = store_open(n, dbpath, 1)) != 0)
+		return rc;
+	id_format(n->id, idhex);
+	ts_fmt(ver, sizeof(ver), "%d", SCHEMA_VERSION);
+	if ((rc = store_exec(n, "BEGIN")) != 0)
+		return rc;
+	if ((rc = store_meta_set(n, "node_id", idhex)) != 0 ||
+	    (rc = store_meta_set(n, "scope", n->scope)) != 0 ||
+	    (rc = store_meta_set(n, "role", n->role)) != 0 ||
+	    (rc = store_meta_set(n, "district", n->district)) != 0 ||
+	    (rc = store_meta_set(n, "schema_version", ver)) != 0 ||
+	    (rc = store_cert(n, n->cert)) != 0 ||
+	    (rc = domain_declare(n)) != 0) {
+		store_exec(n, "ROLLBACK");
+		return rc;
+	}
+	return store_exec(n, "COMMIT");
+}
+
+int
+tsync_node_init(const char *dir, const struct tsync_init_opts *o, char *err,
+		size_t errlen)
+{
+	char dbpath[PATH_MAX], conf[PATH_MAX], side[PATH_MAX];
+	struct tsync_node *n;
+	int rc;
+
+	if (o != NULL && ((o->parent && !addr_ok(o->parent)) ||
+			  (o->listen && !addr_ok(o->listen)))) {
+		ts_fmt(err, errlen,
+		       "--parent and --listen take HOST:PORT with a port "
+		       "from 1 to 65535");
+		return TSYNC_EINVAL;
+	}
+	if ((n = node_new(dir, NULL)) == NULL)
+		return TSYNC_ENOMEM;
+	ts_fmt(dbpath, sizeof(dbpath), "%s/replica.db", dir);
+	ts_fmt(conf, sizeof(conf), "%s/tiersync.conf", dir);
+	if (file_exists(dbpath) || file_exists(conf)) {
+		rc = node_err(n, TSYNC_EEXIST,
+			      "%s is already initialised; nothing changed",
+			      dir);
+		goto out;
+	}
+	if ((rc = load_identity(n)) != 0)
+		goto out;
+	if ((rc = init_db(n, dbpath)) != 0 || (rc = write_conf(n, o)) != 0) {
+		store_close(n);
+		unlink(dbpath);
+		ts_fmt(side, sizeof(side), "%s-wal", dbpath);
+		unlink(side);
+		ts_fmt(side, sizeof(side), "%s-shm", dbpath);
+		unlink(side);
+	}
+out:
+	ts_fmt(err, errlen, "%s", n->errmsg);
+	tsync_node_close(n);
+	return rc;
+}
+
+static int
+load_clock(struct tsync_node *n)
+{
+	sqlite3_stmt *s;
+	int rc = sqlite3_prepare_v2(n->db,
+				    "SELECT coalesce(max(hlc), 0) FROM"
+				    " ts_streams",
+				    -1, &s, NULL);
+
+	if (rc != SQLITE_OK)
+		return node_sqlerr(n, rc, "read clock");
+	if (sqlite3_step(s) == SQLITE_ROW)
+		n->hlc.last = (uint64_t)sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	return 0;
+}
+
+int
+tsync_node_open(const char *dir, const struct tsync_ops *ops,
+		struct tsync_node **out)
+{
+	char dbpath[PATH_MAX], idhex[17], have[32];
+	struct tsync_node *n;
+	int rc;
+
+	*out = n = node_new(dir, ops);
+	if (n == NULL)
+		return TSYNC_ENOMEM;
+	ts_fmt(dbpath, sizeof(dbpath), "%s/replica.db", dir);
+	if (!file_exists(dbpath))
+		return node_err(n, TSYNC_ENOENT,
+				"%s is not an initialised node: run "
+				"`tiersync init %s` first",
+				dir, dir);
+	if ((rc = load_identity(n)) != 0 ||
+	    (rc = store_open(n, dbpath, 0)) != 0)
+		return rc;
+	if ((rc = store_meta_get(n, "node_id", have, sizeof(have))) != 0)
+		return node_err(n, TSYNC_ECORRUPT,
+				"%s is not a tiersync replica", dbpath);
+	id_format(n->id, idhex);
+	if (strcmp(have, idhex) != 0)
+		return node_err(n, TSYNC_EAUTH,
+				"replica.db belongs to node %s, but node.key "
+				"is node %s",
+				have, idhex);
+	if ((rc = store_load_tables(n)) != 0 || (rc = load_clock(n)) != 0)
+		return rc;
+	return capture_install(n);
+}
+
+void
+tsync_node_close(struct tsync_node *n)
+{
+	if (n == NULL)
+		return;
+	if (n->cap.active)
+		tsync_node_rollback(n);
+	store_close(n);
+	capture_free(n);
+	EVP_PKEY_free(n->key);
+	X509_free(n->cert);
+	X509_free(n->ca);
+	free(n->dir);
+	free(n);
+}
+
+int
+tsync_node_begin(struct tsync_node *n)
+{
+	int rc;
+
+	if (n->cap.active)
+		return node_err(n, TSYNC_EINVAL, "a transaction is open");
+	capture_reset(n);
+	if ((rc = store_exec(n, "BEGIN IMMEDIATE")) != 0)
+		return rc;
+	n->cap.active = 1;
+	return 0;
+}
+
+void
+tsync_node_rollback(struct tsync_node *n)
+{
+	capture_reset(n);
+	if (!sqlite3_get_autocommit(n->db))
+		sqlite3_exec(n->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+int
+tsync_node_commit(struct tsync_node *n)
+{
+	uint64_t saved = n->hlc.last;
+	int rc;
+
+	if (!n->cap.active)
+		return node_err(n, TSYNC_EINVAL, "no transaction is open");
+	n->cap.active = 0; /* engine statements from here on */
+	rc = capture_commit(n);
+	if (rc == 0)
+		rc = store_exec(n, "COMMIT");
+	if (rc != 0) {
+		char msg[sizeof(n->errmsg)];
+
+		memcpy(msg, n->errmsg, sizeof(msg));
+		n->hlc.last = saved;
+		tsync_node_rollback(n);
+		memcpy(n->errmsg, msg, sizeof(msg));
+		return rc;
+	}
+	capture_reset(n);
+	return 0;
+}
+
+struct sqlite3 *
+tsync_node_db(struct tsync_node *n)
+{
+	return n->db;
+}
+
+static int
+run_stmt(struct tsync_node *n, sqlite3_stmt *s, tsync_row_cb cb, void *arg)
+{
+	const char *names[TBL_MAX_COLS * 4], *vals[TBL_MAX_COLS * 4];
+	int ncol = sqlite3_column_count(s), i, rc;
+
+	if (ncol > (int)(sizeof(names) / sizeof(names[0])))
+		ncol = (int)(sizeof(names) / sizeof(names[0]));
+	for (i = 0; i < ncol; i++)
+		names[i] = sqlite3_column_name(s, i);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (cb == NULL)
+			continue;
+		for (i = 0; i < ncol; i++)
+			vals[i] = (const char *)sqlite3_column_text(s, i);
+		if (cb(arg, ncol, names, vals) != 0)
+			return node_err(n, TSYNC_EINVAL, "stopped by caller");
+	}
+	if (rc != SQLITE_DONE)
+		return node_sqlerr(n, rc, "sql");
+	return 0;
+}
+
+int
+tsync_node_exec(struct tsync_node *n, const char *sql, tsync_row_cb cb,
+		void *arg)
+{
+	const char *tail = sql;
+	sqlite3_stmt *s;
+	int rc;
+
+	if ((rc = tsync_node_begin(n)) != 0)
+		return rc;
+	while (tail != NULL && *tail != '\0') {
+		rc = sqlite3_prepare_v2(n->db, tail, -1, &s, &tail);
+		if (rc != SQLITE_OK) {
+			rc = node_sqlerr(n, rc, "sql");
+			break;
+		}
+		if (s == NULL)
+			continue;
+		rc = run_stmt(n, s, cb, arg);
+		sqlite3_finalize(s);
+		if (rc == 0 && n->cap.err != 0)
+			rc = node_err(n, n->cap.err, "%s", n->cap.errmsg);
+		if (rc != 0)
+			break;
+	}
+	if (rc != 0) {
+		char msg[sizeof(n->errmsg)];
+
+		memcpy(msg, n->errmsg, sizeof(msg));
+		tsync_node_rollback(n);
+		memcpy(n->errmsg, msg, sizeof(msg));
+		return rc;
+	}
+	return tsync_node_commit(n);
+}
+
+int
+tsync_node_identity(const struct tsync_node *n, struct tsync_identity *out)
+{
+	memset(out, 0, sizeof(*out));
+	id_format(n->id, out->node_id);
+	ts_fmt(out->scope, sizeof(out->scope), "%s", n->scope);
+	ts_fmt(out->role, sizeof(out->role), "%s", n->role);
+	ts_fmt(out->district, sizeof(out->district), "%s", n->district);
+	return 0;
+}

@@ -1,0 +1,137 @@
+/*
+ * node_int.h - the node handle shared by the node/ modules.
+ *
+ * struct tsync_node owns: the SQLite connection to replica.db, the node's
+ * identity (key, certificate, CA certificate), the HLC, the declared
+ * replicated tables, the capture state of the open transaction, a cache of
+ * prepared statements, and the last error message.  Nothing here is global.
+ */
+#ifndef TSYNC_NODE_INT_H
+#define TSYNC_NODE_INT_H
+
+#include <stdint.h>
+
+#include <sqlite3.h>
+
+#include "tiersync/tiersync.h"
+#include "hlc.h"
+#include "keys.h"
+#include "util.h"
+
+#define SCHEMA_VERSION 1
+#define TBL_MAX_COLS 64
+
+/* A replicated table: column 0 is `id`, column 1 is `scope`. */
+struct tbl {
+	int tid;
+	char *name;
+	int ncol;
+	char **cols;
+	sqlite3_stmt *upsert; /* merge.c: INSERT .. ON CONFLICT DO UPDATE */
+	sqlite3_stmt *del;    /* merge.c: DELETE WHERE id = ? */
+	sqlite3_stmt *get;    /* merge.c: SELECT cols WHERE id = ? */
+};
+
+/* One captured row change, before the commit folds them. */
+struct cap_change {
+	uint32_t tid;
+	uint32_t order;
+	uint8_t kind; /* TXN_* */
+	uint32_t id_off, id_len;
+	uint32_t scope_off, scope_len;
+	uint64_t mask;     /* columns carried (bit = column index) */
+	uint32_t vals_off; /* first of ncol value offsets in cap.offs */
+	uint32_t dead_off, dead_len; /* delete: old values, msgpack array */
+};
+
+struct capture {
+	int active; /* inside tsync_node_begin/commit */
+	int applying; /* engine writes: not captured */
+	int err;
+	char errmsg[256];
+	struct cap_change *ch;
+	uint32_t nch, capch;
+	uint32_t *offs; /* value offsets into `arena` (+1; 0 = absent) */
+	uint32_t noffs, capoffs;
+	struct buf arena; /* ids, scopes, encoded values */
+};
+
+enum {
+	ST_VER_GET, ST_VER_PUT, ST_STREAM_GET, ST_STREAM_NEW, ST_STREAM_SET,
+	ST_LOG_PUT, ST_META_SET, ST_CERT_GET, ST__COUNT
+};
+
+struct tsync_node {
+	struct tsync_ops ops;
+	char *dir;
+	sqlite3 *db;
+	EVP_PKEY *key;
+	X509 *cert;
+	X509 *ca;
+	uint64_t id;
+	char scope[256];
+	char role[16];
+	char district[64];
+	struct hlc hlc;
+	uint64_t max_skew_ms;
+	struct tbl *tbls;
+	int ntbl;
+	struct capture cap;
+	sqlite3_stmt *st[ST__COUNT];
+	char errmsg[512];
+};
+
+/* Stores a message on the node and returns `code`. */
+int node_err(struct tsync_node *n, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Translates the connection's last SQLite error into a node error. */
+int node_sqlerr(struct tsync_node *n, int rc, const char *what);
+
+/* store.c */
+int store_open(struct tsync_node *n, const char *path, int create);
+int store_exec(struct tsync_node *n, const char *sql);
+sqlite3_stmt *store_stmt(struct tsync_node *n, int which);
+int store_meta_get(struct tsync_node *n, const char *key, char *out,
+		   size_t len);
+int store_meta_set(struct tsync_node *n, const char *key, const char *val);
+int store_load_tables(struct tsync_node *n);
+int store_declare(struct tsync_node *n, const char *name,
+		  const char *const *cols, const char *const *types, int ncol);
+void store_close(struct tsync_node *n);
+struct tbl *store_table(struct tsync_node *n, const char *name, size_t len);
+struct tbl *store_table_tid(struct tsync_node *n, int tid);
+/* Column index of `name` in t, or -1. */
+int tbl_col(const struct tbl *t, const char *name, size_t len);
+
+/* domain.c: declares the replicated tables of this schema version. */
+int domain_declare(struct tsync_node *n);
+
+/* capture.c */
+int capture_install(struct tsync_node *n);
+void capture_reset(struct tsync_node *n);
+int capture_commit(struct tsync_node *n);
+void capture_free(struct tsync_node *n);
+
+/* ver blobs (stored per row in ts_ver): 16 bytes per column slot. */
+void ver_get(const uint8_t *vers, int nvers, int slot, uint64_t *hlc,
+	     uint64_t *origin);
+void ver_set(uint8_t *vers, int slot, uint64_t hlc, uint64_t origin);
+
+/* log.c */
+struct stream_head {
+	int64_t sid;
+	uint64_t seq;
+	uint8_t hash[KEYS_HASH_LEN];
+	uint64_t hlc;
+};
+int log_head(struct tsync_node *n, uint64_t origin, const char *scope,
+	     size_t scope_len, struct stream_head *h); /* 0, or ENOENT */
+int log_append(struct tsync_node *n, struct stream_head *h,
+	       uint64_t origin, const char *scope, size_t scope_len,
+	       const uint8_t *body, size_t len,
+	       const uint8_t hash[KEYS_HASH_LEN],
+	       const uint8_t sig[KEYS_SIG_LEN], uint64_t hlc);
+
+#define LOG_ROWID(sid, seq) ((int64_t)(sid) << 40 | (int64_t)(seq))
+
+#endif

@@ -1,0 +1,27 @@
+/*
+ * scope.h - scope paths and what a node may write.
+ *
+ * A scope path is ASCII: segments of [a-z0-9_-] separated by '/', the first
+ * segment being the district ("gangzha/qinzao/feiqiao").  A last segment of
+ * "*" names a broadcast scope ("gangzha/" followed by "*": the district's rosters and
+ * dictionaries, seen by everything below the district).
+ *
+ * Does not: decide what flows to which peer (replication/visibility).
+ */
+#ifndef TSYNC_SCOPE_H
+#define TSYNC_SCOPE_H
+
+#include <stddef.h>
+
+#define SCOPE_MAX 255
+
+/* 1 if `s` is a well-formed scope path (broadcast allowed if `bcast`). */
+int scope_valid(const char *s, int bcast);
+/* 1 if `s` equals `root` or lies inside it. */
+int scope_within(const char *s, const char *root);
+/* 1 if a node of `node_scope` and `role` may originate txns in `s`. */
+int scope_may_write(const char *node_scope, const char *role, const char *s);
+/* Copies the district (first segment) of `s` into out. */
+void scope_district(const char *s, char *out, size_t len);
+
+#endif

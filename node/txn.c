@@ -1,0 +1,251 @@
+/*
+ * txn.c - encode, decode, hash and sign txn bodies.  See txn.h.
+ */
+#include "txn.h"
+
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "tiersync/tiersync.h"
+
+static int
+buf_write(void *data, const char *p, size_t n)
+{
+	return buf_put(data, p, n) == 0 ? 0 : -1;
+}
+
+void
+txn_packer(msgpack_packer *pk, struct buf *b)
+{
+	msgpack_packer_init(pk, b, buf_write);
+}
+
+int
+txn_pack_value(msgpack_packer *pk, sqlite3_value *v)
+{
+	switch (sqlite3_value_type(v)) {
+	case SQLITE_INTEGER:
+		return msgpack_pack_int64(pk, sqlite3_value_int64(v));
+	case SQLITE_FLOAT:
+		return msgpack_pack_double(pk, sqlite3_value_double(v));
+	case SQLITE_TEXT: {
+		const unsigned char *s = sqlite3_value_text(v);
+		int n = sqlite3_value_bytes(v);
+
+		return msgpack_pack_str_with_body(pk, s, (size_t)n);
+	}
+	case SQLITE_BLOB: {
+		const void *p = sqlite3_value_blob(v);
+		int n = sqlite3_value_bytes(v);
+
+		return msgpack_pack_bin_with_body(pk, p, (size_t)n);
+	}
+	default:
+		return msgpack_pack_nil(pk);
+	}
+}
+
+static int
+get_u64(const msgpack_object *o, uint64_t *v)
+{
+	if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+		return -1;
+	*v = o->via.u64;
+	return 0;
+}
+
+static int
+is_str(const msgpack_object *o)
+{
+	return o->type == MSGPACK_OBJECT_STR && o->via.str.size > 0;
+}
+
+static int
+value_ok(const msgpack_object *o)
+{
+	switch (o->type) {
+	case MSGPACK_OBJECT_NIL:
+	case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+	case MSGPACK_OBJECT_FLOAT64:
+	case MSGPACK_OBJECT_FLOAT32:
+	case MSGPACK_OBJECT_STR:
+	case MSGPACK_OBJECT_BIN:
+		return 1;
+	case MSGPACK_OBJECT_POSITIVE_INTEGER:
+		return o->via.u64 <= INT64_MAX;
+	default:
+		return 0;
+	}
+}
+
+static int
+check_col(const msgpack_object *o)
+{
+	const msgpack_object *a;
+	uint64_t v;
+
+	if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size != 4)
+		return -1;
+	a = o->via.array.ptr;
+	if (!is_str(&a[0]) || !value_ok(&a[1]) || get_u64(&a[2], &v) ||
+	    get_u64(&a[3], &v))
+		return -1;
+	return 0;
+}
+
+static int
+check_change(const msgpack_object *o)
+{
+	const msgpack_object *a;
+	uint64_t v;
+	uint32_t j;
+
+	if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size != 6)
+		return -1;
+	a = o->via.array.ptr;
+	if (!is_str(&a[0]) || !is_str(&a[1]) || get_u64(&a[2], &v) ||
+	    v > TXN_DELETE || get_u64(&a[3], &v) || get_u64(&a[4], &v) ||
+	    a[5].type != MSGPACK_OBJECT_ARRAY)
+		return -1;
+	for (j = 0; j < a[5].via.array.size; j++)
+		if (check_col(&a[5].via.array.ptr[j]) != 0)
+			return -1;
+	return 0;
+}
+
+int
+txn_decode(struct txn *t, const uint8_t *body, size_t n, char *err,
+	   size_t errlen)
+{
+	const msgpack_object *a;
+	size_t off = 0;
+	uint64_t v;
+	uint32_t i;
+
+	memset(t, 0, sizeof(*t));
+	msgpack_unpacked_init(&t->up);
+	if (n > TXN_MAX_BODY ||
+	    msgpack_unpack_next(&t->up, (const char *)body, n, &off) !=
+		    MSGPACK_UNPACK_SUCCESS ||
+	    off != n) {
+		ts_fmt(err, errlen, "txn body is not one msgpack value");
+		return TSYNC_ECORRUPT;
+	}
+	if (t->up.data.type != MSGPACK_OBJECT_ARRAY ||
+	    t->up.data.via.array.size != 8) {
+		ts_fmt(err, errlen, "txn body is not an 8-element array");
+		return TSYNC_ECORRUPT;
+	}
+	a = t->up.data.via.array.ptr;
+	if (get_u64(&a[0], &v) || v != TXN_FMT) {
+		ts_fmt(err, errlen, "unknown txn format");
+		return TSYNC_ECORRUPT;
+	}
+	if (get_u64(&a[1], &t->origin) || !is_str(&a[2]) ||
+	    get_u64(&a[3], &t->seq) || t->seq == 0 ||
+	    a[4].type != MSGPACK_OBJECT_BIN || a[4].via.bin.size != 32 ||
+	    get_u64(&a[5], &t->hlc) || get_u64(&a[6], &v) || v > UINT32_MAX ||
+	    a[7].type != MSGPACK_OBJECT_ARRAY) {
+		ts_fmt(err, errlen, "txn header fields have wrong types");
+		return TSYNC_ECORRUPT;
+	}
+	t->scope = a[2].via.str.ptr;
+	t->scope_len = a[2].via.str.size;
+	t->prev = (const uint8_t *)a[4].via.bin.ptr;
+	t->schema = (uint32_t)v;
+	t->changes = a[7].via.array.ptr;
+	t->nchanges = a[7].via.array.size;
+	for (i = 0; i < t->nchanges; i++) {
+		if (check_change(&t->changes[i]) != 0) {
+			ts_fmt(err, errlen, "txn change %u is malformed", i);
+			return TSYNC_ECORRUPT;
+		}
+	}
+	keys_sha256(body, n, t->hash);
+	return 0;
+}
+
+void
+txn_done(struct txn *t)
+{
+	msgpack_unpacked_destroy(&t->up);
+}
+
+void
+txn_change_at(const struct txn *t, uint32_t i, struct txn_change *c)
+{
+	const msgpack_object *a = t->changes[i].via.array.ptr;
+
+	c->table = a[0].via.str.ptr;
+	c->table_len = a[0].via.str.size;
+	c->id = a[1].via.str.ptr;
+	c->id_len = a[1].via.str.size;
+	c->kind = (int)a[2].via.u64;
+	c->row_prev_hlc = a[3].via.u64;
+	c->row_prev_origin = a[4].via.u64;
+	c->cols = a[5].via.array.ptr;
+	c->ncols = a[5].via.array.size;
+}
+
+void
+txn_col_at(const struct txn_change *c, uint32_t j, struct txn_col *col)
+{
+	const msgpack_object *a = c->cols[j].via.array.ptr;
+
+	col->name = a[0].via.str.ptr;
+	col->name_len = a[0].via.str.size;
+	col->value = &a[1];
+	col->prev_hlc = a[2].via.u64;
+	col->prev_origin = a[3].via.u64;
+}
+
+static void
+sig_msg(const uint8_t hash[KEYS_HASH_LEN], uint8_t msg[11 + KEYS_HASH_LEN])
+{
+	memcpy(msg, "tsync-txn-1", 11);
+	memcpy(msg + 11, hash, KEYS_HASH_LEN);
+}
+
+void
+txn_sign(EVP_PKEY *k, const uint8_t hash[KEYS_HASH_LEN],
+	 uint8_t sig[KEYS_SIG_LEN])
+{
+	uint8_t msg[11 + KEYS_HASH_LEN];
+
+	sig_msg(hash, msg);
+	if (keys_sign(k, msg, sizeof(msg), sig) != 0)
+		memset(sig, 0, KEYS_SIG_LEN);
+}
+
+int
+txn_verify_sig(EVP_PKEY *k, const uint8_t hash[KEYS_HASH_LEN],
+	       const uint8_t sig[KEYS_SIG_LEN])
+{
+	uint8_t msg[11 + KEYS_HASH_LEN];
+
+	sig_msg(hash, msg);
+	return keys_verify(k, msg, sizeof(msg), sig);
+}
+
+int
+txn_bind_value(sqlite3_stmt *s, int i, const msgpack_object *v)
+{
+	switch (v->type) {
+	case MSGPACK_OBJECT_POSITIVE_INTEGER:
+		return sqlite3_bind_int64(s, i, (int64_t)v->via.u64);
+	case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+		return sqlite3_bind_int64(s, i, v->via.i64);
+	case MSGPACK_OBJECT_FLOAT32:
+	case MSGPACK_OBJECT_FLOAT64:
+		return sqlite3_bind_double(s, i, v->via.f64);
+	case MSGPACK_OBJECT_STR:
+		return sqlite3_bind_text(s, i, v->via.str.ptr,
+					 (int)v->via.str.size, SQLITE_STATIC);
+	case MSGPACK_OBJECT_BIN:
+		return sqlite3_bind_blob(s, i, v->via.bin.ptr,
+					 (int)v->via.bin.size, SQLITE_STATIC);
+	default:
+		return sqlite3_bind_null(s, i);
+	}
+}

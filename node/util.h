@@ -1,0 +1,48 @@
+/*
+ * util.h - small helpers shared by every module: a growable byte buffer with
+ * a hard cap, hex formatting, and big-endian integer packing.
+ *
+ * Owns nothing global.  A struct buf belongs to whoever declared it and is
+ * released with buf_free().
+ */
+#ifndef TSYNC_UTIL_H
+#define TSYNC_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct tsync_ops;
+
+struct buf {
+	uint8_t *p;
+	size_t len;
+	size_t cap;
+	size_t max; /* hard limit; 0 means SIZE_MAX / 2 */
+	const struct tsync_ops *ops;
+};
+
+void buf_init(struct buf *b, const struct tsync_ops *ops, size_t max);
+int buf_reserve(struct buf *b, size_t more);
+int buf_put(struct buf *b, const void *p, size_t n);
+void buf_consume(struct buf *b, size_t n); /* drop n bytes from the front */
+void buf_free(struct buf *b);
+
+void *ts_alloc(const struct tsync_ops *ops, size_t n);
+void *ts_realloc(const struct tsync_ops *ops, void *p, size_t n);
+void ts_free(const struct tsync_ops *ops, void *p);
+char *ts_strdup(const struct tsync_ops *ops, const char *s);
+uint64_t ts_now_ms(const struct tsync_ops *ops);
+
+void hex_encode(const uint8_t *p, size_t n, char *out); /* out: 2n+1 */
+int hex_decode(const char *s, uint8_t *out, size_t n);  /* 0 on success */
+void id_format(uint64_t id, char out[17]);
+int id_parse(const char *s, uint64_t *id);
+
+void be64_put(uint8_t *p, uint64_t v);
+uint64_t be64_get(const uint8_t *p);
+
+/* snprintf that never overflows and always terminates. */
+void ts_fmt(char *dst, size_t len, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+#endif

@@ -1,0 +1,434 @@
+/*
+ * verify.c - the auditor's check of a replica (`tiersync verify`).
+ *
+ * 1. Every stream: each txn's stored bytes hash to its stored hash, seq
+ *    numbers run 1..head without a gap, each txn links to the hash of the
+ *    one before, every signature verifies against the origin's certificate
+ *    (itself signed by the district CA), and the origin's certificate
+ *    allows the stream's scope.  Every signature is checked here, not just
+ *    the newest: an audit has time.
+ * 2. Replaying the log into a scratch table (per column: the largest
+ *    version and its value) gives what the replicated tables must hold;
+ *    any row that differs, is missing, or is extra is a fault, as is any
+ *    column version in ts_ver that the log does not explain.
+ * The replay is independent of merge.c on purpose: it is a second
+ * implementation of the same rule (the largest version wins).
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "node_int.h"
+#include "scope.h"
+#include "txn.h"
+
+#define MAX_FAULTS 200
+
+struct audit {
+	struct tsync_node *n;
+	tsync_fault_cb cb;
+	void *arg;
+	unsigned faults;
+	sqlite3_stmt *put;
+};
+
+static void __attribute__((format(printf, 2, 3)))
+fault(struct audit *a, const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+
+	if (++a->faults > MAX_FAULTS)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (a->cb != NULL)
+		a->cb(a->arg, line);
+}
+
+static int
+put(struct audit *a, int tid, const struct txn_change *c, int col,
+    const struct txn *t, const msgpack_object *val, int alive)
+{
+	sqlite3_stmt *s = a->put;
+	int rc;
+
+	sqlite3_reset(s);
+	sqlite3_bind_int(s, 1, tid);
+	sqlite3_bind_text(s, 2, c->id, (int)c->id_len, SQLITE_STATIC);
+	sqlite3_bind_int(s, 3, col);
+	sqlite3_bind_int64(s, 4, (int64_t)t->hlc);
+	sqlite3_bind_int64(s, 5, (int64_t)t->origin);
+	sqlite3_bind_text(s, 6, t->scope, (int)t->scope_len, SQLITE_STATIC);
+	if (val != NULL)
+		txn_bind_value(s, 7, val);
+	else
+		sqlite3_bind_int(s, 7, alive);
+	rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	return rc == SQLITE_DONE ? 0 : node_sqlerr(a->n, rc, "replay");
+}
+
+static int
+replay(struct audit *a, const struct txn *t)
+{
+	struct txn_change c;
+	struct txn_col col;
+	struct tbl *tb;
+	uint32_t i, j;
+	int rc, ci;
+
+	for (i = 0; i < t->nchanges; i++) {
+		txn_change_at(t, i, &c);
+		tb = store_table(a->n, c.table, c.table_len);
+		if (tb == NULL)
+			continue; /* a table of a newer schema: kept verbatim */
+		if (c.kind != TXN_UPDATE &&
+		    (rc = put(a, tb->tid, &c, 0, t, NULL,
+			      c.kind == TXN_INSERT)) != 0)
+			return rc;
+		for (j = 0; j < c.ncols; j++) {
+			txn_col_at(&c, j, &col);
+			ci = tbl_col(tb, col.name, col.name_len);
+			if (ci < 2)
+				continue;
+			if ((rc = put(a, tb->tid, &c, ci, t, col.value, 0)) != 0)
+				return rc;
+		}
+	}
+	return 0;
+}
+
+static EVP_PKEY *
+origin_key(struct audit *a, uint64_t origin, const char *scope,
+	   const char *sname)
+{
+	sqlite3_stmt *s = store_stmt(a->n, ST_CERT_GET);
+	struct cert_info ci;
+	EVP_PKEY *k = NULL;
+	X509 *c = NULL;
+
+	if (s == NULL)
+		return NULL;
+	sqlite3_bind_int64(s, 1, (int64_t)origin);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		c = cert_from_pem(sqlite3_column_blob(s, 0),
+				  (size_t)sqlite3_column_bytes(s, 0));
+	sqlite3_reset(s);
+	if (c == NULL) {
+		fault(a, "stream %s: no certificate for its origin", sname);
+		return NULL;
+	}
+	if (cert_check_issuer(c, a->n->ca) != 0)
+		fault(a, "stream %s: origin certificate not signed by the "
+			 "district CA", sname);
+	else if (cert_parse(c, &ci) != 0 || ci.node_id != origin)
+		fault(a, "stream %s: origin certificate does not match", sname);
+	else if (!scope_may_write(ci.scope, ci.role, scope))
+		fault(a, "stream %s: origin (%s, scope %s) may not write scope "
+			 "%s", sname, ci.role, ci.scope, scope);
+	else
+		k = X509_get_pubkey(c);
+	X509_free(c);
+	return k;
+}
+
+struct walk {
+	uint64_t origin;
+	const char *scope;
+	const char *name; /* "origin/scope" for messages */
+	uint64_t expect;
+	uint8_t prev[KEYS_HASH_LEN];
+	EVP_PKEY *key;
+};
+
+static int
+check_txn(struct audit *a, struct walk *w, uint64_t seq, sqlite3_stmt *s)
+{
+	const uint8_t *body = sqlite3_column_blob(s, 2);
+	size_t len = (size_t)sqlite3_column_bytes(s, 2);
+	uint8_t h[KEYS_HASH_LEN];
+	struct txn t;
+	char err[128];
+	int rc = 0;
+
+	if (seq != w->expect)
+		fault(a, "stream %s: seq %llu..%llu missing (gap)", w->name,
+		      (unsigned long long)w->expect,
+		      (unsigned long long)seq - 1);
+	keys_sha256(body, len, h);
+	if (sqlite3_column_bytes(s, 1) != KEYS_HASH_LEN ||
+	    memcmp(sqlite3_column_blob(s, 1), h, KEYS_HASH_LEN) != 0)
+		fault(a, "stream %s seq %llu: stored bytes were altered "
+			 "(hash mismatch)", w->name, (unsigned long long)seq);
+	if (txn_decode(&t, body, len, err, sizeof(err)) != 0) {
+		fault(a, "stream %s seq %llu: %s", w->name,
+		      (unsigned long long)seq, err);
+	} else {
+		if (t.origin != w->origin || t.seq != seq ||
+		    t.scope_len != strlen(w->scope) ||
+		    memcmp(t.scope, w->scope, t.scope_len) != 0)
+			fault(a, "stream %s seq %llu: header names another "
+				 "stream or seq", w->name,
+			      (unsigned long long)seq);
+		if (memcmp(t.prev, w->prev, KEYS_HASH_LEN) != 0)
+			fault(a, "stream %s seq %llu: does not link to seq "
+				 "%llu (broken chain)", w->name,
+			      (unsigned long long)seq,
+			      (unsigned long long)seq - 1);
+		if (w->key != NULL &&
+		    (sqlite3_column_bytes(s, 3) != KEYS_SIG_LEN ||
+		     txn_verify_sig(w->key, h, sqlite3_column_blob(s, 3)) != 0))
+			fault(a, "stream %s seq %llu: signature does not verify "
+				 "against the origin's certificate", w->name,
+			      (unsigned long long)seq);
+		rc = replay(a, &t);
+	}
+	txn_done(&t);
+	memcpy(w->prev, h, KEYS_HASH_LEN);
+	w->expect = seq + 1;
+	return rc;
+}
+
+static int
+audit_stream(struct audit *a, int64_t sid, struct walk *w, uint64_t head,
+	     const void *head_hash)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	w->key = origin_key(a, w->origin, w->scope, w->name);
+	w->expect = 1;
+	memset(w->prev, 0, sizeof(w->prev));
+	rc = sqlite3_prepare_v2(a->n->db,
+				"SELECT k, hash, body, sig FROM ts_log WHERE k"
+				" BETWEEN ?1 AND ?2 ORDER BY k",
+				-1, &s, NULL);
+	if (rc != SQLITE_OK) {
+		EVP_PKEY_free(w->key);
+		return node_sqlerr(a->n, rc, "read log");
+	}
+	sqlite3_bind_int64(s, 1, LOG_ROWID(sid, 1));
+	sqlite3_bind_int64(s, 2, LOG_ROWID(sid + 1, 0) - 1);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		uint64_t seq = (uint64_t)sqlite3_column_int64(s, 0) &
+			       ((1ULL << 40) - 1);
+
+		if ((rc = check_txn(a, w, seq, s)) != 0)
+			break;
+	}
+	sqlite3_finalize(s);
+	EVP_PKEY_free(w->key);
+	if (rc != SQLITE_DONE && rc != 0)
+		return rc > 0 ? node_sqlerr(a->n, rc, "read log") : rc;
+	if (w->expect - 1 != head)
+		fault(a, "stream %s: head says seq %llu but the log ends at "
+			 "%llu", w->name, (unsigned long long)head,
+		      (unsigned long long)w->expect - 1);
+	else if (head > 0 && memcmp(head_hash, w->prev, KEYS_HASH_LEN) != 0)
+		fault(a, "stream %s: head hash does not match seq %llu",
+		      w->name, (unsigned long long)head);
+	return 0;
+}
+
+static int
+audit_streams(struct audit *a)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	rc = sqlite3_prepare_v2(a->n->db,
+				"SELECT sid, origin, scope, seq, hash FROM"
+				" ts_streams ORDER BY sid",
+				-1, &s, NULL);
+	if (rc != SQLITE_OK)
+		return node_sqlerr(a->n, rc, "list streams");
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		struct walk w;
+		char name[300], idhex[17];
+
+		memset(&w, 0, sizeof(w));
+		w.origin = (uint64_t)sqlite3_column_int64(s, 1);
+		w.scope = (const char *)sqlite3_column_text(s, 2);
+		id_format(w.origin, idhex);
+		ts_fmt(name, sizeof(name), "%s/%s", idhex, w.scope);
+		w.name = name;
+		rc = audit_stream(a, sqlite3_column_int64(s, 0), &w,
+				  (uint64_t)sqlite3_column_int64(s, 3),
+				  sqlite3_column_blob(s, 4));
+		if (rc != 0)
+			break;
+	}
+	sqlite3_finalize(s);
+	return rc == SQLITE_DONE || rc == 0 ? 0
+					    : node_sqlerr(a->n, rc, "streams");
+}
+
+/* Builds "SELECT id, scope, c.. FROM T" and the expected-state twin. */
+static int
+state_sql(const struct tbl *t, char *sql, size_t len)
+{
+	size_t n = 0;
+	int i;
+
+	n += (size_t)snprintf(sql + n, len - n,
+			      "SELECT id FROM (SELECT id, scope");
+	for (i = 2; i < t->ncol && n < len; i++)
+		n += (size_t)snprintf(sql + n, len - n, ", \"%s\"",
+				      t->cols[i]);
+	if (n < len)
+		n += (size_t)snprintf(sql + n, len - n,
+				      " FROM main.\"%s\" EXCEPT SELECT r.id,"
+				      " r.scope", t->name);
+	for (i = 2; i < t->ncol && n < len; i++)
+		n += (size_t)snprintf(sql + n, len - n,
+				      ", (SELECT val FROM temp.vx x WHERE"
+				      " x.tid = r.tid AND x.id = r.id AND"
+				      " x.col = %d)", i);
+	if (n < len)
+		n += (size_t)snprintf(sql + n, len - n,
+				      " FROM temp.vx r WHERE r.tid = %d AND"
+				      " r.col = 0 AND r.val = 1)", t->tid);
+	return n < len ? 0 : TSYNC_EINVAL;
+}
+
+static int
+report_rows(struct audit *a, const struct tbl *t, const char *sql,
+	    const char *what)
+{
+	sqlite3_stmt *s;
+	int rc = sqlite3_prepare_v2(a->n->db, sql, -1, &s, NULL);
+
+	if (rc != SQLITE_OK)
+		return node_sqlerr(a->n, rc, "compare");
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		fault(a, "row %s/%s: %s", t->name, sqlite3_column_text(s, 0),
+		      what);
+	sqlite3_finalize(s);
+	return rc == SQLITE_DONE ? 0 : node_sqlerr(a->n, rc, "compare");
+}
+
+static int
+audit_table(struct audit *a, const struct tbl *t)
+{
+	char sql[8192], rev[8192];
+	char *mid;
+	int rc;
+
+	if (state_sql(t, sql, sizeof(sql)) != 0)
+		return node_err(a->n, TSYNC_EINVAL, "table too wide");
+	rc = report_rows(a, t, sql,
+			 "the table holds values the log does not say "
+			 "(edited behind the node's back?)");
+	if (rc != 0)
+		return rc;
+	/* Same query with the two sides swapped. */
+	mid = strstr(sql, " EXCEPT ");
+	{
+		const char *a1 = sql + strlen("SELECT id FROM (");
+		size_t la = (size_t)(mid - a1);
+		const char *b1 = mid + strlen(" EXCEPT ");
+		size_t lb = strlen(b1) - 1; /* drop ')' */
+
+		ts_fmt(rev, sizeof(rev), "SELECT id FROM (%.*s EXCEPT %.*s)",
+		       (int)lb, b1, (int)la, a1);
+	}
+	return report_rows(a, t, rev,
+			   "the log says this row differs or exists, the "
+			   "table disagrees");
+}
+
+static int
+audit_versions(struct audit *a)
+{
+	sqlite3_stmt *s, *q;
+	int rc;
+
+	rc = sqlite3_prepare_v2(a->n->db, "SELECT tid, id, vers FROM ts_ver",
+				-1, &s, NULL);
+	if (rc != SQLITE_OK)
+		return node_sqlerr(a->n, rc, "versions");
+	rc = sqlite3_prepare_v2(a->n->db,
+				"SELECT 1 FROM temp.vx WHERE tid=?1 AND id=?2"
+				" AND col=?3 AND hlc=?4 AND origin=?5",
+				-1, &q, NULL);
+	if (rc != SQLITE_OK) {
+		sqlite3_finalize(s);
+		return node_sqlerr(a->n, rc, "versions");
+	}
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		int tid = sqlite3_column_int(s, 0);
+		const struct tbl *t = store_table_tid(a->n, tid);
+		const uint8_t *v = sqlite3_column_blob(s, 2);
+		int nv = sqlite3_column_bytes(s, 2) / 16, col;
+		uint64_t h, o;
+
+		for (col = 0; t != NULL && col < nv; col++) {
+			ver_get(v, nv, col, &h, &o);
+			if (h == 0 && o == 0)
+				continue;
+			sqlite3_reset(q);
+			sqlite3_bind_int(q, 1, tid);
+			sqlite3_bind_value(q, 2, sqlite3_column_value(s, 1));
+			sqlite3_bind_int(q, 3, col);
+			sqlite3_bind_int64(q, 4, (int64_t)h);
+			sqlite3_bind_int64(q, 5, (int64_t)o);
+			if (sqlite3_step(q) != SQLITE_ROW)
+				fault(a, "row %s/%s: column %s has a version "
+					 "no txn in the log wrote", t->name,
+				      sqlite3_column_text(s, 1),
+				      col == 0 ? "(row)" : t->cols[col]);
+		}
+	}
+	sqlite3_finalize(q);
+	sqlite3_finalize(s);
+	return rc == SQLITE_DONE ? 0 : node_sqlerr(a->n, rc, "versions");
+}
+
+int
+tsync_node_verify(struct tsync_node *n, tsync_fault_cb cb, void *arg)
+{
+	struct audit a = {n, cb, arg, 0, NULL};
+	int i, rc;
+
+	rc = store_exec(n, "DROP TABLE IF EXISTS temp.vx;"
+			   "CREATE TEMP TABLE vx(tid INTEGER, id TEXT,"
+			   " col INTEGER, hlc INTEGER, origin INTEGER,"
+			   " scope TEXT, val, PRIMARY KEY(tid, id, col))"
+			   " WITHOUT ROWID; BEGIN");
+	if (rc != 0)
+		return rc;
+	rc = sqlite3_prepare_v2(n->db,
+				"INSERT INTO temp.vx VALUES(?1, ?2, ?3, ?4, ?5,"
+				" ?6, ?7) ON CONFLICT(tid, id, col) DO UPDATE"
+				" SET hlc = excluded.hlc, origin ="
+				" excluded.origin, scope = excluded.scope, val"
+				" = excluded.val WHERE excluded.hlc > vx.hlc"
+				" OR (excluded.hlc = vx.hlc AND"
+				" excluded.origin > vx.origin)",
+				-1, &a.put, NULL);
+	if (rc != SQLITE_OK)
+		rc = node_sqlerr(n, rc, "verify");
+	if (rc == 0)
+		rc = audit_streams(&a);
+	for (i = 0; rc == 0 && i < n->ntbl; i++)
+		rc = audit_table(&a, &n->tbls[i]);
+	if (rc == 0)
+		rc = audit_versions(&a);
+	sqlite3_finalize(a.put);
+	sqlite3_exec(n->db, "ROLLBACK; DROP TABLE IF EXISTS temp.vx", NULL,
+		     NULL, NULL);
+	if (rc != 0)
+		return rc;
+	if (a.faults > MAX_FAULTS && cb != NULL) {
+		char line[96];
+
+		ts_fmt(line, sizeof(line), "... and %u more faults",
+		       a.faults - MAX_FAULTS);
+		cb(arg, line);
+	}
+	if (a.faults > 0)
+		return node_err(n, TSYNC_EVERIFY, "%u faults", a.faults);
+	return 0;
+}
