@@ -452,16 +452,22 @@ read_versions(struct commit *cm, struct cap_change *ch, uint8_t *vers,
 	if (s == NULL)
 		return TSYNC_EIO;
 	memset(vers, 0, 16u * (size_t)t->ncol);
+	ch->existed = 0;
 	sqlite3_bind_int(s, 1, (int)ch->tid);
 	sqlite3_bind_text(s, 2, (const char *)n->cap.arena.p + ch->id_off,
 			  (int)ch->id_len, SQLITE_STATIC);
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW) {
-		int nb = sqlite3_column_bytes(s, 0);
-
-		if (nb > 16 * t->ncol)
-			nb = 16 * t->ncol;
-		memcpy(vers, sqlite3_column_blob(s, 0), (size_t)nb);
+		if (ver_unpack(sqlite3_column_blob(s, 0),
+			       (size_t)sqlite3_column_bytes(s, 0), vers,
+			       t->ncol) != 0) {
+			sqlite3_reset(s);
+			return node_err(n, TSYNC_ECORRUPT,
+					"versions of row %s/%.*s are corrupt",
+					t->name, (int)ch->id_len,
+					n->cap.arena.p + ch->id_off);
+		}
+		ch->existed = 1;
 		rc = SQLITE_DONE;
 	}
 	sqlite3_reset(s);
@@ -493,6 +499,7 @@ write_versions(struct commit *cm, struct cap_change *ch, const struct tbl *t,
 {
 	struct tsync_node *n = cm->n;
 	sqlite3_stmt *s = store_stmt(n, ST_VER_PUT);
+	uint8_t packed[17 * TBL_MAX_COLS];
 	int col, rc;
 
 	if (s == NULL)
@@ -505,7 +512,8 @@ write_versions(struct commit *cm, struct cap_change *ch, const struct tbl *t,
 	sqlite3_bind_int(s, 1, (int)ch->tid);
 	sqlite3_bind_text(s, 2, (const char *)n->cap.arena.p + ch->id_off,
 			  (int)ch->id_len, SQLITE_STATIC);
-	sqlite3_bind_blob(s, 3, vers, 16 * t->ncol, SQLITE_STATIC);
+	sqlite3_bind_blob(s, 3, packed, (int)ver_pack(vers, t->ncol, packed),
+			  SQLITE_STATIC);
 	if (ch->kind == TXN_DELETE)
 		sqlite3_bind_blob(s, 4, n->cap.arena.p + ch->dead_off,
 				  (int)ch->dead_len, SQLITE_STATIC);
@@ -516,7 +524,7 @@ write_versions(struct commit *cm, struct cap_change *ch, const struct tbl *t,
 
 static int
 pack_change(struct commit *cm, msgpack_packer *pk, struct cap_change *ch,
-	    uint8_t *vers)
+	    uint8_t *vers, unsigned tix)
 {
 	struct tsync_node *n = cm->n;
 	const struct tbl *t = store_table_tid(n, (int)ch->tid);
@@ -527,7 +535,7 @@ pack_change(struct commit *cm, msgpack_packer *pk, struct cap_change *ch,
 	for (col = 2; col < t->ncol; col++)
 		ncols += ch->mask >> col & 1;
 	msgpack_pack_array(pk, 6);
-	msgpack_pack_str_with_body(pk, t->name, strlen(t->name));
+	msgpack_pack_unsigned_int(pk, tix);
 	msgpack_pack_str_with_body(pk, n->cap.arena.p + ch->id_off,
 				   ch->id_len);
 	msgpack_pack_uint8(pk, ch->kind);
@@ -537,19 +545,52 @@ pack_change(struct commit *cm, msgpack_packer *pk, struct cap_change *ch,
 	} else {
 		pack_prev(pk, vers, t->ncol, 0);
 	}
-	msgpack_pack_array(pk, ncols);
+	msgpack_pack_array(pk, 4 * ncols);
 	for (col = 2; col < t->ncol; col++) {
 		if (!(ch->mask >> col & 1))
 			continue;
-		msgpack_pack_array(pk, 4);
-		msgpack_pack_str_with_body(pk, t->cols[col],
-					   strlen(t->cols[col]));
+		msgpack_pack_unsigned_int(pk, (unsigned)(col - 2));
 		if (buf_put(&cm->body, n->cap.arena.p + offs[2 * col] - 1,
 			    offs[2 * col + 1]) != 0)
 			return TSYNC_ENOMEM;
 		pack_prev(pk, vers, t->ncol, col);
 	}
 	return write_versions(cm, ch, t, vers);
+}
+
+/*
+ * Writes the dictionary of the tables used by sorted[i..j) (in tid order,
+ * as sorted) with their data columns; tix maps tid to dictionary index.
+ */
+static void
+pack_tables(struct commit *cm, msgpack_packer *pk, uint32_t i, uint32_t j,
+	    unsigned *tix)
+{
+	const struct tbl *used[TBL_MAX_TABLES];
+	unsigned nused = 0, u;
+	uint32_t k;
+	int col;
+
+	for (k = i; k < j; k++) {
+		const struct cap_change *ch = cm->sorted[k];
+
+		if (ch == NULL ||
+		    (nused > 0 && (uint32_t)used[nused - 1]->tid == ch->tid))
+			continue;
+		used[nused] = store_table_tid(cm->n, (int)ch->tid);
+		tix[ch->tid % TBL_MAX_TABLES] = nused;
+		nused++;
+	}
+	msgpack_pack_array(pk, nused);
+	for (u = 0; u < nused; u++) {
+		msgpack_pack_array(pk, 2);
+		msgpack_pack_str_with_body(pk, used[u]->name,
+					   strlen(used[u]->name));
+		msgpack_pack_array(pk, (size_t)used[u]->ncol - 2);
+		for (col = 2; col < used[u]->ncol; col++)
+			msgpack_pack_str_with_body(pk, used[u]->cols[col],
+						   strlen(used[u]->cols[col]));
+	}
 }
 
 /* Encodes, signs and appends the txn of sorted[i..j) (one scope). */
@@ -562,6 +603,7 @@ emit_txn(struct commit *cm, uint32_t i, uint32_t j, uint32_t nrows)
 	struct stream_head h;
 	msgpack_packer pk;
 	uint8_t hash[KEYS_HASH_LEN], sig[KEYS_SIG_LEN];
+	unsigned tix[TBL_MAX_TABLES];
 	uint32_t k;
 	int rc;
 
@@ -570,7 +612,7 @@ emit_txn(struct commit *cm, uint32_t i, uint32_t j, uint32_t nrows)
 		return rc;
 	cm->body.len = 0;
 	txn_packer(&pk, &cm->body);
-	msgpack_pack_array(&pk, 8);
+	msgpack_pack_array(&pk, 9);
 	msgpack_pack_uint8(&pk, TXN_FMT);
 	msgpack_pack_uint64(&pk, n->id);
 	msgpack_pack_str_with_body(&pk, scope, first->scope_len);
@@ -578,12 +620,14 @@ emit_txn(struct commit *cm, uint32_t i, uint32_t j, uint32_t nrows)
 	msgpack_pack_bin_with_body(&pk, h.hash, KEYS_HASH_LEN);
 	msgpack_pack_uint64(&pk, cm->hlc);
 	msgpack_pack_uint32(&pk, SCHEMA_VERSION);
+	pack_tables(cm, &pk, i, j, tix);
 	msgpack_pack_array(&pk, nrows);
 	for (k = i; k < j; k++) {
 		if (cm->sorted[k] == NULL)
 			continue;
 		rc = pack_change(cm, &pk, cm->sorted[k],
-				 cm->vers + (size_t)k * cm->stride);
+				 cm->vers + (size_t)k * cm->stride,
+				 tix[cm->sorted[k]->tid % TBL_MAX_TABLES]);
 		if (rc != 0)
 			return rc;
 	}

@@ -20,6 +20,7 @@
 
 #define SCHEMA_VERSION 1
 #define TBL_MAX_COLS 64
+#define TBL_MAX_TABLES 64 /* tids are 1..TBL_MAX_TABLES */
 
 /* A replicated table: column 0 is `id`, column 1 is `scope`. */
 struct tbl {
@@ -42,6 +43,7 @@ struct cap_change {
 	uint64_t mask;     /* columns carried (bit = column index) */
 	uint32_t vals_off; /* first of ncol value offsets in cap.offs */
 	uint32_t dead_off, dead_len; /* delete: old values, msgpack array */
+	uint8_t existed; /* commit: the row had versions before */
 };
 
 struct capture {
@@ -116,6 +118,9 @@ void capture_free(struct tsync_node *n);
 void ver_get(const uint8_t *vers, int nvers, int slot, uint64_t *hlc,
 	     uint64_t *origin);
 void ver_set(uint8_t *vers, int slot, uint64_t hlc, uint64_t origin);
+/* Compact stored form; out needs 17 * ncol bytes. */
+size_t ver_pack(const uint8_t *vers, int ncol, uint8_t *out);
+int ver_unpack(const uint8_t *blob, size_t len, uint8_t *vers, int ncol);
 
 /* log.c */
 struct stream_head {

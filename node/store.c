@@ -223,6 +223,9 @@ tbl_add(struct tsync_node *n, int tid, const char *name, const char *cols)
 	struct tbl *t, *nt;
 	const char *p = cols;
 
+	if (tid < 1 || tid > TBL_MAX_TABLES)
+		return node_err(n, TSYNC_ECORRUPT, "table id %d of %s out of "
+				"range", tid, name);
 	nt = realloc(n->tbls, sizeof(*nt) * (size_t)(n->ntbl + 1));
 	if (nt == NULL)
 		return node_err(n, TSYNC_ENOMEM, "out of memory");
@@ -391,4 +394,48 @@ ver_set(uint8_t *vers, int slot, uint64_t hlc, uint64_t origin)
 {
 	be64_put(vers + 16 * slot, hlc);
 	be64_put(vers + 16 * slot + 8, origin);
+}
+
+/*
+ * Stored form of a row's versions: 0x01, the base version (16 bytes), then
+ * (slot, version) for each slot that differs from the base.  The base is
+ * the row slot's version, so a freshly inserted row stores 17 bytes instead
+ * of 16 per column.  Slot 1 (scope) is never versioned.
+ */
+size_t
+ver_pack(const uint8_t *vers, int ncol, uint8_t *out)
+{
+	size_t n = 17;
+	int col;
+
+	out[0] = 1;
+	memcpy(out + 1, vers, 16);
+	for (col = 2; col < ncol; col++) {
+		if (memcmp(vers + 16 * col, vers, 16) == 0)
+			continue;
+		out[n] = (uint8_t)col;
+		memcpy(out + n + 1, vers + 16 * col, 16);
+		n += 17;
+	}
+	return n;
+}
+
+int
+ver_unpack(const uint8_t *blob, size_t len, uint8_t *vers, int ncol)
+{
+	size_t i;
+	int col;
+
+	memset(vers, 0, 16u * (size_t)ncol);
+	if (len < 17 || blob[0] != 1 || (len - 17) % 17 != 0)
+		return TSYNC_ECORRUPT;
+	for (col = 0; col < ncol; col++)
+		if (col != 1)
+			memcpy(vers + 16 * col, blob + 1, 16);
+	for (i = 17; i < len; i += 17) {
+		if (blob[i] < 2 || blob[i] >= ncol)
+			return TSYNC_ECORRUPT;
+		memcpy(vers + 16 * blob[i], blob + i + 1, 16);
+	}
+	return 0;
 }

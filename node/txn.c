@@ -79,38 +79,52 @@ value_ok(const msgpack_object *o)
 	}
 }
 
+/* Checks the table dictionary: [[name, [col, ...]], ...]. */
 static int
-check_col(const msgpack_object *o)
+check_tables(const msgpack_object *o)
 {
-	const msgpack_object *a;
-	uint64_t v;
+	const msgpack_object *e;
+	uint32_t i, j;
 
-	if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size != 4)
+	if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size > 255)
 		return -1;
-	a = o->via.array.ptr;
-	if (!is_str(&a[0]) || !value_ok(&a[1]) || get_u64(&a[2], &v) ||
-	    get_u64(&a[3], &v))
-		return -1;
+	for (i = 0; i < o->via.array.size; i++) {
+		e = &o->via.array.ptr[i];
+		if (e->type != MSGPACK_OBJECT_ARRAY || e->via.array.size != 2 ||
+		    !is_str(&e->via.array.ptr[0]) ||
+		    e->via.array.ptr[1].type != MSGPACK_OBJECT_ARRAY ||
+		    e->via.array.ptr[1].via.array.size > 255)
+			return -1;
+		for (j = 0; j < e->via.array.ptr[1].via.array.size; j++)
+			if (!is_str(&e->via.array.ptr[1].via.array.ptr[j]))
+				return -1;
+	}
 	return 0;
 }
 
 static int
-check_change(const msgpack_object *o)
+check_change(const msgpack_object *o, const msgpack_object *tables)
 {
-	const msgpack_object *a;
-	uint64_t v;
+	const msgpack_object *a, *cols;
+	uint64_t v, tix, ncolnames;
 	uint32_t j;
 
 	if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size != 6)
 		return -1;
 	a = o->via.array.ptr;
-	if (!is_str(&a[0]) || !is_str(&a[1]) || get_u64(&a[2], &v) ||
-	    v > TXN_DELETE || get_u64(&a[3], &v) || get_u64(&a[4], &v) ||
-	    a[5].type != MSGPACK_OBJECT_ARRAY)
+	if (get_u64(&a[0], &tix) || tix >= tables->via.array.size ||
+	    !is_str(&a[1]) || get_u64(&a[2], &v) || v > TXN_DELETE ||
+	    get_u64(&a[3], &v) || get_u64(&a[4], &v) ||
+	    a[5].type != MSGPACK_OBJECT_ARRAY || a[5].via.array.size % 4 != 0)
 		return -1;
-	for (j = 0; j < a[5].via.array.size; j++)
-		if (check_col(&a[5].via.array.ptr[j]) != 0)
+	ncolnames = tables->via.array.ptr[tix].via.array.ptr[1].via.array.size;
+	cols = a[5].via.array.ptr;
+	for (j = 0; j < a[5].via.array.size; j += 4) {
+		if (get_u64(&cols[j], &v) || v >= ncolnames ||
+		    !value_ok(&cols[j + 1]) || get_u64(&cols[j + 2], &v) ||
+		    get_u64(&cols[j + 3], &v))
 			return -1;
+	}
 	return 0;
 }
 
@@ -133,8 +147,8 @@ txn_decode(struct txn *t, const uint8_t *body, size_t n, char *err,
 		return TSYNC_ECORRUPT;
 	}
 	if (t->up.data.type != MSGPACK_OBJECT_ARRAY ||
-	    t->up.data.via.array.size != 8) {
-		ts_fmt(err, errlen, "txn body is not an 8-element array");
+	    t->up.data.via.array.size != 9) {
+		ts_fmt(err, errlen, "txn body is not a 9-element array");
 		return TSYNC_ECORRUPT;
 	}
 	a = t->up.data.via.array.ptr;
@@ -146,7 +160,7 @@ txn_decode(struct txn *t, const uint8_t *body, size_t n, char *err,
 	    get_u64(&a[3], &t->seq) || t->seq == 0 ||
 	    a[4].type != MSGPACK_OBJECT_BIN || a[4].via.bin.size != 32 ||
 	    get_u64(&a[5], &t->hlc) || get_u64(&a[6], &v) || v > UINT32_MAX ||
-	    a[7].type != MSGPACK_OBJECT_ARRAY) {
+	    check_tables(&a[7]) != 0 || a[8].type != MSGPACK_OBJECT_ARRAY) {
 		ts_fmt(err, errlen, "txn header fields have wrong types");
 		return TSYNC_ECORRUPT;
 	}
@@ -154,10 +168,11 @@ txn_decode(struct txn *t, const uint8_t *body, size_t n, char *err,
 	t->scope_len = a[2].via.str.size;
 	t->prev = (const uint8_t *)a[4].via.bin.ptr;
 	t->schema = (uint32_t)v;
-	t->changes = a[7].via.array.ptr;
-	t->nchanges = a[7].via.array.size;
+	t->tables = &a[7];
+	t->changes = a[8].via.array.ptr;
+	t->nchanges = a[8].via.array.size;
 	for (i = 0; i < t->nchanges; i++) {
-		if (check_change(&t->changes[i]) != 0) {
+		if (check_change(&t->changes[i], t->tables) != 0) {
 			ts_fmt(err, errlen, "txn change %u is malformed", i);
 			return TSYNC_ECORRUPT;
 		}
@@ -176,25 +191,29 @@ void
 txn_change_at(const struct txn *t, uint32_t i, struct txn_change *c)
 {
 	const msgpack_object *a = t->changes[i].via.array.ptr;
+	const msgpack_object *tb = t->tables->via.array.ptr[a[0].via.u64]
+					   .via.array.ptr;
 
-	c->table = a[0].via.str.ptr;
-	c->table_len = a[0].via.str.size;
+	c->table = tb[0].via.str.ptr;
+	c->table_len = tb[0].via.str.size;
+	c->colnames = tb[1].via.array.ptr;
 	c->id = a[1].via.str.ptr;
 	c->id_len = a[1].via.str.size;
 	c->kind = (int)a[2].via.u64;
 	c->row_prev_hlc = a[3].via.u64;
 	c->row_prev_origin = a[4].via.u64;
 	c->cols = a[5].via.array.ptr;
-	c->ncols = a[5].via.array.size;
+	c->ncols = a[5].via.array.size / 4;
 }
 
 void
 txn_col_at(const struct txn_change *c, uint32_t j, struct txn_col *col)
 {
-	const msgpack_object *a = c->cols[j].via.array.ptr;
+	const msgpack_object *a = c->cols + 4 * j;
+	const msgpack_object *nm = &c->colnames[a[0].via.u64];
 
-	col->name = a[0].via.str.ptr;
-	col->name_len = a[0].via.str.size;
+	col->name = nm->via.str.ptr;
+	col->name_len = nm->via.str.size;
 	col->value = &a[1];
 	col->prev_hlc = a[2].via.u64;
 	col->prev_origin = a[3].via.u64;

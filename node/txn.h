@@ -3,11 +3,13 @@
  *
  * A txn body is the msgpack array
  *   [fmt=1, origin:u64, scope:str, seq:u64, prev:bin32, hlc:u64,
- *    schema:u32, changes:[change...]]
- * change = [table:str, id:str, kind:u8, row_prev_hlc:u64,
- *           row_prev_origin:u64, cols:[col...]]
- * col    = [name:str, value:nil|int|float|str|bin, prev_hlc:u64,
- *           prev_origin:u64]
+ *    schema:u32, tables:[[name:str, [colname:str...]]...],
+ *    changes:[change...]]
+ * change = [table:uint (index into tables), id:str, kind:u8,
+ *           row_prev_hlc:u64, row_prev_origin:u64, cols:[...]]
+ * cols is flat, four items per column written:
+ *           col:uint (index into the table's colnames),
+ *           value:nil|int|float|str|bin, prev_hlc:u64, prev_origin:u64
  * kind: 0 update, 1 insert (the row becomes live), 2 delete (tombstone).
  * hash = SHA-256(body); sig = Ed25519(origin key, "tsync-txn-1" || hash).
  * Every version written by a txn is (hlc, origin) of the txn.
@@ -39,6 +41,7 @@ struct txn {
 	const uint8_t *prev; /* 32 bytes */
 	uint64_t hlc;
 	uint32_t schema;
+	const msgpack_object *tables;
 	const msgpack_object *changes;
 	uint32_t nchanges;
 	uint8_t hash[KEYS_HASH_LEN];
@@ -52,6 +55,7 @@ struct txn_change {
 	uint32_t id_len;
 	int kind;
 	uint64_t row_prev_hlc, row_prev_origin;
+	const msgpack_object *colnames;
 	const msgpack_object *cols;
 	uint32_t ncols;
 };

@@ -360,10 +360,17 @@ audit_versions(struct audit *a)
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		int tid = sqlite3_column_int(s, 0);
 		const struct tbl *t = store_table_tid(a->n, tid);
-		const uint8_t *v = sqlite3_column_blob(s, 2);
-		int nv = sqlite3_column_bytes(s, 2) / 16, col;
+		uint8_t v[16 * TBL_MAX_COLS];
+		int nv = t != NULL ? t->ncol : 0, col;
 		uint64_t h, o;
 
+		if (t != NULL &&
+		    ver_unpack(sqlite3_column_blob(s, 2),
+			       (size_t)sqlite3_column_bytes(s, 2), v, nv) != 0) {
+			fault(a, "row %s/%s: versions are corrupt", t->name,
+			      sqlite3_column_text(s, 1));
+			continue;
+		}
 		for (col = 0; t != NULL && col < nv; col++) {
 			ver_get(v, nv, col, &h, &o);
 			if (h == 0 && o == 0)

@@ -13,7 +13,7 @@ build(struct buf *b, uint64_t seq, const uint8_t prev[32])
 	msgpack_packer pk;
 
 	txn_packer(&pk, b);
-	msgpack_pack_array(&pk, 8);
+	msgpack_pack_array(&pk, 9);
 	msgpack_pack_uint8(&pk, TXN_FMT);
 	msgpack_pack_uint64(&pk, 0x1234567890abcdefULL & INT64_MAX);
 	msgpack_pack_str_with_body(&pk, "gangzha/qinzao", 14);
@@ -21,21 +21,25 @@ build(struct buf *b, uint64_t seq, const uint8_t prev[32])
 	msgpack_pack_bin_with_body(&pk, prev, 32);
 	msgpack_pack_uint64(&pk, 77);
 	msgpack_pack_uint32(&pk, 1);
-	msgpack_pack_array(&pk, 1);
-	msgpack_pack_array(&pk, 6);
+	msgpack_pack_array(&pk, 1); /* tables */
+	msgpack_pack_array(&pk, 2);
 	msgpack_pack_str_with_body(&pk, "cases", 5);
+	msgpack_pack_array(&pk, 2);
+	msgpack_pack_str_with_body(&pk, "title", 5);
+	msgpack_pack_str_with_body(&pk, "amount", 6);
+	msgpack_pack_array(&pk, 1); /* changes */
+	msgpack_pack_array(&pk, 6);
+	msgpack_pack_uint8(&pk, 0);
 	msgpack_pack_str_with_body(&pk, "c1", 2);
 	msgpack_pack_uint8(&pk, TXN_INSERT);
 	msgpack_pack_uint64(&pk, 0);
 	msgpack_pack_uint64(&pk, 0);
-	msgpack_pack_array(&pk, 2);
-	msgpack_pack_array(&pk, 4);
-	msgpack_pack_str_with_body(&pk, "title", 5);
+	msgpack_pack_array(&pk, 8);
+	msgpack_pack_uint8(&pk, 0);
 	msgpack_pack_str_with_body(&pk, "邻里纠纷", strlen("邻里纠纷"));
 	msgpack_pack_uint64(&pk, 0);
 	msgpack_pack_uint64(&pk, 0);
-	msgpack_pack_array(&pk, 4);
-	msgpack_pack_str_with_body(&pk, "amount", 6);
+	msgpack_pack_uint8(&pk, 1);
 	msgpack_pack_int64(&pk, -42);
 	msgpack_pack_uint64(&pk, 5);
 	msgpack_pack_uint64(&pk, 9);
@@ -64,10 +68,13 @@ main(void)
 	txn_change_at(&t, 0, &c);
 	CHECK_EQ(c.kind, TXN_INSERT);
 	CHECK_EQ(c.ncols, 2);
+	CHECK(c.table_len == 5 && memcmp(c.table, "cases", 5) == 0);
 	txn_col_at(&c, 0, &col);
+	CHECK(col.name_len == 5 && memcmp(col.name, "title", 5) == 0);
 	CHECK_EQ(col.value->type, MSGPACK_OBJECT_STR);
 	CHECK(memcmp(col.value->via.str.ptr, "邻里纠纷", col.value->via.str.size) == 0);
 	txn_col_at(&c, 1, &col);
+	CHECK(col.name_len == 6 && memcmp(col.name, "amount", 6) == 0);
 	CHECK_EQ(col.value->via.i64, -42);
 	CHECK_EQ(col.prev_hlc, 5);
 	CHECK_EQ(col.prev_origin, 9);
