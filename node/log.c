@@ -158,7 +158,9 @@ tsync_node_counts(struct tsync_node *n, struct tsync_counts *out)
 	    (rc = count(n, "SELECT coalesce(sum(seq), 0) FROM ts_streams",
 			&out->txns)) != 0 ||
 	    (rc = count(n, "SELECT count(*) FROM ts_ver WHERE dead NOT NULL",
-			&out->tombstones)) != 0)
+			&out->tombstones)) != 0 ||
+	    (rc = count(n, "SELECT count(*) FROM ts_quarantine",
+			&out->quarantined)) != 0)
 		return rc;
 	for (i = 0; i < n->ntbl; i++) {
 		ts_fmt(sql, sizeof(sql), "SELECT count(*) FROM \"%s\"",
@@ -246,4 +248,94 @@ tsync_node_log(struct tsync_node *n, unsigned limit, tsync_txn_cb cb,
 	buf_free(&sum);
 	sqlite3_finalize(s);
 	return rc == SQLITE_DONE ? 0 : node_sqlerr(n, rc, "read log");
+}
+
+int
+log_streams(struct tsync_node *n, struct stream_row **out, size_t *count)
+{
+	sqlite3_stmt *s;
+	struct stream_row *v = NULL, *nv;
+	size_t cnt = 0, cap = 0;
+	int rc;
+
+	*out = NULL;
+	*count = 0;
+	rc = sqlite3_prepare_v2(n->db,
+				"SELECT sid, origin, scope, seq FROM ts_streams"
+				" WHERE seq > 0 ORDER BY sid",
+				-1, &s, NULL);
+	if (rc != SQLITE_OK)
+		return node_sqlerr(n, rc, "list streams");
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (cnt == cap) {
+			cap = cap ? cap * 2 : 16;
+			nv = realloc(v, cap * sizeof(*v));
+			if (nv == NULL) {
+				free(v);
+				sqlite3_finalize(s);
+				return node_err(n, TSYNC_ENOMEM, "out of memory");
+			}
+			v = nv;
+		}
+		v[cnt].sid = sqlite3_column_int64(s, 0);
+		v[cnt].origin = (uint64_t)sqlite3_column_int64(s, 1);
+		ts_fmt(v[cnt].scope, sizeof(v[cnt].scope), "%s",
+		       (const char *)sqlite3_column_text(s, 2));
+		v[cnt].seq = (uint64_t)sqlite3_column_int64(s, 3);
+		cnt++;
+	}
+	sqlite3_finalize(s);
+	if (rc != SQLITE_DONE) {
+		free(v);
+		return node_sqlerr(n, rc, "list streams");
+	}
+	*out = v;
+	*count = cnt;
+	return 0;
+}
+
+int
+log_read(struct tsync_node *n, int64_t sid, uint64_t from, uint64_t to,
+	 size_t max_bytes, log_txn_cb cb, void *arg)
+{
+	sqlite3_stmt *s = n->st_read;
+	size_t bytes = 0;
+	int rc;
+
+	if (s == NULL) {
+		rc = sqlite3_prepare_v3(n->db,
+					"SELECT k, body, sig FROM ts_log WHERE k"
+					" BETWEEN ?1 AND ?2 ORDER BY k",
+					-1, SQLITE_PREPARE_PERSISTENT, &s,
+					NULL);
+		if (rc != SQLITE_OK)
+			return node_sqlerr(n, rc, "read log");
+		n->st_read = s;
+	}
+	sqlite3_reset(s);
+	sqlite3_bind_int64(s, 1, LOG_ROWID(sid, from));
+	sqlite3_bind_int64(s, 2, LOG_ROWID(sid, to));
+	while (bytes < max_bytes && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+		size_t len = (size_t)sqlite3_column_bytes(s, 1);
+
+		if (sqlite3_column_bytes(s, 2) != KEYS_SIG_LEN) {
+			rc = node_err(n, TSYNC_ECORRUPT, "stored txn lacks a "
+				      "signature");
+			break;
+		}
+		rc = cb(arg, (uint64_t)sqlite3_column_int64(s, 0) &
+				     ((1ULL << 40) - 1),
+			sqlite3_column_blob(s, 1), len,
+			sqlite3_column_blob(s, 2));
+		if (rc != 0) {
+			rc = rc > 0 ? SQLITE_DONE : rc; /* >0: stop, no error */
+			break;
+		}
+		bytes += len + KEYS_SIG_LEN;
+		rc = SQLITE_DONE;
+	}
+	sqlite3_reset(s);
+	if (rc == SQLITE_ROW || rc == SQLITE_DONE)
+		return 0;
+	return rc < 0 ? rc : node_sqlerr(n, rc, "read log");
 }

@@ -311,6 +311,7 @@ tsync_node_close(struct tsync_node *n)
 		return;
 	if (n->cap.active)
 		tsync_node_rollback(n);
+	certs_free(n);
 	store_close(n);
 	capture_free(n);
 	EVP_PKEY_free(n->key);

@@ -15,6 +15,7 @@
 
 #include "tiersync/tiersync.h"
 #include "hlc.h"
+#include "certs.h"
 #include "keys.h"
 #include "util.h"
 
@@ -79,7 +80,9 @@ struct tsync_node {
 	struct tbl *tbls;
 	int ntbl;
 	struct capture cap;
+	struct cert_entry *certcache; /* certs.c */
 	sqlite3_stmt *st[ST__COUNT];
+	sqlite3_stmt *st_read; /* log.c: log_read */
 	char errmsg[512];
 };
 
@@ -136,6 +139,21 @@ int log_append(struct tsync_node *n, struct stream_head *h,
 	       const uint8_t *body, size_t len,
 	       const uint8_t hash[KEYS_HASH_LEN],
 	       const uint8_t sig[KEYS_SIG_LEN], uint64_t hlc);
+
+/* A stream as listed for replication. */
+struct stream_row {
+	int64_t sid;
+	uint64_t origin;
+	char scope[256];
+	uint64_t seq;
+};
+/* All streams, malloc'd array in *out (free() it). */
+int log_streams(struct tsync_node *n, struct stream_row **out, size_t *count);
+typedef int (*log_txn_cb)(void *arg, uint64_t seq, const uint8_t *body,
+			  size_t len, const uint8_t *sig);
+/* Calls cb for seq from..to of stream sid, stopping after max_bytes. */
+int log_read(struct tsync_node *n, int64_t sid, uint64_t from, uint64_t to,
+	     size_t max_bytes, log_txn_cb cb, void *arg);
 
 #define LOG_ROWID(sid, seq) ((int64_t)(sid) << 40 | (int64_t)(seq))
 

@@ -70,3 +70,26 @@ scope_district(const char *s, char *out, size_t len)
 	memcpy(out, s, n);
 	out[n] = '\0';
 }
+
+int
+scope_may_see(const char *viewer, const char *role, const char *s)
+{
+	size_t n = strlen(s);
+	char parent[SCOPE_MAX + 1];
+
+	if (strcmp(role, "auditor") == 0) {
+		char d[SCOPE_MAX + 1];
+
+		scope_district(viewer, d, sizeof(d));
+		return scope_within(s, d);
+	}
+	if (scope_within(s, viewer))
+		return 1;
+	/* A broadcast scope "P/" "*" reaches every node inside P. */
+	if (n >= 2 && n <= SCOPE_MAX && s[n - 1] == '*' && s[n - 2] == '/') {
+		memcpy(parent, s, n - 2);
+		parent[n - 2] = '\0';
+		return scope_within(viewer, parent);
+	}
+	return 0;
+}

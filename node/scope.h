@@ -21,6 +21,14 @@ int scope_valid(const char *s, int bcast);
 int scope_within(const char *s, const char *root);
 /* 1 if a node of `node_scope` and `role` may originate txns in `s`. */
 int scope_may_write(const char *node_scope, const char *role, const char *s);
+/*
+ * 1 if a node of `viewer_scope` and `viewer_role` may hold txns of scope
+ * `s`: its own subtree, a broadcast scope above it (parent + "/" + "*"
+ * where viewer_scope lies inside parent), or anything in its district
+ * for an auditor.
+ */
+int scope_may_see(const char *viewer_scope, const char *viewer_role,
+		  const char *s);
 /* Copies the district (first segment) of `s` into out. */
 void scope_district(const char *s, char *out, size_t len);
 

@@ -34,7 +34,14 @@ static const char *const engine_schema =
 	" sig BLOB NOT NULL);"
 	"CREATE TABLE IF NOT EXISTS ts_ver(tid INTEGER NOT NULL,"
 	" id TEXT NOT NULL, vers BLOB NOT NULL, dead BLOB,"
-	" PRIMARY KEY(tid, id)) WITHOUT ROWID;";
+	" PRIMARY KEY(tid, id)) WITHOUT ROWID;"
+	"CREATE TABLE IF NOT EXISTS ts_quarantine(qid INTEGER PRIMARY KEY,"
+	" at INTEGER NOT NULL, peer TEXT, origin INTEGER, scope TEXT,"
+	" seq INTEGER, reason TEXT NOT NULL, body BLOB, sig BLOB);"
+	"CREATE TABLE IF NOT EXISTS ts_peers(peer_id INTEGER PRIMARY KEY,"
+	" scope TEXT, role TEXT, addr TEXT, last_contact INTEGER,"
+	" they_lack INTEGER, we_lack INTEGER, sent INTEGER DEFAULT 0,"
+	" received INTEGER DEFAULT 0, last_error TEXT);";
 
 static const char *const stmt_sql[ST__COUNT] = {
 	[ST_VER_GET] = "SELECT vers, dead FROM ts_ver WHERE tid=?1 AND id=?2",
@@ -141,7 +148,7 @@ store_open(struct tsync_node *n, const char *path, int create)
 				"PRAGMA foreign_keys=OFF;"
 				"PRAGMA cache_size=-16384;")) != 0)
 		return rc;
-	if (create && (rc = store_exec(n, engine_schema)) != 0)
+	if ((rc = store_exec(n, engine_schema)) != 0)
 		return rc;
 	return 0;
 }
@@ -368,6 +375,8 @@ store_close(struct tsync_node *n)
 
 	for (i = 0; i < ST__COUNT; i++)
 		sqlite3_finalize(n->st[i]);
+	sqlite3_finalize(n->st_read);
+	n->st_read = NULL;
 	while (n->ntbl > 0)
 		tbl_free(&n->tbls[--n->ntbl]);
 	free(n->tbls);

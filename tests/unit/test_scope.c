@@ -34,6 +34,22 @@ main(void)
 			       "gangzha/qinzao/other"));
 	CHECK(!scope_may_write("gangzha", "auditor", "gangzha/qinzao"));
 
+	/* Visibility: own subtree, broadcast above, auditors see all. */
+	CHECK(scope_may_see("gangzha/qinzao", "office", "gangzha/qinzao/feiqiao"));
+	CHECK(scope_may_see("gangzha/qinzao/feiqiao", "office",
+			    "gangzha/qinzao/feiqiao"));
+	CHECK(!scope_may_see("gangzha/qinzao/feiqiao", "office",
+			     "gangzha/qinzao/tangzha"));
+	CHECK(!scope_may_see("gangzha/qinzao/feiqiao", "office",
+			     "gangzha/qinzao"));
+	CHECK(scope_may_see("gangzha/qinzao/feiqiao", "office", "gangzha/*"));
+	CHECK(scope_may_see("gangzha/qinzao/feiqiao", "office",
+			    "gangzha/qinzao/*"));
+	CHECK(!scope_may_see("gangzha/qinzao/feiqiao", "office",
+			     "gangzha/other/*"));
+	CHECK(scope_may_see("gangzha", "auditor", "gangzha/other/x"));
+	CHECK(!scope_may_see("gangzha", "auditor", "other/x"));
+
 	scope_district("gangzha/qinzao", d, sizeof(d));
 	CHECK_STR(d, "gangzha");
 	return CHECK_DONE();

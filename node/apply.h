@@ -1,0 +1,57 @@
+/*
+ * apply.h - applying txns received from a peer or a bundle.
+ *
+ * A batch is applied in one SQLite transaction.  Each txn is checked
+ * before any of its changes touch the replica:
+ *   - it decodes, and names a stream this node may hold (visibility);
+ *   - its origin's certificate is known, signed by the district CA, and
+ *     allows the txn's scope and role;
+ *   - its seq is the next of its stream and it links to the stream head
+ *     (a txn at a seq already held is a duplicate if the bytes are the
+ *     same and equivocation if not);
+ *   - the newest txn of each run of one stream in the batch carries a
+ *     valid signature; the hash links below it then authenticate the whole
+ *     run.  If that signature fails the run is redone checking every
+ *     signature, so the good txns before a forged one are kept.
+ * Every change of a txn must touch rows of the txn's own scope.  A txn
+ * failing any check is quarantined (ts_quarantine) with its reason, the
+ * peer it came from and the time; the rest of the batch is applied.
+ *
+ * Merge: per column, the larger version (hlc, origin) wins; the row slot
+ * decides whether the row is live (see docs/data-model.md).  Applying a
+ * txn twice changes nothing.
+ */
+#ifndef TSYNC_APPLY_H
+#define TSYNC_APPLY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct tsync_node;
+
+struct wire_txn {
+	const uint8_t *body;
+	size_t len;
+	const uint8_t *sig; /* 64 bytes */
+};
+
+struct apply_report {
+	unsigned applied;
+	unsigned duplicate;
+	unsigned rejected;
+	char first_reject[256];
+};
+
+/* Told of every txn now held (applied or duplicate). */
+typedef void (*apply_held_cb)(void *arg, uint64_t origin, const char *scope,
+			      size_t scope_len, uint64_t seq);
+
+/* Applies and commits a batch; `peer` names the source for quarantine. */
+int apply_batch(struct tsync_node *n, const struct wire_txn *t, size_t count,
+		const char *peer, struct apply_report *rep,
+		apply_held_cb held, void *held_arg);
+
+/* Total txns ever applied from peers (ts_meta "applied_txns"). */
+uint64_t apply_total(struct tsync_node *n);
+
+#endif

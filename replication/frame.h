@@ -1,0 +1,81 @@
+/*
+ * frame.h - the wire format: length-prefixed msgpack frames.
+ *
+ * A frame is a 4-byte big-endian length N (1 <= N <= FRAME_MAX) followed
+ * by N bytes holding one msgpack array whose first element is the message
+ * type.  docs/protocol.md is the normative description; this header and
+ * frame.c implement it.  Frames are the same on a socket and in a bundle.
+ *
+ * Does not: decide what to send (session.c) or move bytes (conn_uv.c).
+ */
+#ifndef TSYNC_FRAME_H
+#define TSYNC_FRAME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <msgpack.h>
+
+#include "util.h"
+
+#define PROTO_VERSION 1
+#define FRAME_MAX (17u << 20) /* one txn of TXN_MAX_BODY plus framing */
+
+enum msg_type {
+	WIRE_HELLO = 1, /* [1, proto, node_id, scope, role, schema, mode] */
+	WIRE_VV = 2,    /* [2, [origin, scope, seq, ...]] flat triples */
+	WIRE_CERT = 3,  /* [3, pem:bin] */
+	WIRE_BATCH = 4, /* [4, batch_no, [body:bin, sig:bin, ...]] */
+	WIRE_ACK = 5,   /* [5, batch_no, applied, rejected] */
+	WIRE_PING = 6,  /* [6, ms] */
+	WIRE_PONG = 7,  /* [7, ms] */
+	WIRE_ERROR = 8, /* [8, code, text] */
+	WIRE_BYE = 9,   /* [9, text] */
+	WIRE_DONE = 10, /* [10, [origin, scope, seq, ...]] caught up */
+	WIRE_BUNDLE = 11, /* [11, fmt, node_id, for_scope, created_ms] */
+	WIRE_END = 12,  /* [12, txns, [origin, scope, seq, ...]] */
+};
+
+enum err_code {
+	ERR_PROTO_VERSION = 1,
+	ERR_SCHEMA_VERSION = 2,
+	ERR_IDENTITY = 3,
+	ERR_MALFORMED = 4,
+	ERR_INTERNAL = 5,
+	ERR_TIMEOUT = 6,
+	ERR_ROLE = 7,
+};
+
+/* Appends a frame header placeholder; frame_end() fills the length. */
+size_t frame_begin(struct buf *b, msgpack_packer *pk);
+int frame_end(struct buf *b, size_t start);
+
+/*
+ * Looks for one complete frame at the front of p[0..n).  Returns 1 and
+ * sets *body and *len (the msgpack bytes) and *used (header + body) when one is
+ * there, 0 when more bytes are needed, or TSYNC_EPROTO when the length is
+ * out of bounds.
+ */
+int frame_next(const uint8_t *p, size_t n, const uint8_t **body,
+	       size_t *len, size_t *used);
+
+/* Decodes a frame body: its type and the array elements. */
+struct frame {
+	msgpack_unpacked up;
+	int type;
+	const msgpack_object *a; /* elements, a[0] is the type */
+	uint32_t n;
+};
+int frame_decode(struct frame *f, const uint8_t *body, size_t len);
+void frame_done(struct frame *f);
+
+/* Accessors: 0 on success, -1 when the element is missing or mistyped. */
+int frame_u64(const struct frame *f, uint32_t i, uint64_t *v);
+int frame_str(const struct frame *f, uint32_t i, const char **s,
+	      uint32_t *len);
+int frame_bin(const struct frame *f, uint32_t i, const uint8_t **p,
+	      uint32_t *len);
+int frame_arr(const struct frame *f, uint32_t i, const msgpack_object **a,
+	      uint32_t *len);
+
+#endif

@@ -1,0 +1,915 @@
+/*
+ * session.c - the sync session state machine; see session.h and
+ * docs/protocol.md.
+ *
+ * States and transitions (each made by the function named):
+ *
+ *   S_HELLO --HELLO ok--------------> S_VV     on_hello (sends our VV)
+ *   S_VV    --VV--------------------> S_SYNC   on_vv (starts sending)
+ *   S_SYNC  --BATCH/ACK/CERT/DONE/PING/PONG--> S_SYNC
+ *   any     --BYE-------------------> S_CLOSED on_bye
+ *   any     --sess_close------------> S_CLOSED (BYE queued)
+ *   any     --ERROR, bad frame, timeout, store failure--> S_FAILED  fail
+ *
+ * Both sides send HELLO at once; VV follows the peer's HELLO.  S_FAILED and
+ * S_CLOSED are sticky: no frame is processed after them.
+ *
+ * Invariants:
+ *  - at most cfg.window batches are unacknowledged, and no batch is built
+ *    while more than two batches of output wait to be written, so memory is
+ *    bounded by the window, never by the backlog;
+ *  - `known` holds, per stream, the highest seq the peer is known to hold
+ *    (its VV, what we sent, what it sent us): nothing at or below it is
+ *    sent again in this session;
+ *  - a batch is acknowledged only after it is committed, so a link that
+ *    drops at any byte resumes from the version vectors with nothing lost
+ *    and nothing applied twice.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "apply.h"
+#include "frame.h"
+#include "node_int.h"
+#include "scope.h"
+#include "session.h"
+#include "txn.h"
+
+enum state { S_HELLO, S_VV, S_SYNC, S_CLOSED, S_FAILED };
+
+#define QMAX 16
+
+struct known {
+	uint64_t origin;
+	char *scope;
+	uint64_t seq;
+};
+
+struct sess {
+	struct sess_cfg cfg;
+	struct tsync_node *n;
+	int state;
+	struct buf in, out;
+	uint64_t now, last_rx, last_ping;
+	/* the peer */
+	uint64_t peer_id;
+	char peer_scope[256], peer_role[16], peer_name[96];
+	/* what the peer holds */
+	struct known *known;
+	size_t nknown, capknown, khint;
+	/* origins whose certificate went out in this session */
+	uint64_t *certed;
+	size_t ncerted, capcerted;
+	/* sending */
+	struct stream_row *plan;
+	size_t nplan, plan_pos;
+	int dirty, sent_done, got_done, synced;
+	uint64_t next_batch;
+	unsigned inflight;
+	uint64_t mismatch;
+	struct buf batch;
+	unsigned batch_count;
+	/* actions */
+	struct sess_action q[QMAX];
+	unsigned qhead, qlen;
+	struct sess_stats st;
+};
+
+/* ---- small helpers -------------------------------------------------- */
+
+static void __attribute__((format(printf, 4, 5)))
+act(struct sess *s, int type, int code, const char *fmt, ...)
+{
+	struct sess_action *a;
+	va_list ap;
+
+	if (s->qlen == QMAX)
+		return; /* logs are best effort; closes are sticky anyway */
+	a = &s->q[(s->qhead + s->qlen++) % QMAX];
+	memset(a, 0, sizeof(*a));
+	a->type = type;
+	a->code = code;
+	va_start(ap, fmt);
+	vsnprintf(a->text, sizeof(a->text), fmt, ap);
+	va_end(ap);
+}
+
+static void
+send_error(struct sess *s, int code, const char *text)
+{
+	msgpack_packer pk;
+	size_t f = frame_begin(&s->out, &pk);
+
+	msgpack_pack_array(&pk, 3);
+	msgpack_pack_uint8(&pk, WIRE_ERROR);
+	msgpack_pack_int(&pk, code);
+	msgpack_pack_str_with_body(&pk, text, strlen(text));
+	frame_end(&s->out, f);
+}
+
+/* Fails the session: sticky, tells the peer (unless it told us). */
+static int __attribute__((format(printf, 4, 5)))
+fail(struct sess *s, int code, int wire, const char *fmt, ...)
+{
+	char text[300];
+	va_list ap;
+
+	if (s->state == S_FAILED || s->state == S_CLOSED)
+		return code;
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	if (wire > 0)
+		send_error(s, wire, text);
+	s->state = S_FAILED;
+	act(s, SA_CLOSE, code, "%s", text);
+	return code;
+}
+
+static struct known *
+known_find(struct sess *s, uint64_t origin, const char *scope, size_t len)
+{
+	size_t i;
+
+	if (s->khint < s->nknown) {
+		struct known *k = &s->known[s->khint];
+
+		if (k->origin == origin && strlen(k->scope) == len &&
+		    memcmp(k->scope, scope, len) == 0)
+			return k;
+	}
+	for (i = 0; i < s->nknown; i++) {
+		struct known *k = &s->known[i];
+
+		if (k->origin == origin && strlen(k->scope) == len &&
+		    memcmp(k->scope, scope, len) == 0) {
+			s->khint = i;
+			return k;
+		}
+	}
+	return NULL;
+}
+
+static uint64_t
+known_get(struct sess *s, uint64_t origin, const char *scope, size_t len)
+{
+	struct known *k = known_find(s, origin, scope, len);
+
+	return k != NULL ? k->seq : 0;
+}
+
+static int
+known_raise(struct sess *s, uint64_t origin, const char *scope, size_t len,
+	    uint64_t seq)
+{
+	struct known *k = known_find(s, origin, scope, len);
+
+	if (k == NULL) {
+		if (s->nknown == s->capknown) {
+			size_t cap = s->capknown ? s->capknown * 2 : 32;
+			struct known *nk = realloc(s->known, cap * sizeof(*nk));
+
+			if (nk == NULL)
+				return TSYNC_ENOMEM;
+			s->known = nk;
+			s->capknown = cap;
+		}
+		k = &s->known[s->nknown];
+		k->scope = strndup(scope, len);
+		if (k->scope == NULL)
+			return TSYNC_ENOMEM;
+		k->origin = origin;
+		k->seq = 0;
+		s->khint = s->nknown++;
+	}
+	if (seq > k->seq)
+		k->seq = seq;
+	return 0;
+}
+
+static int
+peer_may_see(struct sess *s, const char *scope)
+{
+	return scope_may_see(s->peer_scope, s->peer_role, scope);
+}
+
+/* Writes [origin, scope, seq, ...] for the streams the peer may see. */
+static int
+pack_vv(struct sess *s, msgpack_packer *pk, int *err)
+{
+	struct stream_row *v;
+	size_t cnt, i, vis = 0;
+
+	if ((*err = log_streams(s->n, &v, &cnt)) != 0)
+		return -1;
+	for (i = 0; i < cnt; i++)
+		vis += peer_may_see(s, v[i].scope);
+	msgpack_pack_array(pk, 3 * vis);
+	for (i = 0; i < cnt; i++) {
+		if (!peer_may_see(s, v[i].scope))
+			continue;
+		msgpack_pack_uint64(pk, v[i].origin);
+		msgpack_pack_str_with_body(pk, v[i].scope, strlen(v[i].scope));
+		msgpack_pack_uint64(pk, v[i].seq);
+	}
+	free(v);
+	return 0;
+}
+
+/* ---- sending ----------------------------------------------------------- */
+
+static void
+send_hello(struct sess *s)
+{
+	msgpack_packer pk;
+	size_t f = frame_begin(&s->out, &pk);
+
+	msgpack_pack_array(&pk, 7);
+	msgpack_pack_uint8(&pk, WIRE_HELLO);
+	msgpack_pack_uint32(&pk, PROTO_VERSION);
+	msgpack_pack_uint64(&pk, s->n->id);
+	msgpack_pack_str_with_body(&pk, s->n->scope, strlen(s->n->scope));
+	msgpack_pack_str_with_body(&pk, s->n->role, strlen(s->n->role));
+	msgpack_pack_uint32(&pk, SCHEMA_VERSION);
+	msgpack_pack_uint8(&pk, s->cfg.one_shot ? 1 : 0);
+	frame_end(&s->out, f);
+}
+
+static int
+send_vv(struct sess *s, int type)
+{
+	msgpack_packer pk;
+	size_t f = frame_begin(&s->out, &pk);
+	int err = 0;
+
+	msgpack_pack_array(&pk, 2);
+	msgpack_pack_uint8(&pk, (uint8_t)type);
+	if (pack_vv(s, &pk, &err) != 0) {
+		s->out.len = f;
+		return fail(s, err, ERR_INTERNAL, "cannot read streams: %s",
+			    tsync_node_errmsg(s->n));
+	}
+	return frame_end(&s->out, f);
+}
+
+static int
+send_cert(struct sess *s, uint64_t origin)
+{
+	msgpack_packer pk;
+	size_t i, f, len;
+	char *pem;
+
+	for (i = 0; i < s->ncerted; i++)
+		if (s->certed[i] == origin)
+			return 0;
+	if (s->ncerted == s->capcerted) {
+		size_t cap = s->capcerted ? s->capcerted * 2 : 16;
+		uint64_t *nc = realloc(s->certed, cap * sizeof(*nc));
+
+		if (nc == NULL)
+			return TSYNC_ENOMEM;
+		s->certed = nc;
+		s->capcerted = cap;
+	}
+	s->certed[s->ncerted++] = origin;
+	if (certs_pem(s->n, origin, &pem, &len) != 0)
+		return 0; /* unknown here: the peer will quarantine */
+	f = frame_begin(&s->out, &pk);
+	msgpack_pack_array(&pk, 2);
+	msgpack_pack_uint8(&pk, WIRE_CERT);
+	msgpack_pack_bin_with_body(&pk, pem, len);
+	free(pem);
+	return frame_end(&s->out, f);
+}
+
+static int
+batch_add(void *arg, uint64_t seq, const uint8_t *body, size_t len,
+	  const uint8_t *sig)
+{
+	struct sess *s = arg;
+	msgpack_packer pk;
+
+	(void)seq;
+	txn_packer(&pk, &s->batch);
+	msgpack_pack_bin_with_body(&pk, body, len);
+	msgpack_pack_bin_with_body(&pk, sig, KEYS_SIG_LEN);
+	s->batch_count++;
+	return s->batch_count >= s->cfg.batch_txns ? 1 : 0;
+}
+
+static int
+plan_rebuild(struct sess *s)
+{
+	int rc;
+
+	free(s->plan);
+	s->plan = NULL;
+	s->nplan = s->plan_pos = 0;
+	s->dirty = 0;
+	if (strcmp(s->n->role, "auditor") == 0)
+		return 0; /* auditors send nothing */
+	rc = log_streams(s->n, &s->plan, &s->nplan);
+	if (rc != 0)
+		return fail(s, rc, ERR_INTERNAL, "cannot read streams: %s",
+			    tsync_node_errmsg(s->n));
+	return 0;
+}
+
+/* Builds and queues one batch; returns 1 if one was queued. */
+static int
+send_batch(struct sess *s)
+{
+	msgpack_packer pk;
+	size_t f;
+	int rc;
+
+	s->batch.len = 0;
+	s->batch_count = 0;
+	while (s->plan_pos < s->nplan && s->batch_count < s->cfg.batch_txns &&
+	       s->batch.len < s->cfg.batch_bytes) {
+		struct stream_row *r = &s->plan[s->plan_pos];
+		size_t sl = strlen(r->scope);
+		uint64_t have = known_get(s, r->origin, r->scope, sl);
+		unsigned before = s->batch_count;
+
+		if (have >= r->seq || !peer_may_see(s, r->scope)) {
+			s->plan_pos++;
+			continue;
+		}
+		if ((rc = send_cert(s, r->origin)) != 0)
+			return fail(s, rc, ERR_INTERNAL, "out of memory");
+		rc = log_read(s->n, r->sid, have + 1, r->seq,
+			      s->cfg.batch_bytes - s->batch.len, batch_add, s);
+		if (rc < 0)
+			return fail(s, rc, ERR_INTERNAL, "cannot read log: %s",
+				    tsync_node_errmsg(s->n));
+		if (s->batch_count == before) {
+			s->plan_pos++; /* the log is shorter than its head */
+			continue;
+		}
+		known_raise(s, r->origin, r->scope, sl,
+			    have + (s->batch_count - before));
+	}
+	if (s->batch_count == 0)
+		return 0;
+	f = frame_begin(&s->out, &pk);
+	msgpack_pack_array(&pk, 3);
+	msgpack_pack_uint8(&pk, WIRE_BATCH);
+	msgpack_pack_uint64(&pk, ++s->next_batch);
+	msgpack_pack_array(&pk, 2 * (size_t)s->batch_count);
+	if (buf_put(&s->out, s->batch.p, s->batch.len) != 0 ||
+	    frame_end(&s->out, f) != 0)
+		return fail(s, TSYNC_ENOMEM, ERR_INTERNAL, "batch too large");
+	s->inflight++;
+	s->st.sent_txns += s->batch_count;
+	return 1;
+}
+
+/* Fills the window; sends DONE once everything is out and acknowledged. */
+static void
+pump(struct sess *s)
+{
+	int rc;
+
+	while (s->state == S_SYNC && s->inflight < s->cfg.window &&
+	       s->out.len < 2 * s->cfg.batch_bytes) {
+		if (s->dirty && plan_rebuild(s) != 0)
+			return;
+		rc = send_batch(s);
+		if (rc < 0)
+			return;
+		if (rc == 0)
+			break;
+	}
+	if (s->state == S_SYNC && !s->dirty && s->plan_pos >= s->nplan &&
+	    s->inflight == 0 && !s->sent_done) {
+		s->sent_done = 1;
+		send_vv(s, WIRE_DONE);
+	}
+}
+
+/* ---- receiving ------------------------------------------------------- */
+
+static int
+on_hello(struct sess *s, const struct frame *f)
+{
+	uint64_t proto, id, schema;
+	const char *scope, *role;
+	uint32_t sl, rl;
+	char idhex[17];
+
+	if (frame_u64(f, 1, &proto) != 0)
+		return fail(s, TSYNC_EPROTO, ERR_MALFORMED, "malformed HELLO");
+	if (proto != PROTO_VERSION)
+		return fail(s, TSYNC_EPROTO, ERR_PROTO_VERSION,
+			    "peer speaks protocol version %llu, this node "
+			    "speaks version %u",
+			    (unsigned long long)proto, PROTO_VERSION);
+	if (frame_u64(f, 2, &id) != 0 || frame_str(f, 3, &scope, &sl) != 0 ||
+	    frame_str(f, 4, &role, &rl) != 0 || frame_u64(f, 5, &schema) ||
+	    sl >= sizeof(s->peer_scope) || rl >= sizeof(s->peer_role))
+		return fail(s, TSYNC_EPROTO, ERR_MALFORMED, "malformed HELLO");
+	if (schema != SCHEMA_VERSION)
+		return fail(s, TSYNC_EPROTO, ERR_SCHEMA_VERSION,
+			    "peer has schema version %llu, this node has "
+			    "schema version %u; upgrade the older node",
+			    (unsigned long long)schema, SCHEMA_VERSION);
+	memcpy(s->peer_scope, scope, sl);
+	s->peer_scope[sl] = '\0';
+	memcpy(s->peer_role, role, rl);
+	s->peer_role[rl] = '\0';
+	s->peer_id = id;
+	if (s->cfg.peer != NULL &&
+	    (s->cfg.peer->node_id != id ||
+	     strcmp(s->cfg.peer->scope, s->peer_scope) != 0 ||
+	     strcmp(s->cfg.peer->role, s->peer_role) != 0))
+		return fail(s, TSYNC_EAUTH, ERR_IDENTITY,
+			    "HELLO does not match the peer's certificate");
+	id_format(id, idhex);
+	ts_fmt(s->peer_name, sizeof(s->peer_name), "%s (%s %s)", idhex,
+	       s->peer_role, s->peer_scope);
+	act(s, SA_LOG, 0, "hello from %s%s%s", s->peer_name,
+	    s->cfg.peer_addr ? " at " : "",
+	    s->cfg.peer_addr ? s->cfg.peer_addr : "");
+	s->state = S_VV;
+	return send_vv(s, WIRE_VV);
+}
+
+/* Records their VV in `known`; counts what each side lacks. */
+static int
+take_vv(struct sess *s, const struct frame *f)
+{
+	const msgpack_object *a;
+	uint32_t n, i;
+	struct stream_row *mine;
+	size_t cnt, j;
+	int rc;
+
+	if (frame_arr(f, 1, &a, &n) != 0 || n % 3 != 0)
+		return fail(s, TSYNC_EPROTO, ERR_MALFORMED, "malformed VV");
+	for (i = 0; i < n; i += 3) {
+		if (a[i].type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
+		    a[i + 1].type != MSGPACK_OBJECT_STR ||
+		    a[i + 2].type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+			return fail(s, TSYNC_EPROTO, ERR_MALFORMED,
+				    "malformed VV entry");
+		if (known_raise(s, a[i].via.u64, a[i + 1].via.str.ptr,
+				a[i + 1].via.str.size, a[i + 2].via.u64) != 0)
+			return fail(s, TSYNC_ENOMEM, ERR_INTERNAL, "no memory");
+	}
+	if ((rc = log_streams(s->n, &mine, &cnt)) != 0)
+		return fail(s, rc, ERR_INTERNAL, "cannot read streams");
+	s->st.they_lack = s->st.we_lack = 0;
+	for (j = 0; j < cnt; j++) {
+		uint64_t theirs = known_get(s, mine[j].origin, mine[j].scope,
+					    strlen(mine[j].scope));
+
+		if (peer_may_see(s, mine[j].scope) && mine[j].seq > theirs)
+			s->st.they_lack += mine[j].seq - theirs;
+	}
+	for (i = 0; i < n; i += 3) {
+		uint64_t my = 0;
+
+		for (j = 0; j < cnt; j++)
+			if (mine[j].origin == a[i].via.u64 &&
+			    strlen(mine[j].scope) == a[i + 1].via.str.size &&
+			    memcmp(mine[j].scope, a[i + 1].via.str.ptr,
+				   a[i + 1].via.str.size) == 0)
+				my = mine[j].seq;
+		if (a[i + 2].via.u64 > my)
+			s->st.we_lack += a[i + 2].via.u64 - my;
+	}
+	free(mine);
+	return 0;
+}
+
+static int
+on_vv(struct sess *s, const struct frame *f)
+{
+	int rc = take_vv(s, f);
+
+	if (rc != 0)
+		return rc;
+	act(s, SA_LOG, 0, "%s lacks %llu txns we hold; we lack %llu of its",
+	    s->peer_name, (unsigned long long)s->st.they_lack,
+	    (unsigned long long)s->st.we_lack);
+	s->state = S_SYNC;
+	s->dirty = 1;
+	return 0;
+}
+
+static void
+on_held(void *arg, uint64_t origin, const char *scope, size_t len,
+	uint64_t seq)
+{
+	known_raise(arg, origin, scope, len, seq);
+}
+
+static int
+on_batch(struct sess *s, const struct frame *f)
+{
+	const msgpack_object *a;
+	struct wire_txn *w;
+	struct apply_report rep;
+	msgpack_packer pk;
+	uint64_t no;
+	uint32_t n, i;
+	size_t fr;
+	int rc;
+
+	if (frame_u64(f, 1, &no) != 0 || frame_arr(f, 2, &a, &n) != 0 ||
+	    n % 2 != 0)
+		return fail(s, TSYNC_EPROTO, ERR_MALFORMED, "malformed BATCH");
+	if (strcmp(s->peer_role, "auditor") == 0)
+		return fail(s, TSYNC_EPROTO, ERR_ROLE,
+			    "an auditor sends nothing");
+	w = calloc(n / 2 + 1, sizeof(*w));
+	if (w == NULL)
+		return fail(s, TSYNC_ENOMEM, ERR_INTERNAL, "out of memory");
+	for (i = 0; i < n; i += 2) {
+		if (a[i].type != MSGPACK_OBJECT_BIN ||
+		    a[i + 1].type != MSGPACK_OBJECT_BIN ||
+		    a[i + 1].via.bin.size != KEYS_SIG_LEN) {
+			free(w);
+			return fail(s, TSYNC_EPROTO, ERR_MALFORMED,
+				    "malformed txn in BATCH %llu",
+				    (unsigned long long)no);
+		}
+		w[i / 2].body = (const uint8_t *)a[i].via.bin.ptr;
+		w[i / 2].len = a[i].via.bin.size;
+		w[i / 2].sig = (const uint8_t *)a[i + 1].via.bin.ptr;
+	}
+	rc = apply_batch(s->n, w, n / 2, s->peer_name, &rep, on_held, s);
+	free(w);
+	if (rc != 0)
+		return fail(s, rc, ERR_INTERNAL,
+			    "cannot store batch %llu: %s (nothing of it was "
+			    "kept; it will be sent again)",
+			    (unsigned long long)no, tsync_node_errmsg(s->n));
+	s->st.recv_txns += rep.applied;
+	s->st.dup += rep.duplicate;
+	s->st.rejected += rep.rejected;
+	if (rep.rejected > 0) {
+		s->mismatch += rep.rejected;
+		act(s, SA_LOG, 0,
+		    "quarantined %u txns from %s; first: %s", rep.rejected,
+		    s->peer_name, rep.first_reject);
+	}
+	if (rep.applied > 0) {
+		act(s, SA_APPLIED, 0, "applied %u txns from %s", rep.applied,
+		    s->peer_name);
+		s->q[(s->qhead + s->qlen - 1) % QMAX].count = rep.applied;
+	}
+	fr = frame_begin(&s->out, &pk);
+	msgpack_pack_array(&pk, 4);
+	msgpack_pack_uint8(&pk, WIRE_ACK);
+	msgpack_pack_uint64(&pk, no);
+	msgpack_pack_uint32(&pk, rep.applied + rep.duplicate);
+	msgpack_pack_uint32(&pk, rep.rejected);
+	return frame_end(&s->out, fr);
+}
+
+static int
+on_ack(struct sess *s, const struct frame *f)
+{
+	uint64_t no, ok, rej;
+
+	if (frame_u64(f, 1, &no) || frame_u64(f, 2, &ok) ||
+	    frame_u64(f, 3, &rej) || s->inflight == 0)
+		return fail(s, TSYNC_EPROTO, ERR_MALFORMED, "unexpected ACK");
+	s->inflight--;
+	if (rej > 0) {
+		s->mismatch += rej;
+		act(s, SA_LOG, 0, "%s quarantined %llu of our txns",
+		    s->peer_name, (unsigned long long)rej);
+	}
+	return 0;
+}
+
+static int
+on_done(struct sess *s, const struct frame *f)
+{
+	const msgpack_object *a;
+	uint32_t n, i;
+	struct stream_row *mine;
+	size_t cnt, j;
+
+	if (frame_arr(f, 1, &a, &n) != 0 || n % 3 != 0)
+		return fail(s, TSYNC_EPROTO, ERR_MALFORMED, "malformed DONE");
+	s->got_done = 1;
+	if (log_streams(s->n, &mine, &cnt) != 0)
+		return fail(s, TSYNC_EIO, ERR_INTERNAL, "cannot read streams");
+	/* Everything the peer holds that we may see, we now hold too. */
+	for (i = 0; i + 2 < n; i += 3) {
+		uint64_t my = 0;
+		char sc[SCOPE_MAX + 1];
+
+		if (a[i + 1].type != MSGPACK_OBJECT_STR ||
+		    a[i + 1].via.str.size > SCOPE_MAX)
+			continue;
+		memcpy(sc, a[i + 1].via.str.ptr, a[i + 1].via.str.size);
+		sc[a[i + 1].via.str.size] = '\0';
+		if (!scope_may_see(s->n->scope, s->n->role, sc))
+			continue;
+		for (j = 0; j < cnt; j++)
+			if (mine[j].origin == a[i].via.u64 &&
+			    strcmp(mine[j].scope, sc) == 0)
+				my = mine[j].seq;
+		if (a[i + 2].via.u64 > my)
+			s->mismatch += a[i + 2].via.u64 - my;
+	}
+	free(mine);
+	return 0;
+}
+
+static int
+on_frame(struct sess *s, const uint8_t *body, size_t len)
+{
+	struct frame f;
+	int rc = 0;
+
+	if (frame_decode(&f, body, len) != 0) {
+		frame_done(&f);
+		return fail(s, TSYNC_EPROTO, ERR_MALFORMED,
+			    "frame is not a msgpack array with a type");
+	}
+	if (s->state == S_HELLO && f.type != WIRE_HELLO && f.type != WIRE_ERROR)
+		rc = fail(s, TSYNC_EPROTO, ERR_MALFORMED,
+			  "expected HELLO, got message type %d", f.type);
+	else if (s->state == S_VV && f.type == WIRE_BATCH)
+		rc = fail(s, TSYNC_EPROTO, ERR_MALFORMED, "BATCH before VV");
+	else switch (f.type) {
+	case WIRE_HELLO:
+		rc = s->state == S_HELLO
+			     ? on_hello(s, &f)
+			     : fail(s, TSYNC_EPROTO, ERR_MALFORMED,
+				    "second HELLO");
+		break;
+	case WIRE_VV:
+		rc = s->state == S_VV ? on_vv(s, &f)
+				      : fail(s, TSYNC_EPROTO, ERR_MALFORMED,
+					     "unexpected VV");
+		break;
+	case WIRE_CERT: {
+		const uint8_t *p;
+		uint32_t n;
+
+		if (frame_bin(&f, 1, &p, &n) != 0)
+			rc = fail(s, TSYNC_EPROTO, ERR_MALFORMED, "bad CERT");
+		else if (certs_add_pem(s->n, p, n) != 0)
+			act(s, SA_LOG, 0, "certificate from %s refused: %s",
+			    s->peer_name, tsync_node_errmsg(s->n));
+		break;
+	}
+	case WIRE_BATCH:
+		rc = on_batch(s, &f);
+		break;
+	case WIRE_ACK:
+		rc = on_ack(s, &f);
+		break;
+	case WIRE_DONE:
+		rc = on_done(s, &f);
+		break;
+	case WIRE_PING: {
+		msgpack_packer pk;
+		size_t fr = frame_begin(&s->out, &pk);
+		uint64_t t = 0;
+
+		frame_u64(&f, 1, &t);
+		msgpack_pack_array(&pk, 2);
+		msgpack_pack_uint8(&pk, WIRE_PONG);
+		msgpack_pack_uint64(&pk, t);
+		frame_end(&s->out, fr);
+		break;
+	}
+	case WIRE_PONG:
+		break;
+	case WIRE_ERROR: {
+		const char *t = "";
+		uint32_t tl = 0;
+
+		frame_str(&f, 2, &t, &tl);
+		s->state = S_FAILED;
+		act(s, SA_CLOSE, TSYNC_EPROTO, "peer %s reported: %.*s",
+		    s->peer_name, (int)tl, t);
+		rc = TSYNC_EPROTO;
+		break;
+	}
+	case WIRE_BYE: {
+		const char *t = "";
+		uint32_t tl = 0;
+
+		frame_str(&f, 1, &t, &tl);
+		s->state = S_CLOSED;
+		act(s, SA_CLOSE, 0, "%s closed the link: %.*s", s->peer_name,
+		    (int)tl, t);
+		break;
+	}
+	default:
+		rc = fail(s, TSYNC_EPROTO, ERR_MALFORMED,
+			  "unknown message type %d", f.type);
+	}
+	frame_done(&f);
+	return rc;
+}
+
+/* ---- public ---------------------------------------------------------- */
+
+struct sess *
+sess_new(const struct sess_cfg *cfg, uint64_t now_ms)
+{
+	struct sess *s = calloc(1, sizeof(*s));
+
+	if (s == NULL)
+		return NULL;
+	s->cfg = *cfg;
+	s->n = cfg->node;
+	if (s->cfg.window == 0)
+		s->cfg.window = 4;
+	if (s->cfg.batch_txns == 0)
+		s->cfg.batch_txns = 1024;
+	if (s->cfg.batch_bytes == 0)
+		s->cfg.batch_bytes = 1u << 20;
+	if (s->cfg.ping_ms == 0)
+		s->cfg.ping_ms = 10000;
+	if (s->cfg.idle_ms == 0)
+		s->cfg.idle_ms = 30000;
+	buf_init(&s->in, NULL, FRAME_MAX + 4);
+	buf_init(&s->out, NULL, 0);
+	buf_init(&s->batch, NULL, 0);
+	s->now = s->last_rx = s->last_ping = now_ms;
+	ts_fmt(s->peer_name, sizeof(s->peer_name), "%s",
+	       cfg->peer_addr ? cfg->peer_addr : "peer");
+	send_hello(s);
+	return s;
+}
+
+void
+sess_free(struct sess *s)
+{
+	size_t i;
+
+	if (s == NULL)
+		return;
+	for (i = 0; i < s->nknown; i++)
+		free(s->known[i].scope);
+	free(s->known);
+	free(s->certed);
+	free(s->plan);
+	buf_free(&s->in);
+	buf_free(&s->out);
+	buf_free(&s->batch);
+	free(s);
+}
+
+int
+sess_feed(struct sess *s, const uint8_t *p, size_t n)
+{
+	const uint8_t *body;
+	size_t len, used, off = 0;
+	int rc;
+
+	if (s->state == S_FAILED || s->state == S_CLOSED)
+		return 0;
+	s->last_rx = s->now;
+	s->st.recv_bytes += n;
+	/* Parse straight from p while no partial frame is buffered. */
+	while (s->in.len == 0 && off < n) {
+		rc = frame_next(p + off, n - off, &body, &len, &used);
+		if (rc < 0)
+			return fail(s, TSYNC_EPROTO, ERR_MALFORMED,
+				    "frame length out of bounds");
+		if (rc == 0)
+			break;
+		if ((rc = on_frame(s, body, len)) != 0 ||
+		    s->state == S_FAILED || s->state == S_CLOSED)
+			return rc;
+		off += used;
+	}
+	if (off < n && buf_put(&s->in, p + off, n - off) != 0)
+		return fail(s, TSYNC_EPROTO, ERR_MALFORMED, "frame too large");
+	for (;;) {
+		rc = frame_next(s->in.p, s->in.len, &body, &len, &used);
+		if (rc < 0)
+			return fail(s, TSYNC_EPROTO, ERR_MALFORMED,
+				    "frame length out of bounds");
+		if (rc == 0)
+			break;
+		rc = on_frame(s, body, len);
+		buf_consume(&s->in, used);
+		if (rc != 0 || s->state == S_FAILED || s->state == S_CLOSED)
+			return rc;
+	}
+	if (s->in.len == 0 && s->in.cap > (4u << 20))
+		buf_free(&s->in);
+	return 0;
+}
+
+const uint8_t *
+sess_pending(struct sess *s, size_t *n)
+{
+	*n = s->out.len;
+	return s->out.p;
+}
+
+void
+sess_sent(struct sess *s, size_t n)
+{
+	s->st.sent_bytes += n;
+	buf_consume(&s->out, n);
+}
+
+int
+sess_poll(struct sess *s, uint64_t now_ms, struct sess_action *a)
+{
+	s->now = now_ms;
+	if (s->state != S_FAILED && s->state != S_CLOSED) {
+		if (now_ms - s->last_rx > s->cfg.idle_ms)
+			fail(s, TSYNC_EIO, ERR_TIMEOUT,
+			     "no word from %s for %llu ms", s->peer_name,
+			     (unsigned long long)(now_ms - s->last_rx));
+		else if (now_ms - s->last_ping >= s->cfg.ping_ms) {
+			msgpack_packer pk;
+			size_t f = frame_begin(&s->out, &pk);
+
+			msgpack_pack_array(&pk, 2);
+			msgpack_pack_uint8(&pk, WIRE_PING);
+			msgpack_pack_uint64(&pk, now_ms);
+			frame_end(&s->out, f);
+			s->last_ping = now_ms;
+		}
+		pump(s);
+		if (s->sent_done && s->got_done && !s->synced) {
+			s->synced = 1;
+			if (s->mismatch == 0)
+				act(s, SA_SYNCED, 0,
+				    "in sync with %s: sent %llu, received "
+				    "%llu txns",
+				    s->peer_name,
+				    (unsigned long long)s->st.sent_txns,
+				    (unsigned long long)s->st.recv_txns);
+			else
+				act(s, SA_SYNCED, TSYNC_EVERIFY,
+				    "not in sync with %s: %llu txns were "
+				    "refused or are missing (see status)",
+				    s->peer_name,
+				    (unsigned long long)s->mismatch);
+		}
+	}
+	if (s->qlen == 0) {
+		memset(a, 0, sizeof(*a));
+		return 0;
+	}
+	*a = s->q[s->qhead];
+	s->qhead = (s->qhead + 1) % QMAX;
+	s->qlen--;
+	return 1;
+}
+
+void
+sess_notify(struct sess *s)
+{
+	s->dirty = 1;
+}
+
+void
+sess_close(struct sess *s, const char *why)
+{
+	msgpack_packer pk;
+	size_t f;
+
+	if (s->state == S_FAILED || s->state == S_CLOSED)
+		return;
+	f = frame_begin(&s->out, &pk);
+	msgpack_pack_array(&pk, 2);
+	msgpack_pack_uint8(&pk, WIRE_BYE);
+	msgpack_pack_str_with_body(&pk, why, strlen(why));
+	frame_end(&s->out, f);
+	s->state = S_CLOSED;
+}
+
+int
+sess_failed(const struct sess *s)
+{
+	return s->state == S_FAILED;
+}
+
+int
+sess_closed(const struct sess *s)
+{
+	return s->state == S_FAILED || s->state == S_CLOSED;
+}
+
+const char *
+sess_peer_name(const struct sess *s)
+{
+	return s->peer_name;
+}
+
+void
+sess_get_stats(const struct sess *s, struct sess_stats *st)
+{
+	*st = s->st;
+}

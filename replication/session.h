@@ -1,0 +1,73 @@
+/*
+ * session.h - one sync session with one peer, as a state machine with no
+ * I/O: bytes in (sess_feed), bytes out (sess_pending/sess_sent), time
+ * passed in (sess_poll), actions out.  It never touches a socket or a
+ * clock; it reads and writes the replica through the node.
+ *
+ * The same session runs over TLS (conn_uv.c), over in-memory pipes (unit
+ * tests, the simulator) and into bundle files (bundle.c).
+ */
+#ifndef TSYNC_SESSION_H
+#define TSYNC_SESSION_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "keys.h"
+
+struct tsync_node;
+struct sess;
+
+struct sess_cfg {
+	struct tsync_node *node;
+	int one_shot;                /* sync: close once both sides are done */
+	const struct cert_info *peer; /* identity proven by TLS, or NULL */
+	const char *peer_addr;       /* for logs and status */
+	unsigned window;             /* unacknowledged batches, default 4 */
+	unsigned batch_txns;         /* txns per batch, default 1024 */
+	size_t batch_bytes;          /* bytes per batch, default 1 MiB */
+	uint64_t ping_ms;            /* default 10 s */
+	uint64_t idle_ms;            /* default 30 s */
+};
+
+enum sess_action_type {
+	SA_NONE = 0,
+	SA_LOG,    /* text: something worth logging (connected, moved) */
+	SA_SYNCED, /* both sides caught up; code 0 = same streams held */
+	SA_CLOSE,  /* close the link after flushing; code = TSYNC_E*, text */
+	SA_APPLIED /* count: txns applied from the peer (notify others) */
+};
+
+struct sess_action {
+	int type;
+	int code;
+	uint64_t count;
+	char text[320];
+};
+
+struct sess_stats {
+	uint64_t sent_txns, recv_txns, rejected, dup, sent_bytes, recv_bytes;
+	uint64_t they_lack, we_lack; /* at the last version-vector exchange */
+};
+
+struct sess *sess_new(const struct sess_cfg *cfg, uint64_t now_ms);
+void sess_free(struct sess *s);
+
+/* Input from the peer.  Returns 0, or an error (the session failed). */
+int sess_feed(struct sess *s, const uint8_t *p, size_t n);
+/* Output waiting to be written; sess_sent() drops what was written. */
+const uint8_t *sess_pending(struct sess *s, size_t *n);
+void sess_sent(struct sess *s, size_t n);
+/* Runs timers and fills the send window.  Returns 1 and fills *a while
+ * there are actions, 0 when there are none. */
+int sess_poll(struct sess *s, uint64_t now_ms, struct sess_action *a);
+/* The local replica changed: push what the peer lacks. */
+void sess_notify(struct sess *s);
+/* Starts an orderly close (BYE). */
+void sess_close(struct sess *s, const char *why);
+int sess_failed(const struct sess *s);
+int sess_closed(const struct sess *s); /* BYE or error sent or received */
+const char *sess_peer_name(const struct sess *s);
+void sess_get_stats(const struct sess *s, struct sess_stats *st);
+
+#endif

@@ -1,0 +1,336 @@
+/*
+ * test_session.c - two session state machines joined by in-memory pipes
+ * (no sockets, no clock): catch-up both ways, three tiers through a relay,
+ * visibility, idempotence, bounded memory, and every error path.
+ */
+#include "check.h"
+#include "apply.h"
+#include "frame.h"
+#include "node_int.h"
+#include "session.h"
+#include "testnode.h"
+
+struct link {
+	struct sess *a, *b;
+	int synced_a, synced_b, code_a, code_b, closed_a, closed_b;
+	char close_a[320], close_b[320];
+	size_t max_pending;
+	uint64_t now;
+};
+
+static void
+drain(struct sess *s, int *synced, int *code, int *closed, char *why)
+{
+	struct sess_action a;
+
+	while (sess_poll(s, 0, &a)) {
+		if (getenv("TEST_VERBOSE"))
+			fprintf(stderr, "action %d: %s\n", a.type, a.text);
+		if (a.type == SA_SYNCED) {
+			*synced = 1;
+			*code = a.code;
+		} else if (a.type == SA_CLOSE) {
+			*closed = 1;
+			snprintf(why, 320, "%s", a.text);
+			if (getenv("TEST_VERBOSE"))
+				fprintf(stderr, "close: %s\n", a.text);
+		}
+	}
+}
+
+/* Moves bytes both ways until nothing moves; `cut` stops after that
+ * many bytes from a to b (0: never). */
+static void
+run(struct link *l, size_t chunk)
+{
+	int moved = 1, rounds = 0;
+
+	while (moved && rounds++ < 100000) {
+		const uint8_t *p;
+		size_t n;
+
+		moved = 0;
+		drain(l->a, &l->synced_a, &l->code_a, &l->closed_a, l->close_a);
+		drain(l->b, &l->synced_b, &l->code_b, &l->closed_b, l->close_b);
+		p = sess_pending(l->a, &n);
+		if (n > l->max_pending)
+			l->max_pending = n;
+		if (n > 0) {
+			if (chunk && n > chunk)
+				n = chunk;
+			sess_feed(l->b, p, n);
+			sess_sent(l->a, n);
+			moved = 1;
+		}
+		p = sess_pending(l->b, &n);
+		if (n > l->max_pending)
+			l->max_pending = n;
+		if (n > 0) {
+			if (chunk && n > chunk)
+				n = chunk;
+			sess_feed(l->a, p, n);
+			sess_sent(l->b, n);
+			moved = 1;
+		}
+	}
+}
+
+static struct link
+join(struct tsync_node *x, struct tsync_node *y, int one_shot)
+{
+	struct sess_cfg c = {0};
+	struct link l;
+
+	memset(&l, 0, sizeof(l));
+	c.one_shot = one_shot;
+	c.batch_txns = 64;
+	c.node = x;
+	l.a = sess_new(&c, 0);
+	c.node = y;
+	l.b = sess_new(&c, 0);
+	return l;
+}
+
+static void
+unjoin(struct link *l)
+{
+	sess_free(l->a);
+	sess_free(l->b);
+}
+
+static int
+rows(struct tsync_node *n, const char *where)
+{
+	sqlite3_stmt *s;
+	char sql[256];
+	int c = -1;
+
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM cases WHERE %s",
+		 where);
+	sqlite3_prepare_v2(tsync_node_db(n), sql, -1, &s, NULL);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		c = sqlite3_column_int(s, 0);
+	sqlite3_finalize(s);
+	return c;
+}
+
+static void
+digests_equal(struct tsync_node *a, struct tsync_node *b, const char *scope)
+{
+	char da[65], db[65];
+
+	CHECK_EQ(tsync_node_digest(a, scope, da), 0);
+	CHECK_EQ(tsync_node_digest(b, scope, db), 0);
+	CHECK_STR(da, db);
+}
+
+/* Feeds one raw frame to a fresh session and returns its close text. */
+static void
+bad_input(struct tsync_node *n, const uint8_t *p, size_t len,
+	  const char *expect)
+{
+	struct sess_cfg c = {0};
+	struct sess_action a;
+	struct sess *s;
+	int closed = 0;
+
+	c.node = n;
+	s = sess_new(&c, 0);
+	sess_feed(s, p, len);
+	while (sess_poll(s, 0, &a))
+		if (a.type == SA_CLOSE) {
+			closed = 1;
+			if (strstr(a.text, expect) == NULL)
+				fprintf(stderr, "close text '%s' lacks '%s'\n",
+					a.text, expect);
+			CHECK(strstr(a.text, expect) != NULL);
+		}
+	CHECK(closed);
+	CHECK(sess_failed(s));
+	sess_free(s);
+}
+
+static size_t
+hello_frame(uint8_t *out, uint32_t proto, uint32_t schema)
+{
+	struct buf b;
+	msgpack_packer pk;
+	size_t f, n;
+
+	buf_init(&b, NULL, 0);
+	f = frame_begin(&b, &pk);
+	msgpack_pack_array(&pk, 7);
+	msgpack_pack_uint8(&pk, WIRE_HELLO);
+	msgpack_pack_uint32(&pk, proto);
+	msgpack_pack_uint64(&pk, 42);
+	msgpack_pack_str_with_body(&pk, "gangzha/x", 9);
+	msgpack_pack_str_with_body(&pk, "office", 6);
+	msgpack_pack_uint32(&pk, schema);
+	msgpack_pack_uint8(&pk, 0);
+	frame_end(&b, f);
+	memcpy(out, b.p, b.len);
+	n = b.len;
+	buf_free(&b);
+	return n;
+}
+
+int
+main(void)
+{
+	struct tsync_node *d, *st, *v1, *v2;
+	struct link l;
+	char sql[256];
+	int i;
+
+	d = tn_node("district", "gangzha", "office", NULL);
+	st = tn_node("street", "gangzha/qinzao", "office", NULL);
+	v1 = tn_node("v1", "gangzha/qinzao/feiqiao", "office", NULL);
+	v2 = tn_node("v2", "gangzha/qinzao/tangzha", "office", NULL);
+
+	/* Village and street write while apart, then sync both ways. */
+	for (i = 0; i < 300; i++) {
+		snprintf(sql, sizeof(sql),
+			 "INSERT INTO cases(id, scope, title) VALUES('v1-%d',"
+			 " 'gangzha/qinzao/feiqiao', '调解 %d')",
+			 i, i);
+		CHECK_EQ(tn_sql(v1, sql), 0);
+	}
+	CHECK_EQ(tn_sql(st, "INSERT INTO cases(id, scope, title) VALUES"
+			    "('st-1', 'gangzha/qinzao', 'street only'),"
+			    "('st-2', 'gangzha/qinzao/feiqiao', 'for feiqiao'),"
+			    "('st-3', 'gangzha/qinzao/*', 'roster')"), 0);
+	l = join(v1, st, 1);
+	run(&l, 0);
+	CHECK(l.synced_a && l.synced_b);
+	CHECK_EQ(l.code_a, 0);
+	CHECK_EQ(l.code_b, 0);
+	CHECK_EQ(rows(st, "id LIKE 'v1-%'"), 300);
+	CHECK_EQ(rows(v1, "id = 'st-2'"), 1); /* down into its subtree */
+	CHECK_EQ(rows(v1, "id = 'st-3'"), 1); /* broadcast above it */
+	CHECK_EQ(rows(v1, "id = 'st-1'"), 0); /* street's own: not down */
+	digests_equal(v1, st, "gangzha/qinzao/feiqiao");
+	/* Bounded: the window of 4 batches of 64 txns, never the backlog. */
+	CHECK(l.max_pending < 200 * 1024);
+	unjoin(&l);
+
+	/* Again: nothing moves, nothing applied twice. */
+	{
+		uint64_t before = apply_total(st);
+
+		l = join(v1, st, 1);
+		run(&l, 7); /* tiny chunks: frames split at every byte */
+		CHECK(l.synced_a && l.synced_b);
+		CHECK_EQ(apply_total(st), before);
+		unjoin(&l);
+	}
+
+	/* Three tiers: the street relays; the district edits v1's row. */
+	l = join(st, d, 1);
+	run(&l, 0);
+	CHECK(l.synced_a && l.synced_b);
+	unjoin(&l);
+	CHECK_EQ(rows(d, "id LIKE 'v1-%'"), 300);
+	CHECK_EQ(tn_sql(d, "UPDATE cases SET status='reviewed' WHERE"
+			   " id='v1-7'"), 0);
+	l = join(st, d, 1);
+	run(&l, 0);
+	unjoin(&l);
+	l = join(v1, st, 1);
+	run(&l, 0);
+	unjoin(&l);
+	CHECK_EQ(rows(v1, "id='v1-7' AND status='reviewed'"), 1);
+	digests_equal(v1, d, "gangzha/qinzao/feiqiao");
+	digests_equal(st, d, "gangzha/qinzao");
+
+	/* A sibling village sees nothing of v1's. */
+	l = join(v2, st, 1);
+	run(&l, 0);
+	CHECK(l.synced_a && l.synced_b);
+	unjoin(&l);
+	CHECK_EQ(rows(v2, "scope = 'gangzha/qinzao/feiqiao'"), 0);
+	CHECK_EQ(rows(v2, "id = 'st-3'"), 1);
+	CHECK_EQ(tsync_node_verify(v1, NULL, NULL), 0);
+	CHECK_EQ(tsync_node_verify(v2, NULL, NULL), 0);
+	CHECK_EQ(tsync_node_verify(st, NULL, NULL), 0);
+	CHECK_EQ(tsync_node_verify(d, NULL, NULL), 0);
+
+	/* Live mode: a new commit is pushed after notify. */
+	l = join(v1, st, 0);
+	run(&l, 0);
+	CHECK_EQ(tn_sql(v1, "INSERT INTO cases(id, scope) VALUES('live-1',"
+			    " 'gangzha/qinzao/feiqiao')"), 0);
+	sess_notify(l.a);
+	run(&l, 0);
+	CHECK_EQ(rows(st, "id='live-1'"), 1);
+	CHECK(!sess_closed(l.a) && !sess_closed(l.b));
+	/* Idle links are closed; pings keep live ones open. */
+	{
+		struct sess_action a;
+		int closed = 0;
+
+		sess_poll(l.a, 10000, &a);
+		while (sess_poll(l.a, 40000, &a))
+			closed |= a.type == SA_CLOSE &&
+				  strstr(a.text, "no word") != NULL;
+		CHECK(closed);
+	}
+	unjoin(&l);
+
+	/* Error paths. */
+	{
+		uint8_t fr[256];
+		size_t n;
+
+		n = hello_frame(fr, 99, SCHEMA_VERSION);
+		bad_input(v1, fr, n, "protocol version 99, this node speaks "
+				     "version 1");
+		n = hello_frame(fr, PROTO_VERSION, 7);
+		bad_input(v1, fr, n, "schema version 7, this node has schema "
+				     "version 1");
+		bad_input(v1, (const uint8_t *)"\xff\xff\xff\xff", 4,
+			  "frame length out of bounds");
+		bad_input(v1, (const uint8_t *)"\x00\x00\x00\x01\xc1", 5,
+			  "not a msgpack array");
+		bad_input(v1, (const uint8_t *)"\x00\x00\x00\x02\x91\x04", 6,
+			  "expected HELLO");
+		n = hello_frame(fr, PROTO_VERSION, SCHEMA_VERSION);
+		memcpy(fr + n, "\x00\x00\x00\x03\x92\x04\x01", 7);
+		bad_input(v1, fr, n + 7, "BATCH before VV");
+		memcpy(fr + n, "\x00\x00\x00\x03\x92\x02\x90"
+			       "\x00\x00\x00\x03\x92\x02\x90", 14);
+		bad_input(v1, fr, n + 14, "unexpected VV");
+		memcpy(fr + n, "\x00\x00\x00\x02\x91\x3f", 6);
+		bad_input(v1, fr, n + 6, "unknown message type 63");
+	}
+	/* A HELLO that does not match the TLS identity is refused. */
+	{
+		struct cert_info ci;
+		struct sess_cfg c = {0};
+		struct sess_action a;
+		struct sess *s;
+		uint8_t fr[256];
+		size_t n = hello_frame(fr, PROTO_VERSION, SCHEMA_VERSION);
+		int ok = 0;
+
+		memset(&ci, 0, sizeof(ci));
+		ci.node_id = 43;
+		snprintf(ci.scope, sizeof(ci.scope), "gangzha/x");
+		snprintf(ci.role, sizeof(ci.role), "office");
+		c.node = v1;
+		c.peer = &ci;
+		s = sess_new(&c, 0);
+		sess_feed(s, fr, n);
+		while (sess_poll(s, 0, &a))
+			ok |= a.type == SA_CLOSE &&
+			      strstr(a.text, "does not match") != NULL;
+		CHECK(ok);
+		sess_free(s);
+	}
+
+	tsync_node_close(d);
+	tsync_node_close(st);
+	tsync_node_close(v1);
+	tsync_node_close(v2);
+	tn_cleanup();
+	return CHECK_DONE();
+}
