@@ -41,5 +41,7 @@ int cmd_log(struct args *a);
 int cmd_status(struct args *a);
 int cmd_digest(struct args *a);
 int cmd_verify(struct args *a);
+int cmd_serve(struct args *a);
+int cmd_sync(struct args *a);
 
 #endif

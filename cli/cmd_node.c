@@ -149,6 +149,48 @@ print_stream(void *arg, const struct tsync_stream_info *s)
 	return 0;
 }
 
+static int
+print_peer(void *arg, const struct tsync_peer_info *p)
+{
+	struct st *st = arg;
+	char when[64];
+	uint64_t ms = p->last_contact_ms;
+
+	tsync_hlc_format(ms << 16, when, sizeof(when));
+	if (!st->json) {
+		printf("  %s %-7s %-32s last contact %s\n"
+		       "      behind: peer lacked %llu of ours, we lacked %llu "
+		       "of its; moved: sent %llu, received %llu%s%s\n",
+		       p->node_id, p->role, p->scope, when,
+		       (unsigned long long)p->they_lack,
+		       (unsigned long long)p->we_lack,
+		       (unsigned long long)p->sent,
+		       (unsigned long long)p->received,
+		       p->last_error ? "\n      last error: " : "",
+		       p->last_error ? p->last_error : "");
+		return 0;
+	}
+	printf("%s{\"node_id\":\"%s\",\"role\":", st->count++ ? "," : "",
+	       p->node_id);
+	json_str(stdout, p->role);
+	printf(",\"scope\":");
+	json_str(stdout, p->scope);
+	printf(",\"addr\":");
+	json_str(stdout, p->addr);
+	printf(",\"last_contact_ms\":%llu,\"they_lack\":%llu,"
+	       "\"we_lack\":%llu,\"sent\":%llu,\"received\":%llu,"
+	       "\"last_error\":",
+	       (unsigned long long)ms, (unsigned long long)p->they_lack,
+	       (unsigned long long)p->we_lack, (unsigned long long)p->sent,
+	       (unsigned long long)p->received);
+	if (p->last_error)
+		json_str(stdout, p->last_error);
+	else
+		printf("null");
+	printf("}");
+	return 0;
+}
+
 int
 cmd_status(struct args *a)
 {
@@ -198,6 +240,13 @@ cmd_status(struct args *a)
 		       (unsigned long long)c.streams);
 	}
 	rc = tsync_node_streams(n, print_stream, &st);
+	if (st.json)
+		printf("],\"peers\":[");
+	else
+		printf("peers:\n");
+	st.count = 0;
+	if (rc == 0)
+		rc = tsync_node_peers(n, print_peer, &st);
 	if (st.json)
 		printf("]}\n");
 	if (rc != 0)

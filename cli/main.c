@@ -16,6 +16,8 @@ static const char usage[] =
 	"  status NODE_DIR [--json]  identity, streams, counts\n"
 	"  verify NODE_DIR           audit chains, signatures, scopes, tables\n"
 	"  digest NODE_DIR [--scope PATH]\n"
+	"  serve NODE_DIR [--listen ADDR:PORT] [--parent HOST:PORT] [--quiet]\n"
+	"  sync NODE_DIR --peer HOST:PORT [--timeout SECONDS]\n"
 	"  version";
 
 struct cmd {
@@ -27,7 +29,8 @@ static const struct cmd cmds[] = {
 	{"ca", cmd_ca},         {"init", cmd_init},
 	{"sql", cmd_sql},       {"log", cmd_log},
 	{"status", cmd_status}, {"digest", cmd_digest},
-	{"verify", cmd_verify},
+	{"verify", cmd_verify}, {"serve", cmd_serve},
+	{"sync", cmd_sync},
 };
 
 int

@@ -100,7 +100,7 @@ issue(const char *ca_dir, const struct cert_info *want, int days,
 	X509 *ca = NULL, *crt = NULL;
 	struct cert_info ci = *want;
 	uint64_t serial;
-	int rc = TSYNC_EIO;
+	int rc = TSYNC_EIO, created = 0;
 
 	ts_fmt(path, sizeof(path), "%s/ca.key", ca_dir);
 	if ((ca_key = keys_load_private(path, err, errlen)) == NULL)
@@ -134,6 +134,7 @@ issue(const char *ca_dir, const struct cert_info *want, int days,
 	}
 	if ((rc = ensure_dir(out_dir, err, errlen)) != 0)
 		goto out;
+	created = 1;
 	ts_fmt(path, sizeof(path), "%s/node.key", out_dir);
 	if ((rc = keys_save_private(key, path, err, errlen)) != 0)
 		goto out;
@@ -152,6 +153,17 @@ issue(const char *ca_dir, const struct cert_info *want, int days,
 	ts_fmt(path, sizeof(path), "%s/issued/%s.crt", ca_dir, idhex);
 	rc = cert_save(crt, path, err, errlen);
 out:
+	if (rc != 0 && created) {
+		/* Leave nothing half-issued behind. */
+		static const char *const files[] = {"node.key", "node.crt",
+						    "ca.crt"};
+		size_t i;
+
+		for (i = 0; i < 3; i++) {
+			ts_fmt(path, sizeof(path), "%s/%s", out_dir, files[i]);
+			unlink(path);
+		}
+	}
 	EVP_PKEY_free(ca_key);
 	EVP_PKEY_free(key);
 	X509_free(ca);
@@ -181,11 +193,21 @@ tsync_ca_issue(const char *ca_dir, const char *scope, const char *role,
 		       scope);
 		return TSYNC_EINVAL;
 	}
-	ts_fmt(path, sizeof(path), "%s/node.key", out_dir);
-	if (exists(path)) {
-		ts_fmt(err, errlen,
-		       "%s already holds a node key; nothing changed", out_dir);
-		return TSYNC_EEXIST;
+	{
+		static const char *const files[] = {"node.key", "node.crt",
+						    "ca.crt"};
+		size_t i;
+
+		for (i = 0; i < 3; i++) {
+			ts_fmt(path, sizeof(path), "%s/%s", out_dir, files[i]);
+			if (exists(path)) {
+				ts_fmt(err, errlen,
+				       "%s already holds a node identity (%s);"
+				       " nothing changed",
+				       out_dir, files[i]);
+				return TSYNC_EEXIST;
+			}
+		}
 	}
 	ts_fmt(ci.scope, sizeof(ci.scope), "%s", scope);
 	ts_fmt(ci.role, sizeof(ci.role), "%s", role);

@@ -202,6 +202,11 @@ cap_record(struct tsync_node *n, struct tbl *t, sqlite3 *db, int op)
 		sqlite3_preupdate_new(db, 0, &id);
 		sqlite3_preupdate_new(db, 1, &scope);
 	}
+	if (c->arena.err != 0) {
+		cap_fail(c, TSYNC_EINVAL, "transaction too large: split it",
+			 NULL);
+		return;
+	}
 	if (arena_text(c, id, &ch->id_off, &ch->id_len) != 0 ||
 	    ch->id_len == 0) {
 		cap_fail(c, TSYNC_EINVAL, "id must be non-empty text", NULL);
@@ -257,10 +262,7 @@ on_preupdate(void *arg, sqlite3 *db, int op, const char *zdb,
 	if (t == NULL)
 		return;
 	if (!n->cap.active) {
-		cap_fail(&n->cap, TSYNC_EINVAL,
-			 "write to a replicated table outside a node "
-			 "transaction",
-			 NULL);
+		n->cap.stray = 1; /* on_commit turns the commit into a rollback */
 		return;
 	}
 	if (n->cap.err == 0)
@@ -309,6 +311,29 @@ on_authorize(void *arg, int action, const char *a, const char *b,
 	return SQLITE_OK;
 }
 
+/*
+ * Refuses to commit a write to a replicated table made outside
+ * tsync_node_begin/commit (through tsync_node_db()): it was not captured,
+ * so committing it would put rows in the tables that no txn explains.
+ */
+static int
+on_commit(void *arg)
+{
+	struct tsync_node *n = arg;
+
+	if (n->cap.stray) {
+		n->cap.stray = 0;
+		return 1;
+	}
+	return 0;
+}
+
+static void
+on_rollback(void *arg)
+{
+	((struct tsync_node *)arg)->cap.stray = 0;
+}
+
 int
 capture_install(struct tsync_node *n)
 {
@@ -319,6 +344,8 @@ capture_install(struct tsync_node *n)
 	buf_init(&n->cap.arena, &n->ops, CAP_ARENA_MAX);
 	sqlite3_preupdate_hook(n->db, on_preupdate, n);
 	sqlite3_set_authorizer(n->db, on_authorize, n);
+	sqlite3_commit_hook(n->db, on_commit, n);
+	sqlite3_rollback_hook(n->db, on_rollback, n);
 	return 0;
 }
 
@@ -333,6 +360,7 @@ capture_reset(struct tsync_node *n)
 	c->nch = 0;
 	c->noffs = 0;
 	c->arena.len = 0;
+	c->arena.err = 0;
 	/* Give back memory after a very large transaction. */
 	if (c->arena.cap > (4u << 20)) {
 		buf_free(&c->arena);
@@ -438,6 +466,28 @@ fold_row(struct capture *c, struct cap_change **s, uint32_t i, uint32_t j,
 	}
 }
 
+/* 1 if the stored values of a dead row (msgpack array) have this scope. */
+static int
+dead_scope_is(const void *blob, size_t len, const uint8_t *scope,
+	      uint32_t slen)
+{
+	msgpack_unpacked up;
+	size_t off = 0;
+	int ok = 1;
+
+	msgpack_unpacked_init(&up);
+	if (msgpack_unpack_next(&up, blob, len, &off) ==
+		    MSGPACK_UNPACK_SUCCESS &&
+	    up.data.type == MSGPACK_OBJECT_ARRAY &&
+	    up.data.via.array.size >= 2 &&
+	    up.data.via.array.ptr[1].type == MSGPACK_OBJECT_STR)
+		ok = up.data.via.array.ptr[1].via.str.size == slen &&
+		     memcmp(up.data.via.array.ptr[1].via.str.ptr, scope,
+			    slen) == 0;
+	msgpack_unpacked_destroy(&up);
+	return ok;
+}
+
 /* Reads the row's versions into slot; returns the largest it overwrites. */
 static int
 read_versions(struct commit *cm, struct cap_change *ch, uint8_t *vers,
@@ -452,7 +502,6 @@ read_versions(struct commit *cm, struct cap_change *ch, uint8_t *vers,
 	if (s == NULL)
 		return TSYNC_EIO;
 	memset(vers, 0, 16u * (size_t)t->ncol);
-	ch->existed = 0;
 	sqlite3_bind_int(s, 1, (int)ch->tid);
 	sqlite3_bind_text(s, 2, (const char *)n->cap.arena.p + ch->id_off,
 			  (int)ch->id_len, SQLITE_STATIC);
@@ -467,7 +516,18 @@ read_versions(struct commit *cm, struct cap_change *ch, uint8_t *vers,
 					t->name, (int)ch->id_len,
 					n->cap.arena.p + ch->id_off);
 		}
-		ch->existed = 1;
+		if (sqlite3_column_type(s, 1) != SQLITE_NULL &&
+		    !dead_scope_is(sqlite3_column_blob(s, 1),
+				   (size_t)sqlite3_column_bytes(s, 1),
+				   n->cap.arena.p + ch->scope_off,
+				   ch->scope_len)) {
+			sqlite3_reset(s);
+			return node_err(n, TSYNC_EINVAL,
+					"row %.*s was in another scope; the id "
+					"and scope of a row cannot change",
+					(int)ch->id_len,
+					n->cap.arena.p + ch->id_off);
+		}
 		rc = SQLITE_DONE;
 	}
 	sqlite3_reset(s);
@@ -631,6 +691,8 @@ emit_txn(struct commit *cm, uint32_t i, uint32_t j, uint32_t nrows)
 		if (rc != 0)
 			return rc;
 	}
+	if (cm->body.err != 0)
+		return node_err(n, TSYNC_ENOMEM, "out of memory encoding a txn");
 	if (cm->body.len > TXN_MAX_BODY)
 		return node_err(n, TSYNC_EINVAL,
 				"commit too large (%zu bytes of changes in "
@@ -638,7 +700,8 @@ emit_txn(struct commit *cm, uint32_t i, uint32_t j, uint32_t nrows)
 				cm->body.len, (int)first->scope_len, scope,
 				TXN_MAX_BODY);
 	keys_sha256(cm->body.p, cm->body.len, hash);
-	txn_sign(n->key, hash, sig);
+	if (txn_sign(n->key, hash, sig) != 0)
+		return node_err(n, TSYNC_EAUTH, "cannot sign the txn");
 	return log_append(n, &h, n->id, scope, first->scope_len, cm->body.p,
 			  cm->body.len, hash, sig, cm->hlc);
 }
@@ -672,15 +735,43 @@ check_scope(struct tsync_node *n, struct cap_change *ch)
 	return 0;
 }
 
-/* Folds rows, checks scopes, reads versions; returns rows kept. */
+static int
+cmp_row(const void *pa, const void *pb, void *arg)
+{
+	const struct cap_change *a = *(struct cap_change *const *)pa;
+	const struct cap_change *b = *(struct cap_change *const *)pb;
+	const uint8_t *base = ((const struct capture *)arg)->arena.p;
+	int r = 0;
+
+	if (a->tid != b->tid)
+		r = a->tid < b->tid ? -1 : 1;
+	if (r == 0)
+		r = cmp_bytes(base + a->id_off, a->id_len, base + b->id_off,
+			      b->id_len);
+	if (r == 0)
+		r = a->order < b->order ? -1 : a->order > b->order;
+	return r;
+}
+
+static int
+same_scope(const struct capture *c, const struct cap_change *a,
+	   const struct cap_change *b);
+
+/*
+ * Pass 1: sorts by row and folds each row's changes into one; a row whose
+ * changes name two scopes (REPLACE into another scope) is refused.
+ * Pass 2: sorts the folded rows by scope, checks each scope, and reads
+ * each row's versions (vers is indexed by the final position).
+ */
 static int
 prepare_rows(struct commit *cm)
 {
 	struct capture *c = &cm->n->cap;
 	uint64_t maxprev = 0;
-	uint32_t i = 0, j;
+	uint32_t i = 0, j, k, kept = 0;
 	int rc;
 
+	qsort_r(cm->sorted, cm->nsorted, sizeof(*cm->sorted), cmp_row, c);
 	while (i < cm->nsorted) {
 		const struct tbl *t =
 			store_table_tid(cm->n, (int)cm->sorted[i]->tid);
@@ -688,18 +779,27 @@ prepare_rows(struct commit *cm)
 		for (j = i + 1; j < cm->nsorted &&
 				same_row(c, cm->sorted[i], cm->sorted[j]);
 		     j++)
-			;
+			if (!same_scope(c, cm->sorted[i], cm->sorted[j]))
+				return node_err(cm->n, TSYNC_EINVAL,
+						"row %.*s: the id and scope "
+						"of a row cannot change",
+						(int)cm->sorted[i]->id_len,
+						c->arena.p +
+							cm->sorted[i]->id_off);
 		fold_row(c, cm->sorted, i, j, t->ncol);
-		for (uint32_t k = i + 1; k < j; k++)
-			cm->sorted[k] = NULL;
-		if ((rc = check_scope(cm->n, cm->sorted[i])) != 0)
+		cm->sorted[kept++] = cm->sorted[i];
+		i = j;
+	}
+	cm->nsorted = kept;
+	qsort_r(cm->sorted, kept, sizeof(*cm->sorted), cmp_change, c);
+	for (k = 0; k < kept; k++) {
+		if ((rc = check_scope(cm->n, cm->sorted[k])) != 0)
 			return rc;
-		rc = read_versions(cm, cm->sorted[i],
-				   cm->vers + (size_t)i * cm->stride,
+		rc = read_versions(cm, cm->sorted[k],
+				   cm->vers + (size_t)k * cm->stride,
 				   &maxprev);
 		if (rc != 0)
 			return rc;
-		i = j;
 	}
 	cm->hlc = hlc_now(&cm->n->hlc, ts_now_ms(&cm->n->ops));
 	if (cm->hlc <= maxprev) {
@@ -768,7 +868,6 @@ capture_commit(struct tsync_node *n)
 	}
 	for (i = 0; i < c->nch; i++)
 		cm.sorted[i] = &c->ch[i];
-	qsort_r(cm.sorted, c->nch, sizeof(*cm.sorted), cmp_change, c);
 	if ((rc = prepare_rows(&cm)) == 0)
 		rc = emit_all(&cm);
 out:

@@ -74,6 +74,8 @@ log_append(struct tsync_node *n, struct stream_head *h, uint64_t origin,
 	if (h->sid < 0 &&
 	    (rc = stream_create(n, h, origin, scope, scope_len)) != 0)
 		return rc;
+	if (h->seq + 1 >= (1ULL << 40))
+		return node_err(n, TSYNC_EINVAL, "stream is full (2^40 txns)");
 	if ((s = store_stmt(n, ST_LOG_PUT)) == NULL)
 		return TSYNC_EIO;
 	sqlite3_bind_int64(s, 1, LOG_ROWID(h->sid, h->seq + 1));

@@ -44,13 +44,13 @@ struct cap_change {
 	uint64_t mask;     /* columns carried (bit = column index) */
 	uint32_t vals_off; /* first of ncol value offsets in cap.offs */
 	uint32_t dead_off, dead_len; /* delete: old values, msgpack array */
-	uint8_t existed; /* commit: the row had versions before */
 };
 
 struct capture {
 	int active; /* inside tsync_node_begin/commit */
 	int applying; /* engine writes: not captured */
 	int err;
+	int stray; /* a replicated table was written outside a node txn */
 	char errmsg[256];
 	struct cap_change *ch;
 	uint32_t nch, capch;
@@ -154,6 +154,18 @@ typedef int (*log_txn_cb)(void *arg, uint64_t seq, const uint8_t *body,
 /* Calls cb for seq from..to of stream sid, stopping after max_bytes. */
 int log_read(struct tsync_node *n, int64_t sid, uint64_t from, uint64_t to,
 	     size_t max_bytes, log_txn_cb cb, void *arg);
+
+/* peers.c */
+struct peer_rec {
+	uint64_t id;
+	const char *scope, *role, *addr, *error;
+	uint64_t last_contact, they_lack, we_lack, sent, received;
+};
+int peers_record(struct tsync_node *n, const struct peer_rec *p);
+
+/* config.c: value of `key` in [node] of tiersync.conf (ENOENT if none). */
+int node_conf_get(struct tsync_node *n, const char *key, char *out,
+		  size_t len);
 
 #define LOG_ROWID(sid, seq) ((int64_t)(sid) << 40 | (int64_t)(seq))
 

@@ -118,11 +118,8 @@ store_exec(struct tsync_node *n, const char *sql)
 	int rc = sqlite3_exec(n->db, sql, NULL, NULL, &msg);
 
 	if (rc != SQLITE_OK) {
-		int code = node_sqlerr(n, rc, "sql");
-
-		node_err(n, code, "%s", msg != NULL ? msg : sqlite3_errstr(rc));
 		sqlite3_free(msg);
-		return code;
+		return node_sqlerr(n, rc, "sql");
 	}
 	return 0;
 }

@@ -226,15 +226,14 @@ sig_msg(const uint8_t hash[KEYS_HASH_LEN], uint8_t msg[11 + KEYS_HASH_LEN])
 	memcpy(msg + 11, hash, KEYS_HASH_LEN);
 }
 
-void
+int
 txn_sign(EVP_PKEY *k, const uint8_t hash[KEYS_HASH_LEN],
 	 uint8_t sig[KEYS_SIG_LEN])
 {
 	uint8_t msg[11 + KEYS_HASH_LEN];
 
 	sig_msg(hash, msg);
-	if (keys_sign(k, msg, sizeof(msg), sig) != 0)
-		memset(sig, 0, KEYS_SIG_LEN);
+	return keys_sign(k, msg, sizeof(msg), sig);
 }
 
 int

@@ -67,7 +67,7 @@ struct txn_col {
 	uint64_t prev_hlc, prev_origin;
 };
 
-/* msgpack writer appending to a struct buf; errors stick in b->len > max */
+/* msgpack writer appending to a struct buf; a failed write sets b->err */
 void txn_packer(msgpack_packer *pk, struct buf *b);
 
 /*
@@ -80,7 +80,7 @@ void txn_done(struct txn *t);
 void txn_change_at(const struct txn *t, uint32_t i, struct txn_change *c);
 void txn_col_at(const struct txn_change *c, uint32_t j, struct txn_col *col);
 
-void txn_sign(EVP_PKEY *k, const uint8_t hash[KEYS_HASH_LEN],
+int txn_sign(EVP_PKEY *k, const uint8_t hash[KEYS_HASH_LEN],
 	      uint8_t sig[KEYS_SIG_LEN]);
 int txn_verify_sig(EVP_PKEY *k, const uint8_t hash[KEYS_HASH_LEN],
 		   const uint8_t sig[KEYS_SIG_LEN]);

@@ -73,8 +73,10 @@ buf_reserve(struct buf *b, size_t more)
 	size_t need, cap;
 	uint8_t *p;
 
-	if (more > b->max - b->len)
+	if (more > b->max - b->len) {
+		b->err = TSYNC_EINVAL;
 		return TSYNC_EINVAL;
+	}
 	need = b->len + more;
 	if (need <= b->cap)
 		return 0;
@@ -84,8 +86,10 @@ buf_reserve(struct buf *b, size_t more)
 	if (cap > b->max)
 		cap = b->max;
 	p = ts_realloc(b->ops, b->p, cap);
-	if (p == NULL)
+	if (p == NULL) {
+		b->err = TSYNC_ENOMEM;
 		return TSYNC_ENOMEM;
+	}
 	b->p = p;
 	b->cap = cap;
 	return 0;

@@ -18,6 +18,7 @@ struct buf {
 	size_t len;
 	size_t cap;
 	size_t max; /* hard limit; 0 means SIZE_MAX / 2 */
+	int err;    /* sticky: a put failed (over max or out of memory) */
 	const struct tsync_ops *ops;
 };
 

@@ -340,9 +340,25 @@ audit_table(struct audit *a, const struct tbl *t)
 }
 
 static int
+count_of(struct tsync_node *n, const char *sql, int64_t *out)
+{
+	sqlite3_stmt *s;
+	int rc = sqlite3_prepare_v2(n->db, sql, -1, &s, NULL);
+
+	*out = 0;
+	if (rc != SQLITE_OK)
+		return node_sqlerr(n, rc, "count");
+	if (sqlite3_step(s) == SQLITE_ROW)
+		*out = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	return 0;
+}
+
+static int
 audit_versions(struct audit *a)
 {
 	sqlite3_stmt *s, *q;
+	int64_t slots = 0, expect = 0;
 	int rc;
 
 	rc = sqlite3_prepare_v2(a->n->db, "SELECT tid, id, vers FROM ts_ver",
@@ -375,6 +391,7 @@ audit_versions(struct audit *a)
 			ver_get(v, nv, col, &h, &o);
 			if (h == 0 && o == 0)
 				continue;
+			slots++;
 			sqlite3_reset(q);
 			sqlite3_bind_int(q, 1, tid);
 			sqlite3_bind_value(q, 2, sqlite3_column_value(s, 1));
@@ -390,7 +407,33 @@ audit_versions(struct audit *a)
 	}
 	sqlite3_finalize(q);
 	sqlite3_finalize(s);
-	return rc == SQLITE_DONE ? 0 : node_sqlerr(a->n, rc, "versions");
+	if (rc != SQLITE_DONE)
+		return node_sqlerr(a->n, rc, "versions");
+	if ((rc = count_of(a->n, "SELECT count(*) FROM temp.vx", &expect)) != 0)
+		return rc;
+	if (expect != slots)
+		fault(a, "column versions: the log writes %lld, ts_ver holds "
+			 "%lld (versions removed or added behind the node)",
+		      (long long)expect, (long long)slots);
+	return 0;
+}
+
+/* Every stored txn belongs to a stream and lies within its head. */
+static int
+audit_orphans(struct audit *a)
+{
+	int64_t held, heads;
+	int rc;
+
+	if ((rc = count_of(a->n, "SELECT count(*) FROM ts_log", &held)) != 0 ||
+	    (rc = count_of(a->n, "SELECT coalesce(sum(seq), 0) FROM"
+				 " ts_streams", &heads)) != 0)
+		return rc;
+	if (held > heads)
+		fault(a, "%lld txns in the log lie beyond their stream's "
+			 "head or belong to no stream",
+		      (long long)(held - heads));
+	return 0;
 }
 
 int
@@ -423,6 +466,8 @@ tsync_node_verify(struct tsync_node *n, tsync_fault_cb cb, void *arg)
 		rc = audit_table(&a, &n->tbls[i]);
 	if (rc == 0)
 		rc = audit_versions(&a);
+	if (rc == 0)
+		rc = audit_orphans(&a);
 	sqlite3_finalize(a.put);
 	sqlite3_exec(n->db, "ROLLBACK; DROP TABLE IF EXISTS temp.vx", NULL,
 		     NULL, NULL);

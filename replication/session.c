@@ -913,3 +913,21 @@ sess_get_stats(const struct sess *s, struct sess_stats *st)
 {
 	*st = s->st;
 }
+
+uint64_t
+sess_peer_id(const struct sess *s)
+{
+	return s->peer_id;
+}
+
+const char *
+sess_peer_scope(const struct sess *s)
+{
+	return s->peer_scope;
+}
+
+const char *
+sess_peer_role(const struct sess *s)
+{
+	return s->peer_role;
+}

@@ -69,5 +69,9 @@ int sess_failed(const struct sess *s);
 int sess_closed(const struct sess *s); /* BYE or error sent or received */
 const char *sess_peer_name(const struct sess *s);
 void sess_get_stats(const struct sess *s, struct sess_stats *st);
+/* The peer's HELLO identity (0 / "" until it arrived). */
+uint64_t sess_peer_id(const struct sess *s);
+const char *sess_peer_scope(const struct sess *s);
+const char *sess_peer_role(const struct sess *s);
 
 #endif

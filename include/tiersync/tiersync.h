@@ -190,6 +190,46 @@ int tsync_node_digest(struct tsync_node *n, const char *scope, char hex[65]);
 typedef void (*tsync_fault_cb)(void *arg, const char *fault);
 int tsync_node_verify(struct tsync_node *n, tsync_fault_cb cb, void *arg);
 
+/* ---- Peers and replication -------------------------------------------- */
+
+struct tsync_peer_info {
+	char node_id[17];
+	const char *scope, *role, *addr, *last_error; /* valid in callback */
+	uint64_t last_contact_ms;
+	uint64_t they_lack; /* txns we held that the peer lacked, last contact */
+	uint64_t we_lack;   /* txns the peer held that we lacked */
+	uint64_t sent, received; /* txns moved, all sessions */
+};
+typedef int (*tsync_peer_cb)(void *arg, const struct tsync_peer_info *p);
+int tsync_node_peers(struct tsync_node *n, tsync_peer_cb cb, void *arg);
+
+struct tsync_serve_opts {
+	const char *listen; /* "addr:port" or NULL: from tiersync.conf */
+	const char *parent; /* "host:port" or NULL: from tiersync.conf */
+	int quiet;          /* 1: log errors only */
+};
+
+/*
+ * Runs the node: listens for children, keeps the link to the parent
+ * (reconnecting with exponential backoff and jitter), and pushes every new
+ * local or relayed commit to connected peers.  Returns when SIGINT or
+ * SIGTERM arrives (0) or on a fatal error (err says why).
+ */
+int tsync_serve(const char *dir, const struct tsync_serve_opts *o, char *err,
+		size_t errlen);
+
+struct tsync_sync_result {
+	uint64_t sent, received, rejected;
+	char why[320];
+};
+/*
+ * One catch-up in both directions with the peer at `peer` ("host:port").
+ * Returns 0 when both sides hold the same streams (of those each may
+ * see), TSYNC_EVERIFY when they do not, or another error (r->why).
+ */
+int tsync_sync(const char *dir, const char *peer, unsigned timeout_ms,
+	       struct tsync_sync_result *r);
+
 /* Formats an HLC as "2026-11-28T04:31:40.123Z+5" into buf. */
 void tsync_hlc_format(uint64_t hlc, char *buf, size_t len);
 

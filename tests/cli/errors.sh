@@ -26,7 +26,7 @@ expect 0 "$T" ca issue "$W/ca" --scope gangzha/qinzao/feiqiao --out "$W/v"
 eq "$(stat -c %a "$W/v/node.key")" 600 "node key mode"
 eq "$(stat -c %a "$W/ca/ca.key")" 600 "ca key mode"
 expect 1 "$T" ca issue "$W/ca" --scope gangzha/qinzao/feiqiao --out "$W/v"
-has 'already holds a node key'
+has 'already holds a node identity'
 
 # init: bad address, uninitialised node, double init changes nothing.
 expect 1 "$T" init "$W/v" --parent nohost

@@ -202,12 +202,41 @@ main(void)
 	CHECK_EQ(head(n, V), 5);
 	CHECK_EQ(head(n, "gangzha"), 0);
 
+	/* A row cannot move to another scope: not by REPLACE in one commit,
+	 * not by re-inserting a deleted id elsewhere. */
+	CHECK_EQ(tsync_node_exec(n, "REPLACE INTO cases(id, scope) VALUES"
+				    "('c2', 'gangzha/qinzao')",
+				 NULL, NULL), TSYNC_EINVAL);
+	CHECK_EQ(tsync_node_exec(n, "INSERT INTO cases(id, scope) VALUES"
+				    "('c1', 'gangzha/qinzao')",
+				 NULL, NULL), TSYNC_EINVAL);
+	CHECK_EQ(tsync_node_exec(n, "INSERT INTO cases(id, scope) VALUES"
+				    "('c1', 'gangzha/qinzao/feiqiao')",
+				 NULL, NULL), 0); /* same scope: revived */
+	CHECK_EQ(tsync_node_exec(n, "DELETE FROM cases WHERE id='c1'", NULL,
+				 NULL), 0);
+	CHECK_EQ(head(n, V), 7);
+
+	/* A write through tsync_node_db() outside a node transaction is
+	 * not captured, so it is rolled back, never committed. */
+	CHECK(sqlite3_exec(tsync_node_db(n), "INSERT INTO cases(id, scope)"
+			   " VALUES('stray', 'gangzha/qinzao/feiqiao')",
+			   NULL, NULL, NULL) != SQLITE_OK);
+	cnt = -1;
+	CHECK_EQ(tsync_node_exec(n, "SELECT count(*) FROM cases WHERE"
+				    " id='stray'", count_rows, &cnt), 0);
+	CHECK_EQ(cnt, 0);
+	CHECK_EQ(tsync_node_exec(n, "INSERT INTO cases(id, scope) VALUES"
+				    "('after', 'gangzha/qinzao/feiqiao')",
+				 NULL, NULL), 0);
+	CHECK_EQ(head(n, V), 8);
+
 	/* A clock that runs behind still writes larger versions. */
 	fake_now -= 3600 * 1000;
 	CHECK_EQ(tsync_node_exec(n, "UPDATE cases SET notes='n' WHERE"
 				    " id='c2'",
 				 NULL, NULL), 0);
-	CHECK_EQ(load_txn(n, V, 6, &t), 0);
+	CHECK_EQ(load_txn(n, V, 9, &t), 0);
 	txn_change_at(&t, 0, &c);
 	txn_col_at(&c, 0, &col);
 	CHECK(t.hlc > col.prev_hlc);
@@ -222,7 +251,7 @@ main(void)
 	CHECK_EQ(tsync_node_exec(n, "UPDATE cases SET notes='m' WHERE"
 				    " id='c2'",
 				 NULL, NULL), 0);
-	CHECK_EQ(head(n, V), 7);
+	CHECK_EQ(head(n, V), 10);
 	CHECK_EQ(tsync_node_verify(n, faultcb, NULL), 0);
 	tsync_node_close(n);
 	{
