@@ -90,6 +90,29 @@ tls_feed(struct tls *t, const void *p, size_t n)
 	return BIO_write(t->rbio, p, (int)n) == (int)n ? 0 : TSYNC_ENOMEM;
 }
 
+/* Words an administrator can act on, for the common refusals. */
+static const char *
+verify_words(long vr)
+{
+	switch (vr) {
+	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+	case X509_V_ERR_CERT_SIGNATURE_FAILURE:
+	case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+	case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
+		return "not signed by this district's CA (a certificate from "
+		       "another CA)";
+	case X509_V_ERR_CERT_HAS_EXPIRED:
+		return "expired: issue a new one with `tiersync ca issue`";
+	case X509_V_ERR_CERT_NOT_YET_VALID:
+		return "not yet valid (check the clock)";
+	case X509_V_ERR_CERT_REVOKED:
+		return "revoked by the district";
+	default:
+		return NULL;
+	}
+}
+
 static int
 set_failure(struct tls *t, int ret)
 {
@@ -98,9 +121,16 @@ set_failure(struct tls *t, int ret)
 	char buf[200];
 
 	t->failed = 1;
-	if (vr != X509_V_OK)
-		ts_fmt(t->why, sizeof(t->why), "certificate refused: %s",
+	if (vr != X509_V_OK && verify_words(vr) != NULL)
+		ts_fmt(t->why, sizeof(t->why), "peer certificate refused: %s",
+		       verify_words(vr));
+	else if (vr != X509_V_OK)
+		ts_fmt(t->why, sizeof(t->why), "peer certificate refused: %s",
 		       X509_verify_cert_error_string(vr));
+	else if (ERR_GET_REASON(e) == SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE)
+		ts_fmt(t->why, sizeof(t->why),
+		       "peer sent no certificate (every node needs one from "
+		       "the district CA)");
 	else if (e != 0) {
 		ERR_error_string_n(e, buf, sizeof(buf));
 		ts_fmt(t->why, sizeof(t->why), "TLS failed: %s", buf);

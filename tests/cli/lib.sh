@@ -40,3 +40,38 @@ flip_log_byte() {
 	printf "$(printf '\\%03o' $((b ^ 1)))" | dd of="$W/body" bs=1 seek="$3" conv=notrunc status=none
 	sqlite3 "$db" "UPDATE ts_log SET body = readfile('$W/body') WHERE (k & 1099511627775) = $2"
 }
+
+# Networking helpers: free loopback ports and background servers that the
+# test stops at exit.
+PIDS=()
+stop_all() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done; wait 2>/dev/null; }
+trap 'stop_all; if [ $FAILS -eq 0 ]; then rm -rf "$W"; else echo "kept $W"; fi' EXIT
+free_port() {
+	local p
+	for _ in $(seq 50); do
+		p=$((20000 + RANDOM % 30000))
+		if ! (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null; then echo $p; return; fi
+	done
+	echo 0
+}
+# serve NAME [ARGS...]: starts `tiersync serve` in the background, log in $W/NAME.log
+serve() {
+	local name=$1; shift
+	"$T" serve "$W/$name" "$@" >>"$W/$name.log" 2>&1 &
+	PIDS+=($!)
+	eval "PID_$name=$!"
+}
+# wait_port PORT: until something listens there (5 s)
+wait_port() {
+	for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.05; done
+	bad "nothing listens on $1"; return 1
+}
+# wait_for SECONDS CMD...: retries CMD until it succeeds
+wait_for() {
+	local t=$1; shift
+	local end=$((SECONDS + t))
+	while [ $SECONDS -lt $end ]; do "$@" >/dev/null 2>&1 && return 0; sleep 0.05; done
+	return 1
+}
+rows() { "$T" sql "$W/$1" "SELECT count(*) FROM cases WHERE $2" | tail -1; }
+has_rows() { [ "$(rows "$1" "$2")" = "$3" ]; }
