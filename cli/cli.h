@@ -43,5 +43,6 @@ int cmd_digest(struct args *a);
 int cmd_verify(struct args *a);
 int cmd_serve(struct args *a);
 int cmd_sync(struct args *a);
+int cmd_bundle(struct args *a);
 
 #endif

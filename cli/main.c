@@ -18,6 +18,8 @@ static const char usage[] =
 	"  digest NODE_DIR [--scope PATH]\n"
 	"  serve NODE_DIR [--listen ADDR:PORT] [--parent HOST:PORT] [--quiet]\n"
 	"  sync NODE_DIR --peer HOST:PORT [--timeout SECONDS]\n"
+	"  bundle export NODE_DIR --for SCOPE --out FILE [--since FILE]\n"
+	"  bundle import NODE_DIR FILE\n"
 	"  version";
 
 struct cmd {
@@ -30,7 +32,7 @@ static const struct cmd cmds[] = {
 	{"sql", cmd_sql},       {"log", cmd_log},
 	{"status", cmd_status}, {"digest", cmd_digest},
 	{"verify", cmd_verify}, {"serve", cmd_serve},
-	{"sync", cmd_sync},
+	{"sync", cmd_sync},     {"bundle", cmd_bundle},
 };
 
 int

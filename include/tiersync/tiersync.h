@@ -230,6 +230,32 @@ struct tsync_sync_result {
 int tsync_sync(const char *dir, const char *peer, unsigned timeout_ms,
 	       struct tsync_sync_result *r);
 
+/* ---- Bundles: the same frames on a USB stick -------------------------- */
+
+struct tsync_bundle_result {
+	uint64_t txns;       /* txns written, or read from the file */
+	uint64_t applied, duplicate, quarantined; /* import */
+	uint64_t bad_offset; /* import: byte offset of the first bad frame */
+	char why[400];
+};
+
+/*
+ * Writes to `out` every txn a node of `for_scope` may see, or with `since`
+ * (a bundle exported earlier) only what that bundle did not carry.  The
+ * file is written to out.tmp and renamed, so a crash leaves no half file.
+ */
+int tsync_bundle_export(const char *dir, const char *for_scope,
+			const char *out, const char *since,
+			struct tsync_bundle_result *r);
+/*
+ * Applies a bundle through the same checks as the network path, batch by
+ * batch.  A truncated or corrupt file stops at the first bad frame
+ * (TSYNC_ECORRUPT, r->bad_offset, r->why); every batch before it is kept.
+ * Importing twice changes nothing.
+ */
+int tsync_bundle_import(const char *dir, const char *file,
+			struct tsync_bundle_result *r);
+
 /* Formats an HLC as "2026-11-28T04:31:40.123Z+5" into buf. */
 void tsync_hlc_format(uint64_t hlc, char *buf, size_t len);
 
