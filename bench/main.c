@@ -6,6 +6,7 @@
 #include <string.h>
 
 int bench_local_write(const char *dir);
+int bench_replication(const char *dir);
 
 int
 main(int argc, char **argv)
@@ -16,6 +17,8 @@ main(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "local-write") == 0)
 		return bench_local_write(argv[2]);
+	if (strcmp(argv[1], "replication") == 0)
+		return bench_replication(argv[2]);
 	fprintf(stderr, "tsync_bench: unknown group '%s'\n", argv[1]);
 	return 2;
 }

@@ -300,7 +300,8 @@ merge_txn(struct tsync_node *n, const struct txn *t, struct buf *scratch,
 	int rc = 0, why = R_OK;
 
 	buf_init(&rs.cur, &n->ops, 0);
-	/* First pass: every change touches rows of this scope only. */
+	/* First pass: every change touches rows of this scope only.  A
+	 * one-change txn (the common case) keeps the row it read. */
 	for (i = 0; i < t->nchanges && why == R_OK && rc == 0; i++) {
 		txn_change_at(t, i, &c);
 		if ((tb = store_table(n, c.table, c.table_len)) == NULL)
@@ -313,7 +314,8 @@ merge_txn(struct tsync_node *n, const struct txn *t, struct buf *scratch,
 		txn_change_at(t, i, &c);
 		if ((tb = store_table(n, c.table, c.table_len)) == NULL)
 			continue;
-		rc = read_row(n, tb, c.id, c.id_len, &rs);
+		if (t->nchanges > 1)
+			rc = read_row(n, tb, c.id, c.id_len, &rs);
 		if (rc == 0)
 			rc = merge_change(n, t, &c, tb, &rs, scratch);
 	}
@@ -352,18 +354,25 @@ quarantine(struct tsync_node *n, const struct wire_txn *w,
 	return rc == SQLITE_DONE ? 0 : node_sqlerr(n, rc, "quarantine");
 }
 
-/* Same stream as the txn body's header, without a full decode. */
-struct run {
-	size_t start, end; /* [start, end) of the batch */
+struct ctx {
+	struct tsync_node *n;
+	const char *peer;
+	struct apply_report *rep;
+	struct buf scratch;
+	apply_held_cb held;
+	void *held_arg;
+	/* The head of the run's stream, kept here and written once per run. */
+	struct stream_head head;
+	int head_loaded, head_dirty;
 };
 
-/* Checks a txn against the stream head; R_OK, R_DUP or a reason. */
+/* Checks a txn against its stream head; R_OK, R_DUP or a reason. */
 static int
-check_txn(struct tsync_node *n, const struct txn *t,
-	  const struct cert_entry **ce)
+check_txn(struct ctx *x, const struct txn *t, const struct cert_entry **ce)
 {
+	struct tsync_node *n = x->n;
+	struct stream_head *h = &x->head;
 	char scope[SCOPE_MAX + 1];
-	struct stream_head h;
 	int rc;
 
 	if (t->scope_len > SCOPE_MAX)
@@ -376,10 +385,13 @@ check_txn(struct tsync_node *n, const struct txn *t,
 		return R_NOCERT;
 	if (!scope_may_write((*ce)->info.scope, (*ce)->info.role, scope))
 		return R_SCOPE;
-	rc = log_head(n, t->origin, t->scope, t->scope_len, &h);
-	if (rc != 0 && rc != TSYNC_ENOENT)
-		return -1;
-	if (t->seq <= h.seq) {
+	if (!x->head_loaded) {
+		rc = log_head(n, t->origin, t->scope, t->scope_len, h);
+		if (rc != 0 && rc != TSYNC_ENOENT)
+			return -1;
+		x->head_loaded = 1;
+	}
+	if (t->seq <= h->seq) {
 		sqlite3_stmt *s;
 		int same = 0;
 
@@ -387,7 +399,7 @@ check_txn(struct tsync_node *n, const struct txn *t,
 				       "SELECT hash FROM ts_log WHERE k = ?1",
 				       -1, &s, NULL) != SQLITE_OK)
 			return -1;
-		sqlite3_bind_int64(s, 1, LOG_ROWID(h.sid, t->seq));
+		sqlite3_bind_int64(s, 1, LOG_ROWID(h->sid, t->seq));
 		if (sqlite3_step(s) == SQLITE_ROW &&
 		    sqlite3_column_bytes(s, 0) == KEYS_HASH_LEN)
 			same = memcmp(sqlite3_column_blob(s, 0), t->hash,
@@ -395,21 +407,12 @@ check_txn(struct tsync_node *n, const struct txn *t,
 		sqlite3_finalize(s);
 		return same ? R_DUP : R_EQUIVOCATION;
 	}
-	if (t->seq != h.seq + 1)
+	if (t->seq != h->seq + 1)
 		return R_GAP;
-	if (memcmp(t->prev, h.hash, KEYS_HASH_LEN) != 0)
+	if (memcmp(t->prev, h->hash, KEYS_HASH_LEN) != 0)
 		return R_CHAIN;
 	return R_OK;
 }
-
-struct ctx {
-	struct tsync_node *n;
-	const char *peer;
-	struct apply_report *rep;
-	struct buf scratch;
-	apply_held_cb held;
-	void *held_arg;
-};
 
 static void
 note_reject(struct ctx *x, const struct txn *t, int why)
@@ -426,28 +429,34 @@ note_reject(struct ctx *x, const struct txn *t, int why)
 	       reason_text[why]);
 }
 
+/* One txn of the batch, decoded once. */
+struct item {
+	const struct wire_txn *w;
+	struct txn t;
+	int ok; /* decoded */
+	char err[96];
+};
+
 /*
- * Applies one txn (already decoded); verifies its signature when
- * `check_sig`.  Returns 0, or a negative error if the store failed.
+ * Applies one decoded txn; verifies its signature when `check_sig`.
+ * Returns 0, or a negative error if the store failed.
  */
 static int
-apply_one(struct ctx *x, const struct wire_txn *w, struct txn *t,
-	  int check_sig, int *applied)
+apply_one(struct ctx *x, struct item *it, int check_sig, int *applied)
 {
 	const struct cert_entry *ce = NULL;
+	struct txn *t = &it->t;
 	int why, rc = 0;
-	char err[128];
 
 	*applied = 0;
-	if (txn_decode(t, w->body, w->len, err, sizeof(err)) != 0) {
-		t->scope = NULL;
+	if (!it->ok) {
 		x->rep->rejected++;
 		if (x->rep->first_reject[0] == '\0')
 			ts_fmt(x->rep->first_reject,
-			       sizeof(x->rep->first_reject), "%s", err);
-		return quarantine(x->n, w, NULL, R_MALFORMED, x->peer);
+			       sizeof(x->rep->first_reject), "%s", it->err);
+		return quarantine(x->n, it->w, NULL, R_MALFORMED, x->peer);
 	}
-	why = check_txn(x->n, t, &ce);
+	why = check_txn(x, t, &ce);
 	if (why < 0)
 		return TSYNC_EIO;
 	if (why == R_DUP) {
@@ -458,21 +467,19 @@ apply_one(struct ctx *x, const struct wire_txn *w, struct txn *t,
 		return 0;
 	}
 	if (why == R_OK && check_sig &&
-	    txn_verify_sig(ce->key, t->hash, w->sig) != 0)
+	    txn_verify_sig(ce->key, t->hash, it->w->sig) != 0)
 		why = R_SIGNATURE;
 	if (why == R_OK) {
-		struct stream_head h;
-
 		why = merge_txn(x->n, t, &x->scratch, &rc);
 		if (rc != 0)
 			return rc;
 		if (why == R_OK) {
-			log_head(x->n, t->origin, t->scope, t->scope_len, &h);
-			rc = log_append(x->n, &h, t->origin, t->scope,
-					t->scope_len, w->body, w->len, t->hash,
-					w->sig, t->hlc);
+			rc = log_append(x->n, &x->head, t->origin, t->scope,
+					t->scope_len, it->w->body, it->w->len,
+					t->hash, it->w->sig, t->hlc, 0);
 			if (rc != 0)
 				return rc;
+			x->head_dirty = 1;
 			hlc_observe(&x->n->hlc, t->hlc, ts_now_ms(&x->n->ops),
 				    x->n->max_skew_ms);
 			x->rep->applied++;
@@ -484,7 +491,7 @@ apply_one(struct ctx *x, const struct wire_txn *w, struct txn *t,
 		}
 	}
 	note_reject(x, t, why);
-	return quarantine(x->n, w, t, why, x->peer);
+	return quarantine(x->n, it->w, t, why, x->peer);
 }
 
 static int
@@ -494,49 +501,53 @@ same_stream(const struct txn *a, const struct txn *b)
 	       memcmp(a->scope, b->scope, a->scope_len) == 0;
 }
 
+/* Applies it[0..count) with the run's head cache reset first. */
+static int
+apply_pass(struct ctx *x, struct item *it, size_t count, int check_sig,
+	   size_t *last_ok)
+{
+	size_t i;
+	int rc = 0, ok;
+
+	x->head_loaded = x->head_dirty = 0;
+	*last_ok = count;
+	for (i = 0; i < count && rc == 0; i++) {
+		rc = apply_one(x, &it[i], check_sig, &ok);
+		if (ok)
+			*last_ok = i;
+	}
+	if (rc == 0 && x->head_dirty)
+		rc = log_store_head(x->n, &x->head);
+	return rc;
+}
+
 /*
- * Applies the run w[0..count) of one stream, trusting the hash links and
+ * Applies the run it[0..count) of one stream, trusting the hash links and
  * checking only the newest applied txn's signature; on failure, redoes
  * the run with every signature checked.
  */
 static int
-apply_run(struct ctx *x, const struct wire_txn *w, size_t count)
+apply_run(struct ctx *x, struct item *it, size_t count)
 {
-	struct txn t;
 	const struct cert_entry *ce;
-	const struct wire_txn *last = NULL;
-	uint8_t last_hash[KEYS_HASH_LEN];
-	uint64_t last_origin = 0;
 	struct apply_report saved = *x->rep;
-	size_t i;
-	int rc = 0, ok;
+	size_t last;
+	int rc;
 
 	if ((rc = store_exec(x->n, "SAVEPOINT run")) != 0)
 		return rc;
-	for (i = 0; i < count && rc == 0; i++) {
-		rc = apply_one(x, &w[i], &t, 0, &ok);
-		if (ok) {
-			last = &w[i];
-			memcpy(last_hash, t.hash, KEYS_HASH_LEN);
-			last_origin = t.origin;
-		}
-		txn_done(&t);
-	}
-	if (rc != 0)
+	if ((rc = apply_pass(x, it, count, 0, &last)) != 0)
 		return rc;
-	ce = last != NULL ? certs_get(x->n, last_origin) : NULL;
-	if (last == NULL ||
-	    (ce != NULL && txn_verify_sig(ce->key, last_hash, last->sig) == 0))
+	ce = last < count ? certs_get(x->n, it[last].t.origin) : NULL;
+	if (last == count ||
+	    (ce != NULL && txn_verify_sig(ce->key, it[last].t.hash,
+					  it[last].w->sig) == 0))
 		return store_exec(x->n, "RELEASE run");
 	/* The newest signature failed: find the forged txn the slow way. */
 	if ((rc = store_exec(x->n, "ROLLBACK TO run")) != 0)
 		return rc;
 	*x->rep = saved;
-	for (i = 0; i < count && rc == 0; i++) {
-		rc = apply_one(x, &w[i], &t, 1, &ok);
-		txn_done(&t);
-	}
-	if (rc != 0)
+	if ((rc = apply_pass(x, it, count, 1, &last)) != 0)
 		return rc;
 	return store_exec(x->n, "RELEASE run");
 }
@@ -567,35 +578,36 @@ apply_batch(struct tsync_node *n, const struct wire_txn *w, size_t count,
 	    const char *peer, struct apply_report *rep, apply_held_cb held,
 	    void *held_arg)
 {
-	struct ctx x = {n, peer, rep, {0}, held, held_arg};
-	struct txn a, b;
+	struct ctx x;
+	struct item *it;
 	size_t i, j;
-	char err[8];
 	int rc;
 
 	memset(rep, 0, sizeof(*rep));
+	memset(&x, 0, sizeof(x));
+	x.n = n;
+	x.peer = peer;
+	x.rep = rep;
+	x.held = held;
+	x.held_arg = held_arg;
+	if ((it = calloc(count + 1, sizeof(*it))) == NULL)
+		return node_err(n, TSYNC_ENOMEM, "out of memory");
+	for (i = 0; i < count; i++) {
+		it[i].w = &w[i];
+		it[i].ok = txn_decode(&it[i].t, w[i].body, w[i].len, it[i].err,
+				      sizeof(it[i].err)) == 0;
+	}
 	if ((rc = store_exec(n, "BEGIN IMMEDIATE")) != 0)
-		return rc;
+		goto out;
 	n->cap.applying = 1;
 	buf_init(&x.scratch, &n->ops, 0);
 	/* Split the batch into runs of one stream each. */
 	for (i = 0; i < count && rc == 0; i = j) {
-		int ok_a = txn_decode(&a, w[i].body, w[i].len, err,
-				      sizeof(err)) == 0;
-
-		for (j = i + 1; ok_a && j < count; j++) {
-			int same = txn_decode(&b, w[j].body, w[j].len, err,
-					      sizeof(err)) == 0 &&
-				   same_stream(&a, &b);
-
-			txn_done(&b);
-			if (!same)
-				break;
-		}
-		if (!ok_a)
-			j = i + 1;
-		txn_done(&a);
-		rc = apply_run(&x, &w[i], j - i);
+		for (j = i + 1; it[i].ok && j < count && it[j].ok &&
+				same_stream(&it[i].t, &it[j].t);
+		     j++)
+			;
+		rc = apply_run(&x, &it[i], j - i);
 	}
 	if (rc == 0)
 		rc = bump_applied(n, rep->applied);
@@ -611,6 +623,10 @@ apply_batch(struct tsync_node *n, const struct wire_txn *w, size_t count,
 		memcpy(n->errmsg, msg, sizeof(msg));
 		memset(rep, 0, sizeof(*rep));
 	}
+out:
+	for (i = 0; i < count; i++)
+		txn_done(&it[i].t);
+	free(it);
 	return rc;
 }
 

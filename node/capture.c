@@ -703,7 +703,7 @@ emit_txn(struct commit *cm, uint32_t i, uint32_t j, uint32_t nrows)
 	if (txn_sign(n->key, hash, sig) != 0)
 		return node_err(n, TSYNC_EAUTH, "cannot sign the txn");
 	return log_append(n, &h, n->id, scope, first->scope_len, cm->body.p,
-			  cm->body.len, hash, sig, cm->hlc);
+			  cm->body.len, hash, sig, cm->hlc, 1);
 }
 
 static int

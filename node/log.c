@@ -63,10 +63,27 @@ stream_create(struct tsync_node *n, struct stream_head *h, uint64_t origin,
 }
 
 int
+log_store_head(struct tsync_node *n, const struct stream_head *h)
+{
+	sqlite3_stmt *s = store_stmt(n, ST_STREAM_SET);
+	int rc;
+
+	if (s == NULL)
+		return TSYNC_EIO;
+	sqlite3_bind_int64(s, 1, h->sid);
+	sqlite3_bind_int64(s, 2, (int64_t)h->seq);
+	sqlite3_bind_blob(s, 3, h->hash, KEYS_HASH_LEN, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 4, (int64_t)h->hlc);
+	rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	return rc == SQLITE_DONE ? 0 : node_sqlerr(n, rc, "advance stream");
+}
+
+int
 log_append(struct tsync_node *n, struct stream_head *h, uint64_t origin,
 	   const char *scope, size_t scope_len, const uint8_t *body,
 	   size_t len, const uint8_t hash[KEYS_HASH_LEN],
-	   const uint8_t sig[KEYS_SIG_LEN], uint64_t hlc)
+	   const uint8_t sig[KEYS_SIG_LEN], uint64_t hlc, int store_head)
 {
 	sqlite3_stmt *s;
 	int rc;
@@ -87,20 +104,10 @@ log_append(struct tsync_node *n, struct stream_head *h, uint64_t origin,
 	sqlite3_reset(s);
 	if (rc != SQLITE_DONE)
 		return node_sqlerr(n, rc, "append txn");
-	if ((s = store_stmt(n, ST_STREAM_SET)) == NULL)
-		return TSYNC_EIO;
-	sqlite3_bind_int64(s, 1, h->sid);
-	sqlite3_bind_int64(s, 2, (int64_t)(h->seq + 1));
-	sqlite3_bind_blob(s, 3, hash, KEYS_HASH_LEN, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 4, (int64_t)hlc);
-	rc = sqlite3_step(s);
-	sqlite3_reset(s);
-	if (rc != SQLITE_DONE)
-		return node_sqlerr(n, rc, "advance stream");
 	h->seq++;
 	memcpy(h->hash, hash, KEYS_HASH_LEN);
 	h->hlc = hlc;
-	return 0;
+	return store_head ? log_store_head(n, h) : 0;
 }
 
 int

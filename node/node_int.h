@@ -138,7 +138,9 @@ int log_append(struct tsync_node *n, struct stream_head *h,
 	       uint64_t origin, const char *scope, size_t scope_len,
 	       const uint8_t *body, size_t len,
 	       const uint8_t hash[KEYS_HASH_LEN],
-	       const uint8_t sig[KEYS_SIG_LEN], uint64_t hlc);
+	       const uint8_t sig[KEYS_SIG_LEN], uint64_t hlc, int store_head);
+/* Writes h as the stream's head (after appends with store_head 0). */
+int log_store_head(struct tsync_node *n, const struct stream_head *h);
 
 /* A stream as listed for replication. */
 struct stream_row {

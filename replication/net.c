@@ -333,6 +333,9 @@ conn_free(struct conn *c)
 		sess_get_stats(c->sess, &st);
 		srv->sr->sent += st.sent_txns;
 		srv->sr->received += st.recv_txns;
+		srv->sr->duplicate += st.dup;
+		srv->sr->bytes_in += st.recv_bytes;
+		srv->sr->bytes_out += st.sent_bytes;
 		srv->sr->rejected += st.rejected;
 		if (srv->result != 0 && c->err[0] != '\0')
 			ts_fmt(srv->sr->why, sizeof(srv->sr->why), "%s",

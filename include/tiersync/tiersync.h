@@ -219,7 +219,8 @@ int tsync_serve(const char *dir, const struct tsync_serve_opts *o, char *err,
 		size_t errlen);
 
 struct tsync_sync_result {
-	uint64_t sent, received, rejected;
+	uint64_t sent, received, rejected, duplicate;
+	uint64_t bytes_in, bytes_out; /* protocol bytes, before TLS */
 	char why[320];
 };
 /*
