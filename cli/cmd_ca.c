@@ -76,6 +76,29 @@ ca_issue(struct args *a)
 	return EXIT_DONE;
 }
 
+static int
+ca_revoke(struct args *a)
+{
+	static const char u[] = "tiersync ca revoke CA_DIR NODE_CERT|NODE_ID "
+				"[--node DISTRICT_NODE_DIR]";
+	const char *node = arg_opt(a, "--node");
+	const char *dir = arg_next(a), *cert = arg_next(a);
+	char err[512];
+	int rc;
+
+	if (dir == NULL || cert == NULL)
+		return usage_error(u, "CA_DIR and NODE_CERT are needed");
+	if ((rc = arg_done(a, u)) != 0)
+		return rc;
+	if (tsync_ca_revoke(dir, cert, node, err, sizeof(err)) != 0)
+		return fail("%s", err);
+	printf("revoked %s; the list is %s/crl.pem%s%s\n", cert, dir,
+	       node ? ", installed in " : " (install it in the district node "
+					  "with --node to spread it)",
+	       node ? node : "");
+	return EXIT_DONE;
+}
+
 int
 cmd_ca(struct args *a)
 {
@@ -85,6 +108,8 @@ cmd_ca(struct args *a)
 		return ca_init(a);
 	if (sub != NULL && strcmp(sub, "issue") == 0)
 		return ca_issue(a);
-	return usage_error("tiersync ca init|issue ...",
+	if (sub != NULL && strcmp(sub, "revoke") == 0)
+		return ca_revoke(a);
+	return usage_error("tiersync ca init|issue|revoke ...",
 			   "unknown ca command '%s'", sub ? sub : "");
 }

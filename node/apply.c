@@ -11,7 +11,7 @@
 
 enum reason {
 	R_OK, R_MALFORMED, R_VISIBILITY, R_NOCERT, R_SCOPE, R_GAP, R_CHAIN,
-	R_EQUIVOCATION, R_SIGNATURE, R_ROWSCOPE, R_DUP
+	R_EQUIVOCATION, R_SIGNATURE, R_ROWSCOPE, R_DUP, R_REVOKED
 };
 
 static const char *const reason_text[] = {
@@ -26,6 +26,7 @@ static const char *const reason_text[] = {
 	[R_SIGNATURE] = "bad signature",
 	[R_ROWSCOPE] = "change to a row of another scope",
 	[R_DUP] = "duplicate",
+	[R_REVOKED] = "origin's certificate was revoked before this txn",
 };
 
 /* The state of one row before a change is merged. */
@@ -183,8 +184,12 @@ write_row(struct tsync_node *n, struct tbl *t, const struct txn_change *c,
 		s = t->upsert;
 		sqlite3_reset(s);
 		sqlite3_bind_text(s, 1, c->id, (int)c->id_len, SQLITE_STATIC);
-		for (i = 1; i < t->ncol; i++)
-			txn_bind_value(s, i + 1, vals[i]);
+		for (i = 1; i < t->ncol; i++) {
+			if (vals[i] != NULL)
+				txn_bind_value(s, i + 1, vals[i]);
+			else
+				sqlite3_bind_null(s, i + 1);
+		}
 		rc = sqlite3_step(s);
 		sqlite3_reset(s);
 		if (rc != SQLITE_DONE)
@@ -347,8 +352,12 @@ quarantine(struct tsync_node *n, const struct wire_txn *w,
 		sqlite3_bind_int64(s, 5, (int64_t)t->seq);
 	}
 	sqlite3_bind_text(s, 6, reason_text[why], -1, SQLITE_STATIC);
-	sqlite3_bind_blob(s, 7, w->body, (int)w->len, SQLITE_STATIC);
-	sqlite3_bind_blob(s, 8, w->sig, KEYS_SIG_LEN, SQLITE_STATIC);
+	/* Evidence is kept, except the records of a scope this node must
+	 * never hold: of those only the header (origin, scope, seq). */
+	if (why != R_VISIBILITY) {
+		sqlite3_bind_blob(s, 7, w->body, (int)w->len, SQLITE_STATIC);
+		sqlite3_bind_blob(s, 8, w->sig, KEYS_SIG_LEN, SQLITE_STATIC);
+	}
 	rc = sqlite3_step(s);
 	sqlite3_finalize(s);
 	return rc == SQLITE_DONE ? 0 : node_sqlerr(n, rc, "quarantine");
@@ -385,6 +394,9 @@ check_txn(struct ctx *x, const struct txn *t, const struct cert_entry **ce)
 		return R_NOCERT;
 	if (!scope_may_write((*ce)->info.scope, (*ce)->info.role, scope))
 		return R_SCOPE;
+	if ((*ce)->revoked_at >= 0 &&
+	    hlc_ms(t->hlc) >= (uint64_t)(*ce)->revoked_at)
+		return R_REVOKED;
 	if (!x->head_loaded) {
 		rc = log_head(n, t->origin, t->scope, t->scope_len, h);
 		if (rc != 0 && rc != TSYNC_ENOENT)
@@ -490,6 +502,12 @@ apply_one(struct ctx *x, struct item *it, int check_sig, int *applied)
 			return 0;
 		}
 	}
+	/* Blame the origin (scope, chain, equivocation...) only for bytes
+	 * it really signed; otherwise the relay forged them. */
+	if (ce != NULL && why != R_SIGNATURE && why != R_VISIBILITY &&
+	    why != R_NOCERT && !check_sig &&
+	    txn_verify_sig(ce->key, t->hash, it->w->sig) != 0)
+		why = R_SIGNATURE;
 	note_reject(x, t, why);
 	return quarantine(x->n, it->w, t, why, x->peer);
 }

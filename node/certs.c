@@ -7,6 +7,7 @@
 
 #include "certs.h"
 #include "node_int.h"
+#include "revoke.h"
 
 #define CACHE_SIZE 1024 /* entries; a district has a few hundred nodes */
 
@@ -78,6 +79,7 @@ certs_get(struct tsync_node *n, uint64_t origin)
 		memset(e, 0, sizeof(*e));
 		return NULL;
 	}
+	e->revoked_at = crl_revoked_at(n, e->info.serial);
 	return e;
 }
 

@@ -22,6 +22,7 @@ struct cert_entry {
 	uint64_t node_id;
 	struct cert_info info;
 	EVP_PKEY *key;
+	int64_t revoked_at; /* ms, or -1 */
 };
 
 /* Finds the certificate of `origin`; NULL (with node error) if unknown. */

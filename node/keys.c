@@ -252,6 +252,7 @@ cert_parse(X509 *c, struct cert_info *out)
 		     sizeof(out->scope)) != 0 ||
 	    name_get(nm, NID_title, out->role, sizeof(out->role)) != 0)
 		return TSYNC_ECORRUPT;
+	ASN1_INTEGER_get_uint64(&out->serial, X509_get0_serialNumber(c));
 	out->not_before = asn1_time_unix(X509_get0_notBefore(c));
 	out->not_after = asn1_time_unix(X509_get0_notAfter(c));
 	/* The CN must be the id of the key the certificate carries. */

@@ -29,6 +29,7 @@ struct cert_info {
 	char district[64];
 	int64_t not_before; /* unix seconds */
 	int64_t not_after;
+	uint64_t serial;
 };
 
 int keys_generate(EVP_PKEY **out);

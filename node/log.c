@@ -327,6 +327,12 @@ log_read(struct tsync_node *n, int64_t sid, uint64_t from, uint64_t to,
 	while (bytes < max_bytes && (rc = sqlite3_step(s)) == SQLITE_ROW) {
 		size_t len = (size_t)sqlite3_column_bytes(s, 1);
 
+		/* Never past max_bytes, except one txn alone (it fits a
+		 * frame: TXN_MAX_BODY < FRAME_MAX). */
+		if (bytes > 0 && bytes + len + KEYS_SIG_LEN + 16 > max_bytes) {
+			rc = SQLITE_DONE;
+			break;
+		}
 		if (sqlite3_column_bytes(s, 2) != KEYS_SIG_LEN) {
 			rc = node_err(n, TSYNC_ECORRUPT, "stored txn lacks a "
 				      "signature");

@@ -301,6 +301,14 @@ tsync_node_open(const char *dir, const struct tsync_ops *ops,
 				have, idhex);
 	if ((rc = store_load_tables(n)) != 0 || (rc = load_clock(n)) != 0)
 		return rc;
+	{
+		char v[32];
+
+		if (node_conf_get(n, "max_clock_skew_ms", v, sizeof(v)) == 0 &&
+		    v[0] != '\0')
+			n->max_skew_ms = strtoull(v, NULL, 10);
+		n->errmsg[0] = '\0';
+	}
 	return capture_install(n);
 }
 

@@ -38,6 +38,8 @@ static const char *const engine_schema =
 	"CREATE TABLE IF NOT EXISTS ts_quarantine(qid INTEGER PRIMARY KEY,"
 	" at INTEGER NOT NULL, peer TEXT, origin INTEGER, scope TEXT,"
 	" seq INTEGER, reason TEXT NOT NULL, body BLOB, sig BLOB);"
+	"CREATE TABLE IF NOT EXISTS ts_revoked(serial INTEGER PRIMARY KEY,"
+	" revoked_at INTEGER NOT NULL);"
 	"CREATE TABLE IF NOT EXISTS ts_peers(peer_id INTEGER PRIMARY KEY,"
 	" scope TEXT, role TEXT, addr TEXT, last_contact INTEGER,"
 	" they_lack INTEGER, we_lack INTEGER, sent INTEGER DEFAULT 0,"

@@ -17,6 +17,7 @@
 #include "apply.h"
 #include "frame.h"
 #include "node_int.h"
+#include "revoke.h"
 #include "scope.h"
 #include "txn.h"
 
@@ -346,6 +347,20 @@ tsync_bundle_export(const char *dir, const char *for_scope, const char *out,
 	pack_vv(&pk, &sv);
 	frame_end(&x.frame, f);
 	rc = write_frame(&x);
+	{
+		char *pem;
+		size_t len;
+
+		if (rc == 0 && crl_pem(x.n, &pem, &len) == 0) {
+			f = frame_begin(&x.frame, &pk);
+			msgpack_pack_array(&pk, 2);
+			msgpack_pack_uint8(&pk, WIRE_CRL);
+			msgpack_pack_bin_with_body(&pk, pem, len);
+			frame_end(&x.frame, f);
+			free(pem);
+			rc = write_frame(&x);
+		}
+	}
 	if (rc == 0)
 		rc = export_all(&x, for_scope, &sv, &after);
 	if (rc == 0) {
@@ -466,6 +481,14 @@ tsync_bundle_import(const char *dir, const char *file,
 			rc = frame_bin(&f, 1, &p, &len) ? TSYNC_EPROTO : 0;
 			if (rc == 0)
 				certs_add_pem(n, p, len); /* else quarantined */
+		} else if (f.type == WIRE_CRL) {
+			const uint8_t *p;
+			uint32_t len;
+			int inst;
+
+			rc = frame_bin(&f, 1, &p, &len) ? TSYNC_EPROTO : 0;
+			if (rc == 0)
+				crl_install(n, p, len, &inst, NULL);
 		} else if (f.type == WIRE_BATCH) {
 			rc = import_batch(n, &f, peer, r);
 		} else if (f.type == WIRE_END) {

@@ -34,6 +34,7 @@ enum msg_type {
 	WIRE_DONE = 10, /* [10, [origin, scope, seq, ...]] caught up */
 	WIRE_BUNDLE = 11, /* [11, fmt, node_id, for_scope, created_ms] */
 	WIRE_END = 12,  /* [12, txns, [origin, scope, seq, ...]] */
+	WIRE_CRL = 13,  /* [13, pem:bin] the district's revocation list */
 };
 
 enum err_code {

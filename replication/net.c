@@ -28,6 +28,8 @@
 #include <uv.h>
 
 #include "node_int.h"
+#include "revoke.h"
+#include "scope.h"
 #include "session.h"
 #include "tls.h"
 
@@ -35,6 +37,7 @@
 #define WRITE_HIGH (4u << 20) /* ciphertext queued in libuv before we wait */
 #define BACKOFF_MIN_MS 250
 #define BACKOFF_MAX_MS 30000
+#define HANDSHAKE_MS 10000
 
 struct server;
 
@@ -45,6 +48,7 @@ struct conn {
 	struct tls tls;
 	struct sess *sess;
 	int outbound, closing, handle_open;
+	uint64_t started; /* ms: TLS must be up within HANDSHAKE_MS */
 	uint64_t rec_sent, rec_recv; /* figures already in ts_peers */
 	size_t writing;
 	char addr[96];
@@ -76,6 +80,7 @@ struct server {
 	int64_t data_version;
 	uv_signal_t sigint, sigterm;
 	int stopping;
+	char crl_number[32];
 	/* sync result */
 	int result;
 	struct tsync_sync_result *sr;
@@ -138,6 +143,36 @@ record_peer(struct conn *c)
 			tsync_node_errmsg(c->srv->n));
 }
 
+/*
+ * A newer revocation list arrived (from a peer, or installed by
+ * `tiersync ca revoke --node` in another process): pass it to every peer
+ * and close the links of revoked peers.
+ */
+static void
+crl_changed(struct server *srv)
+{
+	char num[32] = "";
+	struct conn *c;
+
+	if (store_meta_get(srv->n, "crl_number", num, sizeof(num)) != 0 ||
+	    strcmp(num, srv->crl_number) == 0)
+		return;
+	ts_fmt(srv->crl_number, sizeof(srv->crl_number), "%s", num);
+	certs_free(srv->n);
+	for (c = srv->conns; c != NULL; c = c->next) {
+		if (c->closing || !c->tls.done)
+			continue;
+		if (crl_revoked_at(srv->n, c->tls.peer.serial) >= 0) {
+			ts_fmt(c->err, sizeof(c->err),
+			       "peer certificate revoked by the district");
+			conn_close(c, c->err);
+		} else if (c->sess != NULL) {
+			sess_send_crl(c->sess);
+			conn_flush(c);
+		}
+	}
+}
+
 static void
 notify_all(struct server *srv, struct conn *except)
 {
@@ -174,8 +209,10 @@ on_burst(uv_timer_t *t)
 {
 	struct server *srv = t->data;
 
-	if (data_changed(srv))
+	if (data_changed(srv)) {
+		crl_changed(srv);
 		notify_all(srv, NULL);
+	}
 	if (now_ms(srv) > srv->burst_until)
 		uv_timer_stop(t);
 }
@@ -208,9 +245,15 @@ handle_action(struct conn *c, const struct sess_action *a)
 		srv_log(srv, TSYNC_LOG_INFO, "%s", a->text);
 		notify_all(srv, c);
 		break;
+	case SA_CRL:
+		srv_log(srv, TSYNC_LOG_WARN, "%s", a->text);
+		crl_changed(srv);
+		break;
 	case SA_SYNCED:
 		srv_log(srv, a->code ? TSYNC_LOG_WARN : TSYNC_LOG_INFO, "%s",
 			a->text);
+		if (c->outbound)
+			srv->backoff_ms = 0; /* a working link: retry fast */
 		record_peer(c);
 		if (c->outbound && srv->one_shot) {
 			srv->result = a->code;
@@ -385,11 +428,55 @@ conn_close(struct conn *c, const char *why)
 	conn_finish(c); /* now, or from the last on_write */
 }
 
+/*
+ * Whether this link makes sense for the two identities: a parent must be
+ * an office strictly above us; any other link joins two related scopes
+ * (one inside the other) or an auditor of the district.  NULL if fine,
+ * else the reason.
+ */
+static const char *
+link_refusal(struct conn *c, char *buf, size_t len)
+{
+	const struct cert_info *p = &c->tls.peer;
+	const struct tsync_node *n = c->srv->n;
+	int is_parent = c->outbound && !c->srv->one_shot;
+	/* An auditor's parent is the office of its own scope (the district). */
+	int above = scope_within(n->scope, p->scope) &&
+		    (strcmp(n->scope, p->scope) != 0 ||
+		     strcmp(n->role, "auditor") == 0);
+
+	if (strcmp(p->district, n->district) != 0)
+		ts_fmt(buf, len, "peer belongs to district %s, not %s",
+		       p->district, n->district);
+	else if (is_parent && (strcmp(p->role, "office") != 0 || !above))
+		ts_fmt(buf, len, "%s %s (%s) presents itself as our parent, "
+				 "but a parent must be an office above %s",
+		       strcmp(p->role, "auditor") == 0 ? "an auditor"
+						       : "a node",
+		       p->scope, p->role, n->scope);
+	else if (strcmp(p->role, "auditor") == 0 ||
+		 strcmp(n->role, "auditor") == 0 ||
+		 scope_within(p->scope, n->scope) ||
+		 scope_within(n->scope, p->scope))
+		return NULL;
+	else
+		ts_fmt(buf, len, "%s and %s are not on one branch: they have "
+				 "nothing to exchange",
+		       p->scope, n->scope);
+	return buf;
+}
+
 static void
 start_session(struct conn *c)
 {
 	struct sess_cfg cfg;
+	char why[300];
 
+	if (link_refusal(c, why, sizeof(why)) != NULL) {
+		ts_fmt(c->err, sizeof(c->err), "link refused: %s", why);
+		conn_close(c, c->err);
+		return;
+	}
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.node = c->srv->n;
 	cfg.one_shot = c->outbound && c->srv->one_shot;
@@ -400,8 +487,6 @@ start_session(struct conn *c)
 		conn_close(c, "out of memory");
 		return;
 	}
-	if (c->outbound)
-		c->srv->backoff_ms = 0;
 	srv_log(c->srv, TSYNC_LOG_INFO, "TLS up with %s (node %016llx, %s %s)",
 		c->addr, (unsigned long long)c->tls.peer.node_id,
 		c->tls.peer.role, c->tls.peer.scope);
@@ -481,6 +566,7 @@ conn_new(struct server *srv, int outbound)
 		return NULL;
 	}
 	c->handle_open = 1;
+	c->started = now_ms(srv);
 	c->tcp.data = c;
 	c->next = srv->conns;
 	srv->conns = c;
@@ -658,12 +744,21 @@ on_tick(uv_timer_t *t)
 	struct server *srv = t->data;
 	struct conn *c, *next;
 
-	if (data_changed(srv))
+	if (data_changed(srv)) {
+		crl_changed(srv);
 		notify_all(srv, NULL);
+	}
 	for (c = srv->conns; c != NULL; c = next) {
 		next = c->next;
-		if (!c->closing)
+		if (!c->closing && !c->tls.done &&
+		    now_ms(srv) - c->started > HANDSHAKE_MS) {
+			ts_fmt(c->err, sizeof(c->err),
+			       "TLS handshake not done within %u ms",
+			       HANDSHAKE_MS);
+			conn_close(c, c->err);
+		} else if (!c->closing) {
 			conn_flush(c);
+		}
 	}
 }
 
@@ -757,7 +852,7 @@ srv_init(struct server *srv, const char *dir, char *err, size_t len)
 		srv->n = NULL;
 		return TSYNC_EINVAL;
 	}
-	if ((srv->ctx = tls_ctx_new(dir, err, len)) == NULL) {
+	if ((srv->ctx = tls_ctx_new(dir, srv->n, err, len)) == NULL) {
 		tsync_node_close(srv->n);
 		return TSYNC_EAUTH;
 	}
@@ -780,6 +875,8 @@ srv_init(struct server *srv, const char *dir, char *err, size_t len)
 	ts_fmt(path, sizeof(path), "%s", dir);
 	srv->watching = uv_fs_event_start(&srv->watch, on_fs_event, path, 0) == 0;
 	data_changed(srv);
+	store_meta_get(srv->n, "crl_number", srv->crl_number,
+		       sizeof(srv->crl_number));
 	return 0;
 }
 

@@ -33,6 +33,7 @@
 #include "apply.h"
 #include "frame.h"
 #include "node_int.h"
+#include "revoke.h"
 #include "scope.h"
 #include "session.h"
 #include "txn.h"
@@ -434,7 +435,10 @@ on_hello(struct sess *s, const struct frame *f)
 	    s->cfg.peer_addr ? " at " : "",
 	    s->cfg.peer_addr ? s->cfg.peer_addr : "");
 	s->state = S_VV;
-	return send_vv(s, WIRE_VV);
+	if (send_vv(s, WIRE_VV) != 0)
+		return TSYNC_EIO;
+	sess_send_crl(s);
+	return 0;
 }
 
 /* Records their VV in `known`; counts what each side lacks. */
@@ -663,6 +667,25 @@ on_frame(struct sess *s, const uint8_t *body, size_t len)
 			    s->peer_name, tsync_node_errmsg(s->n));
 		break;
 	}
+	case WIRE_CRL: {
+		const uint8_t *p;
+		uint32_t n;
+		uint64_t no = 0;
+		int installed = 0;
+
+		if (frame_bin(&f, 1, &p, &n) != 0)
+			rc = fail(s, TSYNC_EPROTO, ERR_MALFORMED, "bad CRL");
+		else if (crl_install(s->n, p, n, &installed, &no) != 0)
+			act(s, SA_LOG, 0, "revocation list from %s refused: %s",
+			    s->peer_name, tsync_node_errmsg(s->n));
+		else if (installed) {
+			act(s, SA_CRL, 0, "installed revocation list #%llu "
+					  "from %s",
+			    (unsigned long long)no, s->peer_name);
+			s->q[(s->qhead + s->qlen - 1) % QMAX].count = no;
+		}
+		break;
+	}
 	case WIRE_BATCH:
 		rc = on_batch(s, &f);
 		break;
@@ -866,6 +889,24 @@ sess_poll(struct sess *s, uint64_t now_ms, struct sess_action *a)
 	s->qhead = (s->qhead + 1) % QMAX;
 	s->qlen--;
 	return 1;
+}
+
+void
+sess_send_crl(struct sess *s)
+{
+	msgpack_packer pk;
+	size_t f, len;
+	char *pem;
+
+	if (s->state == S_FAILED || s->state == S_CLOSED ||
+	    crl_pem(s->n, &pem, &len) != 0)
+		return;
+	f = frame_begin(&s->out, &pk);
+	msgpack_pack_array(&pk, 2);
+	msgpack_pack_uint8(&pk, WIRE_CRL);
+	msgpack_pack_bin_with_body(&pk, pem, len);
+	frame_end(&s->out, f);
+	free(pem);
 }
 
 void

@@ -35,7 +35,8 @@ enum sess_action_type {
 	SA_LOG,    /* text: something worth logging (connected, moved) */
 	SA_SYNCED, /* both sides caught up; code 0 = same streams held */
 	SA_CLOSE,  /* close the link after flushing; code = TSYNC_E*, text */
-	SA_APPLIED /* count: txns applied from the peer (notify others) */
+	SA_APPLIED, /* count: txns applied from the peer (notify others) */
+	SA_CRL      /* a newer revocation list was installed (count: its no.) */
 };
 
 struct sess_action {
@@ -63,6 +64,8 @@ void sess_sent(struct sess *s, size_t n);
 int sess_poll(struct sess *s, uint64_t now_ms, struct sess_action *a);
 /* The local replica changed: push what the peer lacks. */
 void sess_notify(struct sess *s);
+/* Sends the revocation list held (if any): after a newer one arrived. */
+void sess_send_crl(struct sess *s);
 /* Starts an orderly close (BYE). */
 void sess_close(struct sess *s, const char *why);
 int sess_failed(const struct sess *s);

@@ -10,11 +10,33 @@
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
+#include "revoke.h"
 #include "tiersync/tiersync.h"
 #include "util.h"
 
+/* Chain checks are OpenSSL's; revocation is the replica's list. */
+static int
+on_verify(int ok, X509_STORE_CTX *x)
+{
+	SSL *ssl = X509_STORE_CTX_get_ex_data(
+		x, SSL_get_ex_data_X509_STORE_CTX_idx());
+	struct tsync_node *n =
+		ssl ? SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl)) : NULL;
+	X509 *c = X509_STORE_CTX_get_current_cert(x);
+	uint64_t serial = 0;
+
+	if (!ok || n == NULL || c == NULL || X509_STORE_CTX_get_error_depth(x))
+		return ok;
+	ASN1_INTEGER_get_uint64(&serial, X509_get0_serialNumber(c));
+	if (crl_revoked_at(n, serial) >= 0) {
+		X509_STORE_CTX_set_error(x, X509_V_ERR_CERT_REVOKED);
+		return 0;
+	}
+	return 1;
+}
+
 SSL_CTX *
-tls_ctx_new(const char *dir, char *err, size_t len)
+tls_ctx_new(const char *dir, struct tsync_node *n, char *err, size_t len)
 {
 	char path[PATH_MAX];
 	SSL_CTX *ctx = SSL_CTX_new(TLS_method());
@@ -24,9 +46,10 @@ tls_ctx_new(const char *dir, char *err, size_t len)
 		return NULL;
 	}
 	SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION);
+	SSL_CTX_set_app_data(ctx, n);
 	SSL_CTX_set_verify(ctx,
 			   SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT,
-			   NULL);
+			   on_verify);
 	SSL_CTX_set_verify_depth(ctx, 1);
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
 	SSL_CTX_set_num_tickets(ctx, 0);

@@ -19,8 +19,14 @@
 
 #include "keys.h"
 
-/* Builds the SSL_CTX of the node in `dir`; NULL with err on failure. */
-SSL_CTX *tls_ctx_new(const char *dir, char *err, size_t len);
+struct tsync_node;
+/*
+ * Builds the SSL_CTX of the node in `dir`; NULL with err on failure.  The
+ * node (borrowed, must outlive the context) is asked whether a peer's
+ * certificate was revoked.
+ */
+SSL_CTX *tls_ctx_new(const char *dir, struct tsync_node *n, char *err,
+		     size_t len);
 
 struct tls {
 	SSL *ssl;

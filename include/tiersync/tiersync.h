@@ -76,6 +76,15 @@ int tsync_ca_init(const char *ca_dir, const char *district, int days,
 int tsync_ca_issue(const char *ca_dir, const char *scope, const char *role,
 		   int days, const char *out_dir, char *err, size_t errlen);
 
+/*
+ * Revokes a node certificate (a path, or a node id whose certificate is in
+ * CA_DIR/issued/) and writes the new signed list to CA_DIR/crl.pem.  With
+ * node_dir, installs it there too (the district node), from where it
+ * replicates to every node.
+ */
+int tsync_ca_revoke(const char *ca_dir, const char *cert,
+		    const char *node_dir, char *err, size_t errlen);
+
 /* ---- Node life cycle ------------------------------------------------ */
 
 struct tsync_node;

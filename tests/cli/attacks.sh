@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# Crafted attacks, each refused, quarantined with the right reason, and
+# nothing else lost: a village writing another's scope, an auditor
+# writing, a forged signature relayed through a street, a broken chain, a
+# gap, equivocation, a replayed batch, a revoked node connecting and its
+# txn arriving through a relay; and the TLS refusals.
+source "$(dirname "$0")/lib.sh"
+F=${2:?usage: attacks.sh tiersync tsync_forge}
+node d gangzha
+node s gangzha/qinzao
+node v gangzha/qinzao/feiqiao
+node v2 gangzha/qinzao/tangzha
+node a gangzha auditor
+V=gangzha/qinzao/feiqiao
+reasons() { sqlite3 "$W/$1/replica.db" "SELECT reason FROM ts_quarantine ORDER BY qid"; }
+qcount() { sqlite3 "$W/$1/replica.db" "SELECT count(*) FROM ts_quarantine WHERE reason LIKE '%$2%'"; }
+expect_q() { # NODE REASON-FRAGMENT COUNT
+	local got; got=$(qcount "$1" "$2")
+	if [ "$got" = "$3" ]; then ok; else bad "$1 has $got quarantined for '$2', wanted $3"; reasons "$1" | sed 's/^/    /' >&2; fi
+}
+
+for i in 1 2 3; do "$T" sql "$W/v" "INSERT INTO cases(id, scope, title) VALUES('v-$i', '$V', '案$i')" >/dev/null; done
+"$T" sql "$W/v2" "INSERT INTO cases(id, scope, title) VALUES('t-1', 'gangzha/qinzao/tangzha', '唐家')" >/dev/null
+PD=$(free_port); PS=$(free_port)
+serve d --listen 127.0.0.1:$PD
+wait_port $PD
+expect 0 "$T" sync "$W/s" --peer 127.0.0.1:$PD
+serve s --listen 127.0.0.1:$PS --parent 127.0.0.1:$PD
+wait_port $PS
+expect 0 "$T" sync "$W/v" --peer 127.0.0.1:$PS
+expect 0 "$T" sync "$W/v2" --peer 127.0.0.1:$PS
+wait_for 10 has_rows d "1" 4 && ok || bad "district did not get the villages' rows"
+before=$("$T" digest "$W/s")
+
+# A village writing another village's scope.
+"$F" scope "$W/v" gangzha/qinzao/tangzha "$W/escape.tsb" || bad "forge scope"
+expect 0 "$T" bundle import "$W/s" "$W/escape.tsb"
+has 'quarantined 1'
+expect_q s 'origin may not write this scope' 1
+# An auditor writing.
+"$F" scope "$W/a" gangzha "$W/aud.tsb" || bad "forge auditor"
+expect 0 "$T" bundle import "$W/d" "$W/aud.tsb"
+expect_q d 'origin may not write this scope' 1
+# A broken chain, a gap, equivocation.
+"$F" chain "$W/v" "$W/chain.tsb" && "$F" gap "$W/v" "$W/gap.tsb" && "$F" equivocate "$W/v" "$W/eq.tsb" || bad "forge"
+expect 0 "$T" bundle import "$W/s" "$W/chain.tsb"
+expect_q s 'broken chain' 1
+expect 0 "$T" bundle import "$W/s" "$W/gap.tsb"
+expect_q s 'gap' 1
+expect 0 "$T" bundle import "$W/s" "$W/eq.tsb"
+expect_q s 'equivocation' 1
+# A forged signature in a bundle.
+"$F" badsig "$W/v" "$W/sig.tsb" || bad "forge badsig"
+expect 0 "$T" bundle import "$W/s" "$W/sig.tsb"
+expect_q s 'bad signature' 1
+# None of it touched the street's data.
+eq "$("$T" digest "$W/s")" "$before" "street data unchanged by refused txns"
+expect 0 "$T" verify "$W/s"
+expect 0 "$T" status "$W/s"
+has 'quarantined 5'
+
+# A replayed old batch changes nothing.
+"$T" bundle export "$W/v" --for gangzha/qinzao --out "$W/old.tsb" >/dev/null
+expect 0 "$T" bundle import "$W/s" "$W/old.tsb"
+has 'applied 0, already held 3, quarantined 0'
+eq "$("$T" digest "$W/s")" "$before" "replay changed nothing"
+
+# A forged signature relayed by a compromised street (written straight
+# into its log): the district refuses it on receipt, keeps the rest.
+kill $PID_s; wait $PID_s 2>/dev/null
+"$F" inject "$W/v" "$W/s" || bad "inject"
+"$T" sql "$W/v" "INSERT INTO cases(id, scope) VALUES('v-after', '$V')" >/dev/null
+expect 1 "$T" sync "$W/s" --peer 127.0.0.1:$PD
+has "not in sync with .*refused"
+expect_q d 'bad signature' 1
+sqlite3 "$W/d/replica.db" "SELECT peer FROM ts_quarantine WHERE reason = 'bad signature'" | grep -q 'gangzha/qinzao' && ok || bad "quarantine lacks the relaying peer"
+eq "$(rows d "id = 'forged-inject'")" 0 "forged row kept out"
+expect 0 "$T" verify "$W/d"
+expect 0 "$T" status "$W/d"
+has 'quarantined 2'
+
+# Revocation: the list reaches the street from the district; the revoked
+# village's handshake is refused; its later txn is refused via a relay.
+node s9 gangzha/qinzao
+expect 0 "$T" ca revoke "$W/ca" "$W/v2/node.crt" --node "$W/d"
+has 'revoked'
+serve s --listen 127.0.0.1:$PS --parent 127.0.0.1:$PD
+wait_port $PS
+if wait_for 10 grep -q 'installed revocation list #1' "$W/s.log"; then ok; else bad "street did not get the list"; fi
+expect 1 "$T" sync "$W/v2" --peer 127.0.0.1:$PS --timeout 5
+if wait_for 5 grep -q 'revoked by the district' "$W/s.log"; then ok; else bad "street log lacks the revoked refusal"; fi
+sleep 1.1 # the next write is certainly after the revocation time
+"$T" sql "$W/v2" "INSERT INTO cases(id, scope) VALUES('t-late', 'gangzha/qinzao/tangzha')" >/dev/null
+kill $PID_s; wait $PID_s 2>/dev/null
+"$F" inject "$W/v2" "$W/s9" good 2>/dev/null # s9 has no v2 stream yet: refused
+"$T" bundle export "$W/v2" --for gangzha/qinzao --out "$W/v2.tsb" >/dev/null
+expect 0 "$T" bundle import "$W/s" "$W/v2.tsb"
+expect_q s 'revoked' 1
+eq "$(rows s "id = 't-late'")" 0 "revoked node's late txn kept out"
+eq "$(rows s "id = 't-1'")" 1 "its earlier txn kept"
+
+# TLS: expired certificate, no certificate, a village posing as a parent.
+serve s --listen 127.0.0.1:$PS --parent 127.0.0.1:$PD
+wait_port $PS
+node old gangzha/qinzao/oldvillage
+"$F" expire "$W/ca" "$W/old" || bad "forge expire"
+expect 1 "$T" sync "$W/old" --peer 127.0.0.1:$PS --timeout 5
+if wait_for 5 grep -q 'expired' "$W/s.log"; then ok; else bad "street log lacks the expiry refusal"; fi
+if command -v openssl >/dev/null; then
+	timeout 5 openssl s_client -connect 127.0.0.1:$PS -tls1_3 </dev/null >/dev/null 2>&1
+	if wait_for 5 grep -q 'peer sent no certificate' "$W/s.log"; then ok; else bad "no-certificate refusal not logged"; fi
+fi
+PV=$(free_port)
+serve v --listen 127.0.0.1:$PV
+wait_port $PV
+node s2 gangzha/qinzao
+serve s2 --parent 127.0.0.1:$PV
+if wait_for 5 grep -q 'presents itself as our parent' "$W/s2.log"; then ok; else bad "a village posing as parent was not refused"; fi
+for n in d v; do expect 0 "$T" verify "$W/$n"; done
+# The street was compromised (a forged txn written into its log): verify says so.
+expect 1 "$T" verify "$W/s"
+has "signature does not verify"
+finish
