@@ -44,5 +44,6 @@ int cmd_verify(struct args *a);
 int cmd_serve(struct args *a);
 int cmd_sync(struct args *a);
 int cmd_bundle(struct args *a);
+int cmd_conflicts(struct args *a);
 
 #endif

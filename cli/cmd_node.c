@@ -150,6 +150,23 @@ print_stream(void *arg, const struct tsync_stream_info *s)
 }
 
 static int
+print_skew(void *arg, const struct tsync_skew_info *k)
+{
+	struct st *st = arg;
+
+	if (st->json)
+		printf("%s{\"origin\":\"%s\",\"ahead_ms\":%llu}",
+		       st->count++ ? "," : "", k->origin,
+		       (unsigned long long)k->ahead_ms);
+	else
+		printf("%s  %s clock ran %llu ms ahead of ours (versions kept; "
+		       "our clock bounded)\n",
+		       st->count++ ? "" : "clock skew:\n", k->origin,
+		       (unsigned long long)k->ahead_ms);
+	return 0;
+}
+
+static int
 print_peer(void *arg, const struct tsync_peer_info *p)
 {
 	struct st *st = arg;
@@ -247,6 +264,11 @@ cmd_status(struct args *a)
 	st.count = 0;
 	if (rc == 0)
 		rc = tsync_node_peers(n, print_peer, &st);
+	if (st.json)
+		printf("],\"clock_skews\":[");
+	st.count = 0;
+	if (rc == 0)
+		rc = tsync_node_skews(n, print_skew, &st);
 	if (st.json)
 		printf("]}\n");
 	if (rc != 0)

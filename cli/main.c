@@ -21,6 +21,8 @@ static const char usage[] =
 	"  sync NODE_DIR --peer HOST:PORT [--timeout SECONDS]\n"
 	"  bundle export NODE_DIR --for SCOPE --out FILE [--since FILE]\n"
 	"  bundle import NODE_DIR FILE\n"
+	"  conflicts NODE_DIR [list [--json] | resolve ID (--keep mine|theirs "
+	"| --value V)]\n"
 	"  version";
 
 struct cmd {
@@ -34,6 +36,7 @@ static const struct cmd cmds[] = {
 	{"status", cmd_status}, {"digest", cmd_digest},
 	{"verify", cmd_verify}, {"serve", cmd_serve},
 	{"sync", cmd_sync},     {"bundle", cmd_bundle},
+	{"conflicts", cmd_conflicts},
 };
 
 int

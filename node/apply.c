@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "apply.h"
+#include "conflict.h"
 #include "node_int.h"
 #include "scope.h"
 #include "txn.h"
@@ -235,6 +236,51 @@ write_row(struct tsync_node *n, struct tbl *t, const struct txn_change *c,
 	return rc == SQLITE_DONE ? 0 : node_sqlerr(n, rc, "write versions");
 }
 
+/*
+ * Merges one column write W (the txn's version) that overwrote P:
+ * W joins the heads unless a version already named it as overwritten;
+ * the largest head is the value; P stops being a head.  See conflict.h.
+ */
+static int
+merge_column(struct tsync_node *n, const struct txn *t,
+	     const struct txn_change *c, struct tbl *tb, struct rowstate *rs,
+	     int ci, const struct txn_col *col, const msgpack_object **vals,
+	     int *changed)
+{
+	struct colref cr = {tb->tid, c->id, c->id_len, ci};
+	uint64_t wh, wo;
+	int rc = 0, was_cur;
+
+	ver_get(rs->vers, tb->ncol, ci, &wh, &wo);
+	was_cur = col->prev_hlc == wh && col->prev_origin == wo;
+	if (t->hlc != wh || t->origin != wo) {
+		if ((rc = over_take(n, &cr, t->hlc, t->origin)) < 0)
+			return rc;
+		if (rc == 1) {
+			rc = 0; /* overwritten before it arrived: no head */
+		} else if (version_cmp(t->hlc, t->origin, wh, wo) > 0) {
+			/* The old value stays a head unless W overwrote it. */
+			if ((wh != 0 || wo != 0) && !was_cur &&
+			    (rc = heads_add(n, &cr, wh, wo, vals[ci])) != 0)
+				return rc;
+			ver_set(rs->vers, ci, t->hlc, t->origin);
+			vals[ci] = col->value;
+			*changed = 1;
+		} else if ((rc = heads_add(n, &cr, t->hlc, t->origin,
+					   col->value)) != 0) {
+			return rc;
+		}
+	}
+	if ((col->prev_hlc != 0 || col->prev_origin != 0) && !was_cur) {
+		rc = heads_remove(n, &cr, col->prev_hlc, col->prev_origin);
+		if (rc == 0)
+			rc = over_add(n, &cr, col->prev_hlc, col->prev_origin);
+		else if (rc == 1)
+			rc = 0;
+	}
+	return rc;
+}
+
 /* Merges one change whose row state is in rs. */
 static int
 merge_change(struct tsync_node *n, const struct txn *t,
@@ -267,19 +313,18 @@ merge_change(struct tsync_node *n, const struct txn *t,
 		for (ci = 0; ci < tb->ncol &&
 			     ci < (int)up.data.via.array.size; ci++)
 			vals[ci] = &up.data.via.array.ptr[ci];
-	for (j = 0; j < c->ncols; j++) {
+	rc = 0;
+	for (j = 0; j < c->ncols && rc == 0; j++) {
 		txn_col_at(c, j, &col);
 		ci = tbl_col(tb, col.name, col.name_len);
 		if (ci < 2)
 			continue; /* a column of a newer schema */
-		ver_get(rs->vers, tb->ncol, ci, &h, &o);
-		if (version_cmp(t->hlc, t->origin, h, o) > 0) {
-			ver_set(rs->vers, ci, t->hlc, t->origin);
-			vals[ci] = col.value;
-			changed = 1;
-		}
+		rc = merge_column(n, t, c, tb, rs, ci, &col, vals, &changed);
 	}
-	rc = 0;
+	if (rc != 0) {
+		msgpack_unpacked_destroy(&up);
+		return rc;
+	}
 	if (changed) {
 		if (vals[1] == NULL) {
 			scope.type = MSGPACK_OBJECT_STR;
@@ -291,6 +336,27 @@ merge_change(struct tsync_node *n, const struct txn *t,
 	}
 	msgpack_unpacked_destroy(&up);
 	return rc;
+}
+
+/* Every version a txn writes is above the version it says it overwrote. */
+static int
+versions_rise(const struct txn *t, const struct txn_change *c)
+{
+	struct txn_col col;
+	uint32_t j;
+
+	if ((c->row_prev_hlc || c->row_prev_origin) &&
+	    version_cmp(t->hlc, t->origin, c->row_prev_hlc,
+			c->row_prev_origin) <= 0)
+		return 0;
+	for (j = 0; j < c->ncols; j++) {
+		txn_col_at(c, j, &col);
+		if ((col.prev_hlc || col.prev_origin) &&
+		    version_cmp(t->hlc, t->origin, col.prev_hlc,
+				col.prev_origin) <= 0)
+			return 0;
+	}
+	return 1;
 }
 
 /* Checks and merges every change of t; R_OK or a reason. */
@@ -314,6 +380,8 @@ merge_txn(struct tsync_node *n, const struct txn *t, struct buf *scratch,
 		rc = read_row(n, tb, c.id, c.id_len, &rs);
 		if (rc == 0 && !row_scope_ok(&rs, t))
 			why = R_ROWSCOPE;
+		if (rc == 0 && why == R_OK && !versions_rise(t, &c))
+			why = R_MALFORMED;
 	}
 	for (i = 0; i < t->nchanges && why == R_OK && rc == 0; i++) {
 		txn_change_at(t, i, &c);
@@ -337,7 +405,8 @@ quarantine(struct tsync_node *n, const struct wire_txn *w,
 	int rc;
 
 	rc = sqlite3_prepare_v2(n->db,
-				"INSERT INTO ts_quarantine(at, peer, origin,"
+				"INSERT OR IGNORE INTO ts_quarantine(at, peer,"
+				" origin,"
 				" scope, seq, reason, body, sig) VALUES(?1,"
 				" ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
 				-1, &s, NULL);
@@ -441,6 +510,34 @@ note_reject(struct ctx *x, const struct txn *t, int why)
 	       reason_text[why]);
 }
 
+/*
+ * Records an origin whose clock ran further ahead of ours than the bound:
+ * its versions are kept as data, our clock moved only to the bound, and
+ * `tiersync status` names it.
+ */
+static int
+note_skew(struct tsync_node *n, const struct txn *t)
+{
+	uint64_t now = ts_now_ms(&n->ops);
+	sqlite3_stmt *s;
+	int rc;
+
+	rc = sqlite3_prepare_v2(n->db,
+				"INSERT INTO ts_skew(origin, ahead_ms, seen_at)"
+				" VALUES(?1, ?2, ?3) ON CONFLICT(origin) DO"
+				" UPDATE SET ahead_ms = max(ahead_ms,"
+				" excluded.ahead_ms), seen_at = excluded.seen_at",
+				-1, &s, NULL);
+	if (rc != SQLITE_OK)
+		return node_sqlerr(n, rc, "note clock skew");
+	sqlite3_bind_int64(s, 1, (int64_t)t->origin);
+	sqlite3_bind_int64(s, 2, (int64_t)(hlc_ms(t->hlc) - now));
+	sqlite3_bind_int64(s, 3, (int64_t)now);
+	rc = sqlite3_step(s);
+	sqlite3_finalize(s);
+	return rc == SQLITE_DONE ? 0 : node_sqlerr(n, rc, "note clock skew");
+}
+
 /* One txn of the batch, decoded once. */
 struct item {
 	const struct wire_txn *w;
@@ -492,8 +589,11 @@ apply_one(struct ctx *x, struct item *it, int check_sig, int *applied)
 			if (rc != 0)
 				return rc;
 			x->head_dirty = 1;
-			hlc_observe(&x->n->hlc, t->hlc, ts_now_ms(&x->n->ops),
-				    x->n->max_skew_ms);
+			if (hlc_observe(&x->n->hlc, t->hlc,
+					ts_now_ms(&x->n->ops),
+					x->n->max_skew_ms) &&
+			    (rc = note_skew(x->n, t)) != 0)
+				return rc;
 			x->rep->applied++;
 			*applied = 1;
 			if (x->held != NULL)

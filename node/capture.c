@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conflict.h"
 #include "node_int.h"
 #include "scope.h"
 #include "txn.h"
@@ -359,6 +360,7 @@ capture_reset(struct tsync_node *n)
 	c->errmsg[0] = '\0';
 	c->nch = 0;
 	c->noffs = 0;
+	c->nsettle = 0;
 	c->arena.len = 0;
 	c->arena.err = 0;
 	/* Give back memory after a very large transaction. */
@@ -378,6 +380,7 @@ capture_free(struct tsync_node *n)
 	buf_free(&n->cap.arena);
 	free(n->cap.offs);
 	free(n->cap.ch);
+	free(n->cap.settle);
 	memset(&n->cap, 0, sizeof(n->cap));
 }
 
@@ -554,21 +557,54 @@ pack_prev(msgpack_packer *pk, const uint8_t *vers, int ncol, int slot)
 }
 
 static int
+settle_hits(const struct tsync_node *n, const struct settle *st,
+	    const struct cap_change *ch, int col)
+{
+	return st->tid == ch->tid && (int)st->col == col &&
+	       st->id_len == ch->id_len &&
+	       memcmp(n->cap.arena.p + st->id_off, n->cap.arena.p + ch->id_off,
+		      ch->id_len) == 0;
+}
+
+/* Counts the settled heads of (ch, col). */
+static uint32_t
+settles_of(const struct tsync_node *n, const struct cap_change *ch, int col)
+{
+	uint32_t k, cnt = 0;
+
+	if (!(ch->mask >> col & 1))
+		return 0;
+	for (k = 0; k < n->cap.nsettle; k++)
+		cnt += settle_hits(n, &n->cap.settle[k], ch, col);
+	return cnt;
+}
+
+static int
 write_versions(struct commit *cm, struct cap_change *ch, const struct tbl *t,
 	       uint8_t *vers)
 {
 	struct tsync_node *n = cm->n;
-	sqlite3_stmt *s = store_stmt(n, ST_VER_PUT);
+	sqlite3_stmt *s;
 	uint8_t packed[17 * TBL_MAX_COLS];
 	int col, rc;
 
-	if (s == NULL)
-		return TSYNC_EIO;
 	if (ch->kind != TXN_UPDATE)
 		ver_set(vers, 0, cm->hlc, n->id);
 	for (col = 2; col < t->ncol; col++)
 		if (ch->mask >> col & 1)
 			ver_set(vers, col, cm->hlc, n->id);
+	for (uint32_t k = 0; k < n->cap.nsettle; k++) {
+		const struct settle *st = &n->cap.settle[k];
+		struct colref cr = {(int)st->tid,
+				    (const char *)n->cap.arena.p + st->id_off,
+				    st->id_len, (int)st->col};
+
+		if (settle_hits(n, st, ch, (int)st->col) &&
+		    heads_remove(n, &cr, st->hlc, st->origin) < 0)
+			return TSYNC_EIO;
+	}
+	if ((s = store_stmt(n, ST_VER_PUT)) == NULL)
+		return TSYNC_EIO;
 	sqlite3_bind_int(s, 1, (int)ch->tid);
 	sqlite3_bind_text(s, 2, (const char *)n->cap.arena.p + ch->id_off,
 			  (int)ch->id_len, SQLITE_STATIC);
@@ -593,7 +629,7 @@ pack_change(struct commit *cm, msgpack_packer *pk, struct cap_change *ch,
 	int col;
 
 	for (col = 2; col < t->ncol; col++)
-		ncols += ch->mask >> col & 1;
+		ncols += (ch->mask >> col & 1) + settles_of(n, ch, col);
 	msgpack_pack_array(pk, 6);
 	msgpack_pack_unsigned_int(pk, tix);
 	msgpack_pack_str_with_body(pk, n->cap.arena.p + ch->id_off,
@@ -614,6 +650,21 @@ pack_change(struct commit *cm, msgpack_packer *pk, struct cap_change *ch,
 			    offs[2 * col + 1]) != 0)
 			return TSYNC_ENOMEM;
 		pack_prev(pk, vers, t->ncol, col);
+		/* The same value again for each conflict head it settles. */
+		if (settles_of(n, ch, col) > 0)
+			for (uint32_t k = 0; k < n->cap.nsettle; k++) {
+				const struct settle *st = &n->cap.settle[k];
+
+				if (!settle_hits(n, st, ch, col))
+					continue;
+				msgpack_pack_unsigned_int(pk,
+							  (unsigned)(col - 2));
+				buf_put(&cm->body,
+					n->cap.arena.p + offs[2 * col] - 1,
+					offs[2 * col + 1]);
+				msgpack_pack_uint64(pk, st->hlc);
+				msgpack_pack_uint64(pk, st->origin);
+			}
 	}
 	return write_versions(cm, ch, t, vers);
 }
@@ -803,8 +854,16 @@ prepare_rows(struct commit *cm)
 	}
 	cm->hlc = hlc_now(&cm->n->hlc, ts_now_ms(&cm->n->ops));
 	if (cm->hlc <= maxprev) {
+		/* Overwriting a version from a clock ahead of ours: this txn
+		 * goes above it, but the clock follows only up to the bound,
+		 * so one bad clock does not carry every later write along. */
+		uint64_t bound = hlc_make(ts_now_ms(&cm->n->ops) +
+						  cm->n->max_skew_ms,
+					  0xffff);
+
 		cm->hlc = maxprev + 1;
-		cm->n->hlc.last = cm->hlc;
+		if (cm->hlc <= bound)
+			cm->n->hlc.last = cm->hlc;
 	}
 	return 0;
 }
@@ -875,4 +934,67 @@ out:
 	free(cm.vers);
 	buf_free(&cm.body);
 	return rc;
+}
+
+int
+capture_settle(struct tsync_node *n, int tid, const char *row, int col,
+	       uint64_t hlc, uint64_t origin)
+{
+	struct capture *c = &n->cap;
+	const struct tbl *t = store_table_tid(n, tid);
+	struct cap_change *ch;
+	struct settle *st;
+	sqlite3_stmt *s;
+	char sql[512];
+	int rc;
+
+	if (t == NULL || col < 2 || col >= t->ncol || !c->active)
+		return node_err(n, TSYNC_EINVAL, "no such column to settle");
+	snprintf(sql, sizeof(sql), "SELECT id, scope, \"%s\" FROM \"%s\""
+		 " WHERE id = ?1", t->cols[col], t->name);
+	if ((rc = sqlite3_prepare_v2(n->db, sql, -1, &s, NULL)) != SQLITE_OK)
+		return node_sqlerr(n, rc, "settle");
+	sqlite3_bind_text(s, 1, row, -1, SQLITE_STATIC);
+	if (sqlite3_step(s) != SQLITE_ROW) {
+		sqlite3_finalize(s);
+		return node_err(n, TSYNC_ENOENT,
+				"row %s/%s is deleted: insert it again before "
+				"settling its conflicts",
+				t->name, row);
+	}
+	if (c->nsettle == c->capsettle) {
+		uint32_t cap = c->capsettle ? c->capsettle * 2 : 8;
+		void *p = realloc(c->settle, cap * sizeof(*c->settle));
+
+		if (p == NULL) {
+			sqlite3_finalize(s);
+			return node_err(n, TSYNC_ENOMEM, "out of memory");
+		}
+		c->settle = p;
+		c->capsettle = cap;
+	}
+	rc = TSYNC_ENOMEM;
+	if ((ch = cap_new(c, t->ncol)) != NULL) {
+		ch->tid = (uint32_t)tid;
+		ch->kind = TXN_UPDATE;
+		ch->mask = 1ULL << col;
+		if (arena_text(c, sqlite3_column_value(s, 0), &ch->id_off,
+			       &ch->id_len) == 0 &&
+		    arena_text(c, sqlite3_column_value(s, 1), &ch->scope_off,
+			       &ch->scope_len) == 0 &&
+		    arena_value(c, sqlite3_column_value(s, 2),
+				c->offs + ch->vals_off + 2 * col) == 0)
+			rc = 0;
+	}
+	sqlite3_finalize(s);
+	if (rc != 0)
+		return node_err(n, rc, "out of memory");
+	st = &c->settle[c->nsettle++];
+	st->tid = (uint32_t)tid;
+	st->col = (uint32_t)col;
+	st->id_off = ch->id_off;
+	st->id_len = ch->id_len;
+	st->hlc = hlc;
+	st->origin = origin;
+	return 0;
 }

@@ -24,8 +24,11 @@ hlc_observe(struct hlc *c, uint64_t remote, uint64_t phys_ms,
 	uint64_t bound = hlc_make(phys_ms + max_skew_ms, 0xffff);
 
 	if (remote > bound) {
-		if (bound > c->last)
-			c->last = bound;
+		/* Up to the bound, with the logical counter free to tick. */
+		uint64_t cap = hlc_make(phys_ms + max_skew_ms, 0);
+
+		if (cap > c->last)
+			c->last = cap;
 		return 1;
 	}
 	if (remote > c->last)

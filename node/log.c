@@ -169,7 +169,9 @@ tsync_node_counts(struct tsync_node *n, struct tsync_counts *out)
 	    (rc = count(n, "SELECT count(*) FROM ts_ver WHERE dead NOT NULL",
 			&out->tombstones)) != 0 ||
 	    (rc = count(n, "SELECT count(*) FROM ts_quarantine",
-			&out->quarantined)) != 0)
+			&out->quarantined)) != 0 ||
+	    (rc = count(n, "SELECT count(*) FROM ts_heads",
+			&out->conflicts)) != 0)
 		return rc;
 	for (i = 0; i < n->ntbl; i++) {
 		ts_fmt(sql, sizeof(sql), "SELECT count(*) FROM \"%s\"",

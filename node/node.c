@@ -267,6 +267,14 @@ load_clock(struct tsync_node *n)
 	if (sqlite3_step(s) == SQLITE_ROW)
 		n->hlc.last = (uint64_t)sqlite3_column_int64(s, 0);
 	sqlite3_finalize(s);
+	/* Never resume from a far-ahead clock (see capture.c). */
+	{
+		uint64_t bound = hlc_make(ts_now_ms(&n->ops) + n->max_skew_ms,
+					  0xffff);
+
+		if (n->hlc.last > bound)
+			n->hlc.last = bound;
+	}
 	return 0;
 }
 

@@ -46,6 +46,13 @@ struct cap_change {
 	uint32_t dead_off, dead_len; /* delete: old values, msgpack array */
 };
 
+/* A conflict head that the open transaction settles (names overwritten). */
+struct settle {
+	uint32_t tid, col;
+	uint32_t id_off, id_len; /* in the capture arena */
+	uint64_t hlc, origin;
+};
+
 struct capture {
 	int active; /* inside tsync_node_begin/commit */
 	int applying; /* engine writes: not captured */
@@ -57,6 +64,8 @@ struct capture {
 	uint32_t *offs; /* value offsets into `arena` (+1; 0 = absent) */
 	uint32_t noffs, capoffs;
 	struct buf arena; /* ids, scopes, encoded values */
+	struct settle *settle;
+	uint32_t nsettle, capsettle;
 };
 
 enum {
@@ -115,6 +124,10 @@ int domain_declare(struct tsync_node *n);
 int capture_install(struct tsync_node *n);
 void capture_reset(struct tsync_node *n);
 int capture_commit(struct tsync_node *n);
+/* Within a node transaction: writes the row's current value of `col` again,
+ * naming head (hlc, origin) as overwritten too (conflict.c resolve). */
+int capture_settle(struct tsync_node *n, int tid, const char *row, int col,
+		   uint64_t hlc, uint64_t origin);
 void capture_free(struct tsync_node *n);
 
 /* ver blobs (stored per row in ts_ver): 16 bytes per column slot. */

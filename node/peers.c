@@ -78,3 +78,27 @@ tsync_node_peers(struct tsync_node *n, tsync_peer_cb cb, void *arg)
 	sqlite3_finalize(s);
 	return rc == SQLITE_DONE ? 0 : node_sqlerr(n, rc, "list peers");
 }
+
+int
+tsync_node_skews(struct tsync_node *n, tsync_skew_cb cb, void *arg)
+{
+	struct tsync_skew_info si;
+	sqlite3_stmt *s;
+	int rc;
+
+	rc = sqlite3_prepare_v2(n->db, "SELECT origin, ahead_ms, seen_at FROM"
+				       " ts_skew ORDER BY origin", -1, &s, NULL);
+	if (rc != SQLITE_OK)
+		return node_sqlerr(n, rc, "list clock skews");
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		id_format((uint64_t)sqlite3_column_int64(s, 0), si.origin);
+		si.ahead_ms = (uint64_t)sqlite3_column_int64(s, 1);
+		si.seen_at_ms = (uint64_t)sqlite3_column_int64(s, 2);
+		if (cb(arg, &si) != 0) {
+			rc = SQLITE_DONE;
+			break;
+		}
+	}
+	sqlite3_finalize(s);
+	return rc == SQLITE_DONE ? 0 : node_sqlerr(n, rc, "list clock skews");
+}

@@ -30,6 +30,7 @@ struct audit {
 	void *arg;
 	unsigned faults;
 	sqlite3_stmt *put;
+	sqlite3_stmt *all, *prev; /* every version; every version overwritten */
 };
 
 static void __attribute__((format(printf, 2, 3)))
@@ -70,6 +71,93 @@ put(struct audit *a, int tid, const struct txn_change *c, int col,
 	return rc == SQLITE_DONE ? 0 : node_sqlerr(a->n, rc, "replay");
 }
 
+/* Records a column version and the version it overwrote (conflicts). */
+static int
+put_tree(struct audit *a, int tid, const struct txn_change *c, int col,
+	 const struct txn *t, const struct txn_col *cv)
+{
+	sqlite3_stmt *s = a->all;
+	int rc;
+
+	sqlite3_reset(s);
+	sqlite3_bind_int(s, 1, tid);
+	sqlite3_bind_text(s, 2, c->id, (int)c->id_len, SQLITE_STATIC);
+	sqlite3_bind_int(s, 3, col);
+	sqlite3_bind_int64(s, 4, (int64_t)t->hlc);
+	sqlite3_bind_int64(s, 5, (int64_t)t->origin);
+	txn_bind_value(s, 6, cv->value);
+	rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE)
+		return node_sqlerr(a->n, rc, "replay");
+	if (cv->prev_hlc == 0 && cv->prev_origin == 0)
+		return 0;
+	s = a->prev;
+	sqlite3_reset(s);
+	sqlite3_bind_int(s, 1, tid);
+	sqlite3_bind_text(s, 2, c->id, (int)c->id_len, SQLITE_STATIC);
+	sqlite3_bind_int(s, 3, col);
+	sqlite3_bind_int64(s, 4, (int64_t)cv->prev_hlc);
+	sqlite3_bind_int64(s, 5, (int64_t)cv->prev_origin);
+	rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	return rc == SQLITE_DONE ? 0 : node_sqlerr(a->n, rc, "replay");
+}
+
+/*
+ * The conflict set the log implies: per column, the versions no version
+ * overwrote (heads), less the largest version (the value).  It must be
+ * exactly what ts_heads holds.
+ */
+static int
+audit_conflicts(struct audit *a)
+{
+	static const char *const sql[2] = {
+		"SELECT tid, id, col FROM (SELECT a.tid, a.id, a.col, a.hlc,"
+		" a.origin FROM temp.vall a WHERE NOT EXISTS (SELECT 1 FROM"
+		" temp.vprev p WHERE p.tid = a.tid AND p.id = a.id AND"
+		" p.col = a.col AND p.hlc = a.hlc AND p.origin = a.origin)"
+		" AND EXISTS (SELECT 1 FROM temp.vall b WHERE b.tid = a.tid"
+		" AND b.id = a.id AND b.col = a.col AND (b.hlc > a.hlc OR"
+		" (b.hlc = a.hlc AND b.origin > a.origin)))"
+		" EXCEPT SELECT tid, id, col, hlc, origin FROM ts_heads)",
+		"SELECT tid, id, col FROM (SELECT tid, id, col, hlc, origin"
+		" FROM ts_heads EXCEPT SELECT a.tid, a.id, a.col, a.hlc,"
+		" a.origin FROM temp.vall a WHERE NOT EXISTS (SELECT 1 FROM"
+		" temp.vprev p WHERE p.tid = a.tid AND p.id = a.id AND"
+		" p.col = a.col AND p.hlc = a.hlc AND p.origin = a.origin)"
+		" AND EXISTS (SELECT 1 FROM temp.vall b WHERE b.tid = a.tid"
+		" AND b.id = a.id AND b.col = a.col AND (b.hlc > a.hlc OR"
+		" (b.hlc = a.hlc AND b.origin > a.origin))))",
+	};
+	static const char *const what[2] = {
+		"a concurrent value the log holds is missing from the "
+		"conflicts",
+		"a conflict is listed that the log does not explain",
+	};
+	sqlite3_stmt *s;
+	int i, rc;
+
+	for (i = 0; i < 2; i++) {
+		rc = sqlite3_prepare_v2(a->n->db, sql[i], -1, &s, NULL);
+		if (rc != SQLITE_OK)
+			return node_sqlerr(a->n, rc, "conflicts");
+		while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+			const struct tbl *t =
+				store_table_tid(a->n, sqlite3_column_int(s, 0));
+			int col = sqlite3_column_int(s, 2);
+
+			fault(a, "row %s/%s column %s: %s",
+			      t ? t->name : "?", sqlite3_column_text(s, 1),
+			      t && col < t->ncol ? t->cols[col] : "?", what[i]);
+		}
+		sqlite3_finalize(s);
+		if (rc != SQLITE_DONE)
+			return node_sqlerr(a->n, rc, "conflicts");
+	}
+	return 0;
+}
+
 static int
 replay(struct audit *a, const struct txn *t)
 {
@@ -93,7 +181,8 @@ replay(struct audit *a, const struct txn *t)
 			ci = tbl_col(tb, col.name, col.name_len);
 			if (ci < 2)
 				continue;
-			if ((rc = put(a, tb->tid, &c, ci, t, col.value, 0)) != 0)
+			if ((rc = put(a, tb->tid, &c, ci, t, col.value, 0)) != 0 ||
+			    (rc = put_tree(a, tb->tid, &c, ci, t, &col)) != 0)
 				return rc;
 		}
 	}
@@ -439,13 +528,23 @@ audit_orphans(struct audit *a)
 int
 tsync_node_verify(struct tsync_node *n, tsync_fault_cb cb, void *arg)
 {
-	struct audit a = {n, cb, arg, 0, NULL};
+	struct audit a = {n, cb, arg, 0, NULL, NULL, NULL};
 	int i, rc;
 
 	rc = store_exec(n, "DROP TABLE IF EXISTS temp.vx;"
+			   "DROP TABLE IF EXISTS temp.vall;"
+			   "DROP TABLE IF EXISTS temp.vprev;"
 			   "CREATE TEMP TABLE vx(tid INTEGER, id TEXT,"
 			   " col INTEGER, hlc INTEGER, origin INTEGER,"
 			   " scope TEXT, val, PRIMARY KEY(tid, id, col))"
+			   " WITHOUT ROWID;"
+			   "CREATE TEMP TABLE vall(tid INTEGER, id TEXT,"
+			   " col INTEGER, hlc INTEGER, origin INTEGER, val,"
+			   " PRIMARY KEY(tid, id, col, hlc, origin))"
+			   " WITHOUT ROWID;"
+			   "CREATE TEMP TABLE vprev(tid INTEGER, id TEXT,"
+			   " col INTEGER, hlc INTEGER, origin INTEGER,"
+			   " PRIMARY KEY(tid, id, col, hlc, origin))"
 			   " WITHOUT ROWID; BEGIN");
 	if (rc != 0)
 		return rc;
@@ -458,6 +557,16 @@ tsync_node_verify(struct tsync_node *n, tsync_fault_cb cb, void *arg)
 				" OR (excluded.hlc = vx.hlc AND"
 				" excluded.origin > vx.origin)",
 				-1, &a.put, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v2(n->db,
+					"INSERT OR IGNORE INTO temp.vall VALUES(?1,"
+					" ?2, ?3, ?4, ?5, ?6)",
+					-1, &a.all, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v2(n->db,
+					"INSERT OR IGNORE INTO temp.vprev VALUES("
+					"?1, ?2, ?3, ?4, ?5)",
+					-1, &a.prev, NULL);
 	if (rc != SQLITE_OK)
 		rc = node_sqlerr(n, rc, "verify");
 	if (rc == 0)
@@ -468,9 +577,14 @@ tsync_node_verify(struct tsync_node *n, tsync_fault_cb cb, void *arg)
 		rc = audit_versions(&a);
 	if (rc == 0)
 		rc = audit_orphans(&a);
+	if (rc == 0)
+		rc = audit_conflicts(&a);
 	sqlite3_finalize(a.put);
-	sqlite3_exec(n->db, "ROLLBACK; DROP TABLE IF EXISTS temp.vx", NULL,
-		     NULL, NULL);
+	sqlite3_finalize(a.all);
+	sqlite3_finalize(a.prev);
+	sqlite3_exec(n->db, "ROLLBACK; DROP TABLE IF EXISTS temp.vx;"
+			    " DROP TABLE IF EXISTS temp.vall;"
+			    " DROP TABLE IF EXISTS temp.vprev", NULL, NULL, NULL);
 	if (rc != 0)
 		return rc;
 	if (a.faults > MAX_FAULTS && cb != NULL) {

@@ -199,6 +199,29 @@ int tsync_node_digest(struct tsync_node *n, const char *scope, char hex[65]);
 typedef void (*tsync_fault_cb)(void *arg, const char *fault);
 int tsync_node_verify(struct tsync_node *n, tsync_fault_cb cb, void *arg);
 
+/* ---- Conflicts kept for people ------------------------------------------ */
+
+struct tsync_conflict {
+	char id[13];           /* stable: the same on every node */
+	const char *table, *row, *column; /* valid during the callback */
+	const char *mine;      /* the value shown now (the winner), or NULL */
+	const char *theirs;    /* the concurrent value that lost, or NULL */
+	uint64_t mine_hlc, theirs_hlc;
+	char mine_origin[17], theirs_origin[17];
+	int row_deleted;       /* the row itself was deleted meanwhile */
+};
+typedef int (*tsync_conflict_cb)(void *arg, const struct tsync_conflict *c);
+int tsync_node_conflicts(struct tsync_node *n, tsync_conflict_cb cb,
+			 void *arg);
+
+enum { TSYNC_KEEP_MINE = 0, TSYNC_KEEP_THEIRS = 1, TSYNC_KEEP_VALUE = 2 };
+/*
+ * Settles conflict `id` with a new signed write that names the losing
+ * version as overwritten, so it clears on every node that receives it.
+ */
+int tsync_node_resolve(struct tsync_node *n, const char *id, int how,
+		       const char *value);
+
 /* ---- Peers and replication -------------------------------------------- */
 
 struct tsync_peer_info {
@@ -211,6 +234,14 @@ struct tsync_peer_info {
 };
 typedef int (*tsync_peer_cb)(void *arg, const struct tsync_peer_info *p);
 int tsync_node_peers(struct tsync_node *n, tsync_peer_cb cb, void *arg);
+
+/* Origins whose clock ran ahead of this node's by more than the bound. */
+struct tsync_skew_info {
+	char origin[17];
+	uint64_t ahead_ms, seen_at_ms;
+};
+typedef int (*tsync_skew_cb)(void *arg, const struct tsync_skew_info *s);
+int tsync_node_skews(struct tsync_node *n, tsync_skew_cb cb, void *arg);
 
 struct tsync_serve_opts {
 	const char *listen; /* "addr:port" or NULL: from tiersync.conf */

@@ -1,0 +1,296 @@
+/*
+ * conflict.c - heads, pending overwrites, listing and settling conflicts;
+ * see conflict.h.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conflict.h"
+#include "node_int.h"
+#include "txn.h"
+
+static int
+colref_stmt(struct tsync_node *n, const char *sql, const struct colref *c,
+	    uint64_t hlc, uint64_t origin, sqlite3_stmt **out)
+{
+	int rc = sqlite3_prepare_v2(n->db, sql, -1, out, NULL);
+
+	if (rc != SQLITE_OK)
+		return node_sqlerr(n, rc, "conflicts");
+	sqlite3_bind_int(*out, 1, c->tid);
+	sqlite3_bind_text(*out, 2, c->id, (int)c->idlen, SQLITE_STATIC);
+	sqlite3_bind_int(*out, 3, c->col);
+	sqlite3_bind_int64(*out, 4, (int64_t)hlc);
+	sqlite3_bind_int64(*out, 5, (int64_t)origin);
+	return 0;
+}
+
+static int
+run(struct tsync_node *n, sqlite3_stmt *s)
+{
+	int rc = sqlite3_step(s);
+
+	sqlite3_finalize(s);
+	if (rc != SQLITE_DONE)
+		return node_sqlerr(n, rc, "conflicts");
+	return sqlite3_changes(n->db) > 0;
+}
+
+int
+heads_add(struct tsync_node *n, const struct colref *c, uint64_t hlc,
+	  uint64_t origin, const msgpack_object *val)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	rc = colref_stmt(n,
+			 "INSERT OR IGNORE INTO ts_heads(tid, id, col, hlc,"
+			 " origin, val) VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
+			 c, hlc, origin, &s);
+	if (rc != 0)
+		return rc;
+	if (val != NULL)
+		txn_bind_value(s, 6, val);
+	rc = run(n, s);
+	return rc < 0 ? rc : 0;
+}
+
+int
+heads_remove(struct tsync_node *n, const struct colref *c, uint64_t hlc,
+	     uint64_t origin)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	rc = colref_stmt(n,
+			 "DELETE FROM ts_heads WHERE tid = ?1 AND id = ?2 AND"
+			 " col = ?3 AND hlc = ?4 AND origin = ?5",
+			 c, hlc, origin, &s);
+	return rc != 0 ? rc : run(n, s);
+}
+
+int
+over_add(struct tsync_node *n, const struct colref *c, uint64_t hlc,
+	 uint64_t origin)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	rc = colref_stmt(n,
+			 "INSERT OR IGNORE INTO ts_over(tid, id, col, hlc,"
+			 " origin) VALUES(?1, ?2, ?3, ?4, ?5)",
+			 c, hlc, origin, &s);
+	if (rc != 0)
+		return rc;
+	rc = run(n, s);
+	return rc < 0 ? rc : 0;
+}
+
+int
+over_take(struct tsync_node *n, const struct colref *c, uint64_t hlc,
+	  uint64_t origin)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	rc = colref_stmt(n,
+			 "DELETE FROM ts_over WHERE tid = ?1 AND id = ?2 AND"
+			 " col = ?3 AND hlc = ?4 AND origin = ?5",
+			 c, hlc, origin, &s);
+	return rc != 0 ? rc : run(n, s);
+}
+
+void
+conflict_id(const char *table, const char *id, size_t idlen, const char *col,
+	    uint64_t hlc, uint64_t origin, char out[13])
+{
+	char buf[600];
+	uint8_t h[32];
+	int len;
+
+	len = snprintf(buf, sizeof(buf), "%s/%.*s/%s/%llu/%llu", table,
+		       (int)idlen, id, col, (unsigned long long)hlc,
+		       (unsigned long long)origin);
+	if (len < 0)
+		len = 0;
+	keys_sha256(buf, (size_t)len < sizeof(buf) ? (size_t)len : sizeof(buf),
+		    h);
+	hex_encode(h, 6, out);
+}
+
+/* ---- listing and settling (public) ------------------------------------ */
+
+int
+tsync_node_conflicts(struct tsync_node *n, tsync_conflict_cb cb, void *arg)
+{
+	sqlite3_stmt *s, *cur = NULL;
+	struct tsync_conflict c;
+	int rc;
+
+	rc = sqlite3_prepare_v2(n->db,
+				"SELECT h.tid, h.id, h.col, h.hlc, h.origin,"
+				" h.val, v.vers FROM ts_heads h LEFT JOIN ts_ver"
+				" v ON v.tid = h.tid AND v.id = h.id"
+				" ORDER BY h.tid, h.id, h.col, h.hlc, h.origin",
+				-1, &s, NULL);
+	if (rc != SQLITE_OK)
+		return node_sqlerr(n, rc, "list conflicts");
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		const struct tbl *t = store_table_tid(n, sqlite3_column_int(s, 0));
+		const char *id = (const char *)sqlite3_column_text(s, 1);
+		int col = sqlite3_column_int(s, 2);
+		uint8_t vers[16 * TBL_MAX_COLS];
+		uint64_t wh = 0, wo = 0;
+		char sql[512];
+
+		if (t == NULL || col < 2 || col >= t->ncol)
+			continue;
+		memset(&c, 0, sizeof(c));
+		if (sqlite3_column_type(s, 6) != SQLITE_NULL &&
+		    ver_unpack(sqlite3_column_blob(s, 6),
+			       (size_t)sqlite3_column_bytes(s, 6), vers,
+			       t->ncol) == 0)
+			ver_get(vers, t->ncol, col, &wh, &wo);
+		c.table = t->name;
+		c.row = id;
+		c.column = t->cols[col];
+		c.theirs_hlc = (uint64_t)sqlite3_column_int64(s, 3);
+		id_format((uint64_t)sqlite3_column_int64(s, 4), c.theirs_origin);
+		c.theirs = (const char *)sqlite3_column_text(s, 5);
+		c.mine_hlc = wh;
+		id_format(wo, c.mine_origin);
+		conflict_id(t->name, id, strlen(id), t->cols[col],
+			    c.theirs_hlc, (uint64_t)sqlite3_column_int64(s, 4),
+			    c.id);
+		snprintf(sql, sizeof(sql), "SELECT \"%s\" FROM \"%s\" WHERE"
+			 " id = ?1", t->cols[col], t->name);
+		if (sqlite3_prepare_v2(n->db, sql, -1, &cur, NULL) == SQLITE_OK) {
+			sqlite3_bind_text(cur, 1, id, -1, SQLITE_STATIC);
+			if (sqlite3_step(cur) == SQLITE_ROW)
+				c.mine = (const char *)sqlite3_column_text(cur,
+									   0);
+			else
+				c.row_deleted = 1;
+		}
+		rc = cb(arg, &c);
+		sqlite3_finalize(cur);
+		cur = NULL;
+		if (rc != 0) {
+			rc = SQLITE_DONE;
+			break;
+		}
+	}
+	sqlite3_finalize(s);
+	return rc == SQLITE_DONE ? 0 : node_sqlerr(n, rc, "list conflicts");
+}
+
+struct found {
+	const char *want;
+	int tid, col;
+	char row[256];
+	uint64_t hlc, origin;
+	int hit;
+};
+
+/* Finds the head behind a conflict id. */
+static int
+find_head(struct tsync_node *n, struct found *f)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	rc = sqlite3_prepare_v2(n->db, "SELECT tid, id, col, hlc, origin FROM"
+				       " ts_heads", -1, &s, NULL);
+	if (rc != SQLITE_OK)
+		return node_sqlerr(n, rc, "find conflict");
+	while (!f->hit && sqlite3_step(s) == SQLITE_ROW) {
+		const struct tbl *t = store_table_tid(n, sqlite3_column_int(s, 0));
+		const char *id = (const char *)sqlite3_column_text(s, 1);
+		int col = sqlite3_column_int(s, 2);
+		char cid[13];
+
+		if (t == NULL || col < 2 || col >= t->ncol)
+			continue;
+		conflict_id(t->name, id, strlen(id), t->cols[col],
+			    (uint64_t)sqlite3_column_int64(s, 3),
+			    (uint64_t)sqlite3_column_int64(s, 4), cid);
+		if (strcmp(cid, f->want) != 0)
+			continue;
+		f->hit = 1;
+		f->tid = t->tid;
+		f->col = col;
+		ts_fmt(f->row, sizeof(f->row), "%s", id);
+		f->hlc = (uint64_t)sqlite3_column_int64(s, 3);
+		f->origin = (uint64_t)sqlite3_column_int64(s, 4);
+	}
+	sqlite3_finalize(s);
+	return 0;
+}
+
+int
+tsync_node_resolve(struct tsync_node *n, const char *cid, int how,
+		   const char *value)
+{
+	struct found f;
+	const struct tbl *t;
+	sqlite3_stmt *s;
+	char sql[512];
+	int rc;
+
+	memset(&f, 0, sizeof(f));
+	f.want = cid;
+	if ((rc = find_head(n, &f)) != 0)
+		return rc;
+	if (!f.hit)
+		return node_err(n, TSYNC_ENOENT, "no open conflict %s (see "
+						 "`tiersync conflicts DIR list`)",
+				cid);
+	t = store_table_tid(n, f.tid);
+	if ((rc = tsync_node_begin(n)) != 0)
+		return rc;
+	if (how == TSYNC_KEEP_THEIRS)
+		snprintf(sql, sizeof(sql),
+			 "UPDATE \"%s\" SET \"%s\" = (SELECT val FROM ts_heads"
+			 " WHERE tid = ?2 AND id = ?1 AND col = ?3 AND hlc = ?4"
+			 " AND origin = ?5) WHERE id = ?1",
+			 t->name, t->cols[f.col]);
+	else if (how == TSYNC_KEEP_VALUE)
+		snprintf(sql, sizeof(sql),
+			 "UPDATE \"%s\" SET \"%s\" = ?6 WHERE id = ?1", t->name,
+			 t->cols[f.col]);
+	else
+		snprintf(sql, sizeof(sql), "SELECT 1 FROM \"%s\" WHERE id = ?1",
+			 t->name);
+	rc = sqlite3_prepare_v2(n->db, sql, -1, &s, NULL);
+	if (rc == SQLITE_OK) {
+		sqlite3_bind_text(s, 1, f.row, -1, SQLITE_STATIC);
+		if (how == TSYNC_KEEP_THEIRS) {
+			sqlite3_bind_int(s, 2, f.tid);
+			sqlite3_bind_int(s, 3, f.col);
+			sqlite3_bind_int64(s, 4, (int64_t)f.hlc);
+			sqlite3_bind_int64(s, 5, (int64_t)f.origin);
+		} else if (how == TSYNC_KEEP_VALUE) {
+			sqlite3_bind_text(s, 6, value ? value : "", -1,
+					  SQLITE_STATIC);
+		}
+		rc = sqlite3_step(s);
+		rc = rc == SQLITE_DONE || rc == SQLITE_ROW ? 0
+							   : node_sqlerr(n, rc,
+									 "resolve");
+		sqlite3_finalize(s);
+	} else {
+		rc = node_sqlerr(n, rc, "resolve");
+	}
+	if (rc == 0)
+		rc = capture_settle(n, f.tid, f.row, f.col, f.hlc, f.origin);
+	if (rc != 0) {
+		char msg[sizeof(n->errmsg)];
+
+		memcpy(msg, n->errmsg, sizeof(msg));
+		tsync_node_rollback(n);
+		memcpy(n->errmsg, msg, sizeof(msg));
+		return rc;
+	}
+	return tsync_node_commit(n);
+}

@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# A street and a village edit the same field of the same case while the
+# link is down: after sync both show the same value and list the same
+# conflict; resolving it on one clears it on both.
+source "$(dirname "$0")/lib.sh"
+node s gangzha/qinzao
+node v gangzha/qinzao/feiqiao
+PS=$(free_port)
+"$T" sql "$W/v" "INSERT INTO cases(id, scope, title, status) VALUES('c1', 'gangzha/qinzao/feiqiao', '土地纠纷', 'registered')" >/dev/null
+serve s --listen 127.0.0.1:$PS
+wait_port $PS
+expect 0 "$T" sync "$W/v" --peer 127.0.0.1:$PS
+expect 0 "$T" conflicts "$W/v" list
+has '^0 open conflicts'
+
+# The link is down (no sync): both edit the status.
+"$T" sql "$W/v" "UPDATE cases SET status = 'mediating' WHERE id = 'c1'" >/dev/null
+"$T" sql "$W/s" "UPDATE cases SET status = 'referred to court' WHERE id = 'c1'" >/dev/null
+expect 0 "$T" sync "$W/v" --peer 127.0.0.1:$PS
+eq "$(q v "SELECT status FROM cases WHERE id = 'c1'")" "$(q s "SELECT status FROM cases WHERE id = 'c1'")" "same value"
+expect 0 "$T" conflicts "$W/v" list
+has '^1 open conflict$'
+has 'column status'
+"$T" conflicts "$W/v" list --json >"$W/cv.json"
+"$T" conflicts "$W/s" list --json >"$W/cs.json"
+eq "$(cat "$W/cv.json")" "$(cat "$W/cs.json")" "identical conflict lists"
+grep -q '"mine":"referred to court"\|"mine":"mediating"' "$W/cv.json" && ok || bad "conflict lacks the shown value"
+grep -q '"theirs":"mediating"\|"theirs":"referred to court"' "$W/cv.json" && ok || bad "conflict lacks the other value"
+expect 0 "$T" status "$W/s"
+has 'conflicts 1'
+expect 0 "$T" verify "$W/v"
+expect 0 "$T" verify "$W/s"
+
+# A later edit on top of the winner leaves the conflict open.
+"$T" sql "$W/s" "UPDATE cases SET title = '土地纠纷（复议）' WHERE id = 'c1'" >/dev/null
+expect 0 "$T" sync "$W/v" --peer 127.0.0.1:$PS
+expect 0 "$T" conflicts "$W/v" list
+has '^1 open conflict$'
+
+# Bad input: unknown id, missing choice.
+expect 1 "$T" conflicts "$W/v" resolve 000000000000 --keep mine
+has 'no open conflict'
+id=$(sed 's/.*"id":"\([0-9a-f]*\)".*/\1/' "$W/cv.json")
+expect 2 "$T" conflicts "$W/v" resolve "$id"
+expect 2 "$T" conflicts "$W/v" resolve "$id" --keep nobody
+
+# Settled at the village with the other value; the settlement clears it
+# at the street too.
+theirs=$(sed 's/.*"theirs":"\([^"]*\)".*/\1/' "$W/cv.json")
+expect 0 "$T" conflicts "$W/v" resolve "$id" --keep theirs
+has 'settled'
+expect 0 "$T" conflicts "$W/v" list
+has '^0 open conflicts'
+expect 0 "$T" sync "$W/v" --peer 127.0.0.1:$PS
+expect 0 "$T" conflicts "$W/s" list
+has '^0 open conflicts'
+eq "$(q s "SELECT status FROM cases WHERE id = 'c1'")" "$theirs" "settled value at the street"
+eq "$("$T" digest "$W/s" --scope gangzha/qinzao/feiqiao)" "$("$T" digest "$W/v" --scope gangzha/qinzao/feiqiao)" "digests after settling"
+expect 0 "$T" verify "$W/v"
+expect 0 "$T" verify "$W/s"
+
+# --value settles with a new value.
+"$T" sql "$W/v" "UPDATE cases SET notes = '村' WHERE id = 'c1'" >/dev/null
+"$T" sql "$W/s" "UPDATE cases SET notes = '街道' WHERE id = 'c1'" >/dev/null
+expect 0 "$T" sync "$W/v" --peer 127.0.0.1:$PS
+id=$("$T" conflicts "$W/s" list --json | sed 's/.*"id":"\([0-9a-f]*\)".*/\1/')
+expect 0 "$T" conflicts "$W/s" resolve "$id" --value '村街联合调解'
+expect 0 "$T" sync "$W/v" --peer 127.0.0.1:$PS
+eq "$(q v "SELECT notes FROM cases WHERE id = 'c1'")" "村街联合调解" "new value reached the village"
+expect 0 "$T" conflicts "$W/v" list
+has '^0 open conflicts'
+finish
