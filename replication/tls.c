@@ -150,6 +150,18 @@ set_failure(struct tls *t, int ret)
 	else if (vr != X509_V_OK)
 		ts_fmt(t->why, sizeof(t->why), "peer certificate refused: %s",
 		       X509_verify_cert_error_string(vr));
+	else if (ERR_GET_REASON(e) == SSL_R_SSLV3_ALERT_CERTIFICATE_REVOKED)
+		ts_fmt(t->why, sizeof(t->why),
+		       "the peer refused our certificate: it was revoked by "
+		       "the district");
+	else if (ERR_GET_REASON(e) == SSL_R_SSLV3_ALERT_CERTIFICATE_EXPIRED)
+		ts_fmt(t->why, sizeof(t->why),
+		       "the peer refused our certificate: it has expired");
+	else if (ERR_GET_REASON(e) == SSL_R_TLSV1_ALERT_UNKNOWN_CA ||
+		 ERR_GET_REASON(e) == SSL_R_TLSV1_ALERT_DECRYPT_ERROR)
+		ts_fmt(t->why, sizeof(t->why),
+		       "the peer refused our certificate: not from its "
+		       "district CA");
 	else if (ERR_GET_REASON(e) == SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE)
 		ts_fmt(t->why, sizeof(t->why),
 		       "peer sent no certificate (every node needs one from "
