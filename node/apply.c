@@ -463,9 +463,6 @@ check_txn(struct ctx *x, const struct txn *t, const struct cert_entry **ce)
 		return R_NOCERT;
 	if (!scope_may_write((*ce)->info.scope, (*ce)->info.role, scope))
 		return R_SCOPE;
-	if ((*ce)->revoked_at >= 0 &&
-	    hlc_ms(t->hlc) >= (uint64_t)(*ce)->revoked_at)
-		return R_REVOKED;
 	if (!x->head_loaded) {
 		rc = log_head(n, t->origin, t->scope, t->scope_len, h);
 		if (rc != 0 && rc != TSYNC_ENOENT)
@@ -488,6 +485,10 @@ check_txn(struct ctx *x, const struct txn *t, const struct cert_entry **ce)
 		sqlite3_finalize(s);
 		return same ? R_DUP : R_EQUIVOCATION;
 	}
+	/* Only txns not held yet are judged against a revocation. */
+	if ((*ce)->revoked_at >= 0 &&
+	    hlc_ms(t->hlc) > (uint64_t)(*ce)->revoked_at)
+		return R_REVOKED;
 	if (t->seq != h->seq + 1)
 		return R_GAP;
 	if (memcmp(t->prev, h->hash, KEYS_HASH_LEN) != 0)

@@ -73,8 +73,11 @@ store_entries(struct tsync_node *n, X509_CRL *c, const void *pem, size_t len,
 					X509_REVOKED_get0_serialNumber(r));
 		sqlite3_reset(s);
 		sqlite3_bind_int64(s, 1, (int64_t)serial);
+		/* The list says seconds: the revocation counts from the end
+		 * of that second, never against a txn made before it. */
 		sqlite3_bind_int64(s, 2,
-				   asn1_ms(X509_REVOKED_get0_revocationDate(r)));
+				   asn1_ms(X509_REVOKED_get0_revocationDate(r)) +
+					   999);
 		rc = sqlite3_step(s) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
 	}
 	sqlite3_finalize(s);

@@ -584,6 +584,7 @@ on_ack(struct sess *s, const struct frame *f)
 	    frame_u64(f, 3, &rej) || s->inflight == 0)
 		return fail(s, TSYNC_EPROTO, ERR_MALFORMED, "unexpected ACK");
 	s->inflight--;
+	s->st.acked_txns += ok + rej;
 	if (rej > 0) {
 		s->mismatch += rej;
 		act(s, SA_LOG, 0, "%s quarantined %llu of our txns",
@@ -610,9 +611,14 @@ on_done(struct sess *s, const struct frame *f)
 		uint64_t my = 0;
 		char sc[SCOPE_MAX + 1];
 
-		if (a[i + 1].type != MSGPACK_OBJECT_STR ||
-		    a[i + 1].via.str.size > SCOPE_MAX)
-			continue;
+		if (a[i].type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
+		    a[i + 1].type != MSGPACK_OBJECT_STR ||
+		    a[i + 1].via.str.size > SCOPE_MAX ||
+		    a[i + 2].type != MSGPACK_OBJECT_POSITIVE_INTEGER) {
+			free(mine);
+			return fail(s, TSYNC_EPROTO, ERR_MALFORMED,
+				    "malformed DONE entry");
+		}
 		memcpy(sc, a[i + 1].via.str.ptr, a[i + 1].via.str.size);
 		sc[a[i + 1].via.str.size] = '\0';
 		if (!scope_may_see(s->n->scope, s->n->role, sc))
