@@ -240,12 +240,15 @@ write_row(struct tsync_node *n, struct tbl *t, const struct txn_change *c,
  * Merges one column write W (the txn's version) that overwrote P:
  * W joins the heads unless a version already named it as overwritten;
  * the largest head is the value; P stops being a head.  See conflict.h.
+ * A settling write carries the column once per head it settles, all with
+ * the same W: W arrives only at the first of them (`arrives`), the others
+ * only retire their P.
  */
 static int
 merge_column(struct tsync_node *n, const struct txn *t,
 	     const struct txn_change *c, struct tbl *tb, struct rowstate *rs,
-	     int ci, const struct txn_col *col, const msgpack_object **vals,
-	     int *changed)
+	     int ci, const struct txn_col *col, int arrives,
+	     const msgpack_object **vals, int *changed)
 {
 	struct colref cr = {tb->tid, c->id, c->id_len, ci};
 	uint64_t wh, wo;
@@ -253,7 +256,7 @@ merge_column(struct tsync_node *n, const struct txn *t,
 
 	ver_get(rs->vers, tb->ncol, ci, &wh, &wo);
 	was_cur = col->prev_hlc == wh && col->prev_origin == wo;
-	if (t->hlc != wh || t->origin != wo) {
+	if (arrives && (t->hlc != wh || t->origin != wo)) {
 		if ((rc = over_take(n, &cr, t->hlc, t->origin)) < 0)
 			return rc;
 		if (rc == 1) {
@@ -291,7 +294,7 @@ merge_change(struct tsync_node *n, const struct txn *t,
 	msgpack_object scope;
 	msgpack_unpacked up;
 	struct txn_col col;
-	uint64_t h, o;
+	uint64_t h, o, seen = 0;
 	int alive = rs->alive, changed = 0, ci, rc;
 	uint32_t j;
 	size_t off = 0;
@@ -319,7 +322,9 @@ merge_change(struct tsync_node *n, const struct txn *t,
 		ci = tbl_col(tb, col.name, col.name_len);
 		if (ci < 2)
 			continue; /* a column of a newer schema */
-		rc = merge_column(n, t, c, tb, rs, ci, &col, vals, &changed);
+		rc = merge_column(n, t, c, tb, rs, ci, &col,
+				  !(seen >> ci & 1), vals, &changed);
+		seen |= 1ULL << ci;
 	}
 	if (rc != 0) {
 		msgpack_unpacked_destroy(&up);

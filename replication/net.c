@@ -387,6 +387,16 @@ conn_free(struct conn *c)
 		ts_fmt(srv->sr->why, sizeof(srv->sr->why), "%s", c->err);
 	}
 	if (srv->parent_conn == c) {
+		struct sess_stats st;
+
+		/* A link that moved txns before it dropped was working: retry
+		 * fast, or a flaky link would back off to 30 s between
+		 * attempts that each make progress. */
+		if (c->sess != NULL) {
+			sess_get_stats(c->sess, &st);
+			if (st.acked_txns > 0 || st.recv_txns > 0)
+				srv->backoff_ms = 0;
+		}
 		srv->parent_conn = NULL;
 		parent_schedule(srv);
 	}

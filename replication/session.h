@@ -49,6 +49,7 @@ struct sess_action {
 struct sess_stats {
 	uint64_t sent_txns, recv_txns, rejected, dup, sent_bytes, recv_bytes;
 	uint64_t they_lack, we_lack; /* at the last version-vector exchange */
+	uint64_t acked_txns;         /* of ours the peer acknowledged */
 };
 
 struct sess *sess_new(const struct sess_cfg *cfg, uint64_t now_ms);
