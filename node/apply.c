@@ -409,6 +409,21 @@ quarantine(struct tsync_node *n, const struct wire_txn *w,
 	sqlite3_stmt *s;
 	int rc;
 
+	if (t == NULL || t->scope == NULL) {
+		/* Undecodable: no header to key on; the bytes are the key. */
+		int seen = 0;
+
+		rc = sqlite3_prepare_v2(n->db, "SELECT 1 FROM ts_quarantine WHERE"
+					       " origin IS NULL AND body = ?1",
+					-1, &s, NULL);
+		if (rc != SQLITE_OK)
+			return node_sqlerr(n, rc, "quarantine");
+		sqlite3_bind_blob(s, 1, w->body, (int)w->len, SQLITE_STATIC);
+		seen = sqlite3_step(s) == SQLITE_ROW;
+		sqlite3_finalize(s);
+		if (seen)
+			return 0;
+	}
 	rc = sqlite3_prepare_v2(n->db,
 				"INSERT OR IGNORE INTO ts_quarantine(at, peer,"
 				" origin,"
@@ -611,7 +626,7 @@ apply_one(struct ctx *x, struct item *it, int check_sig, int *applied)
 	/* Blame the origin (scope, chain, equivocation...) only for bytes
 	 * it really signed; otherwise the relay forged them. */
 	if (ce != NULL && why != R_SIGNATURE && why != R_VISIBILITY &&
-	    why != R_NOCERT && !check_sig &&
+	    why != R_NOCERT &&
 	    txn_verify_sig(ce->key, t->hash, it->w->sig) != 0)
 		why = R_SIGNATURE;
 	note_reject(x, t, why);

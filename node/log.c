@@ -307,7 +307,7 @@ log_streams(struct tsync_node *n, struct stream_row **out, size_t *count)
 
 int
 log_read(struct tsync_node *n, int64_t sid, uint64_t from, uint64_t to,
-	 size_t max_bytes, log_txn_cb cb, void *arg)
+	 size_t max_bytes, int may_exceed, log_txn_cb cb, void *arg)
 {
 	sqlite3_stmt *s = n->st_read;
 	size_t bytes = 0;
@@ -329,9 +329,10 @@ log_read(struct tsync_node *n, int64_t sid, uint64_t from, uint64_t to,
 	while (bytes < max_bytes && (rc = sqlite3_step(s)) == SQLITE_ROW) {
 		size_t len = (size_t)sqlite3_column_bytes(s, 1);
 
-		/* Never past max_bytes, except one txn alone (it fits a
-		 * frame: TXN_MAX_BODY < FRAME_MAX). */
-		if (bytes > 0 && bytes + len + KEYS_SIG_LEN + 16 > max_bytes) {
+		/* Never past max_bytes, except one txn alone when the caller
+		 * allows it (an empty batch: TXN_MAX_BODY < FRAME_MAX). */
+		if ((bytes > 0 || !may_exceed) &&
+		    bytes + len + KEYS_SIG_LEN + 16 > max_bytes) {
 			rc = SQLITE_DONE;
 			break;
 		}

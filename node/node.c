@@ -307,16 +307,25 @@ tsync_node_open(const char *dir, const struct tsync_ops *ops,
 				"replica.db belongs to node %s, but node.key "
 				"is node %s",
 				have, idhex);
-	if ((rc = store_load_tables(n)) != 0 || (rc = load_clock(n)) != 0)
-		return rc;
 	{
-		char v[32];
+		char v[32], *end;
+		unsigned long long ms;
 
 		if (node_conf_get(n, "max_clock_skew_ms", v, sizeof(v)) == 0 &&
-		    v[0] != '\0')
-			n->max_skew_ms = strtoull(v, NULL, 10);
+		    v[0] != '\0') {
+			ms = strtoull(v, &end, 10);
+			if (*end != '\0' || ms < 1000 || ms > 86400000ULL)
+				return node_err(n, TSYNC_EINVAL,
+						"max_clock_skew_ms = %s in "
+						"tiersync.conf: give 1000 to "
+						"86400000 (ms)",
+						v);
+			n->max_skew_ms = ms;
+		}
 		n->errmsg[0] = '\0';
 	}
+	if ((rc = store_load_tables(n)) != 0 || (rc = load_clock(n)) != 0)
+		return rc;
 	return capture_install(n);
 }
 

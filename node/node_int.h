@@ -166,9 +166,12 @@ struct stream_row {
 int log_streams(struct tsync_node *n, struct stream_row **out, size_t *count);
 typedef int (*log_txn_cb)(void *arg, uint64_t seq, const uint8_t *body,
 			  size_t len, const uint8_t *sig);
-/* Calls cb for seq from..to of stream sid, stopping after max_bytes. */
+/*
+ * Calls cb for seq from..to of stream sid, never going past max_bytes;
+ * with may_exceed, a first txn larger than max_bytes is still given alone.
+ */
 int log_read(struct tsync_node *n, int64_t sid, uint64_t from, uint64_t to,
-	     size_t max_bytes, log_txn_cb cb, void *arg);
+	     size_t max_bytes, int may_exceed, log_txn_cb cb, void *arg);
 
 /* peers.c */
 struct peer_rec {

@@ -222,8 +222,9 @@ flush_batch(struct exporter *x)
 	msgpack_pack_uint8(&pk, WIRE_BATCH);
 	msgpack_pack_uint64(&pk, ++x->batches);
 	msgpack_pack_array(&pk, 2 * (size_t)x->count);
-	buf_put(&x->frame, x->batch.p, x->batch.len);
-	frame_end(&x->frame, f);
+	if (buf_put(&x->frame, x->batch.p, x->batch.len) != 0 ||
+	    frame_end(&x->frame, f) != 0)
+		x->err = TSYNC_EINVAL;
 	x->txns += x->count;
 	x->count = 0;
 	x->batch.len = 0;
@@ -251,12 +252,18 @@ export_stream(struct exporter *x, const struct stream_row *s, uint64_t from)
 	while (from <= s->seq) {
 		uint64_t before = x->txns + x->count;
 
-		rc = log_read(x->n, s->sid, from, s->seq, BATCH_BYTES, add_txn,
-			      x);
+		rc = log_read(x->n, s->sid, from, s->seq,
+			      BATCH_BYTES - x->batch.len, x->batch.len == 0,
+			      add_txn, x);
 		if (rc != 0)
 			return rc;
-		if (x->txns + x->count == before)
-			break; /* log shorter than its head: verify says why */
+		if (x->txns + x->count == before) {
+			if (x->count == 0)
+				break; /* log shorter than its head: verify */
+			if (flush_batch(x) != 0) /* the next one is too big */
+				return x->err;
+			continue;
+		}
 		from += x->txns + x->count - before;
 		if ((x->count >= BATCH_TXNS || x->batch.len >= BATCH_BYTES) &&
 		    flush_batch(x) != 0)

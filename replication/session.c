@@ -342,11 +342,14 @@ send_batch(struct sess *s)
 		if ((rc = send_cert(s, r->origin)) != 0)
 			return fail(s, rc, ERR_INTERNAL, "out of memory");
 		rc = log_read(s->n, r->sid, have + 1, r->seq,
-			      s->cfg.batch_bytes - s->batch.len, batch_add, s);
+			      s->cfg.batch_bytes - s->batch.len,
+			      s->batch.len == 0, batch_add, s);
 		if (rc < 0)
 			return fail(s, rc, ERR_INTERNAL, "cannot read log: %s",
 				    tsync_node_errmsg(s->n));
 		if (s->batch_count == before) {
+			if (before > 0)
+				break; /* the next txn opens the next batch */
 			s->plan_pos++; /* the log is shorter than its head */
 			continue;
 		}

@@ -358,7 +358,7 @@ main(int argc, char **argv)
 	struct tsync_ops ops[4];
 	struct tsync_node *nodes[3], *recv;
 	char dir[400], tmpl[600], live[600];
-	uint64_t seed, seeds = argc > 1 ? strtoull(argv[1], NULL, 10) : 12;
+	uint64_t seed, seeds = argc > 1 ? strtoull(argv[1], NULL, 10) : 8;
 	int i;
 
 	for (i = 0; i < 4; i++) {

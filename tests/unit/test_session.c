@@ -276,6 +276,34 @@ main(void)
 	}
 	unjoin(&l);
 
+	/* Two near-10 MiB txns in two streams: each travels in a batch of
+	 * its own, never one frame over the limit. */
+	{
+		struct sess_cfg c = {0};
+
+		CHECK_EQ(tn_sql(st, "WITH RECURSIVE k(x) AS (SELECT 1 UNION ALL"
+				    " SELECT x + 1 FROM k WHERE x < 4500) INSERT"
+				    " INTO cases(id, scope, notes) SELECT 'big1-'"
+				    " || x, 'gangzha/qinzao', hex(randomblob(1000))"
+				    " FROM k"), 0);
+		CHECK_EQ(tn_sql(st, "WITH RECURSIVE k(x) AS (SELECT 1 UNION ALL"
+				    " SELECT x + 1 FROM k WHERE x < 4500) INSERT"
+				    " INTO cases(id, scope, notes) SELECT 'big2-'"
+				    " || x, 'gangzha/qinzao/feiqiao',"
+				    " hex(randomblob(1000)) FROM k"), 0);
+		memset(&l, 0, sizeof(l));
+		c.one_shot = 1;
+		c.node = st;
+		l.a = sess_new(&c, 0);
+		c.node = d;
+		l.b = sess_new(&c, 0);
+		run(&l, 0);
+		CHECK(l.synced_a && l.synced_b);
+		CHECK_EQ(l.code_a, 0);
+		CHECK_EQ(rows(d, "id LIKE 'big%'"), 9000);
+		unjoin(&l);
+	}
+
 	/* Error paths. */
 	{
 		uint8_t fr[256];
