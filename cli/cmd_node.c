@@ -150,6 +150,28 @@ print_stream(void *arg, const struct tsync_stream_info *s)
 }
 
 static int
+print_quarantine(void *arg, const struct tsync_quarantine_info *q)
+{
+	struct st *st = arg;
+
+	if (st->json) {
+		printf("%s{\"peer\":", st->count++ ? "," : "");
+		json_str(stdout, q->peer);
+		printf(",\"reason\":");
+		json_str(stdout, q->reason);
+		printf(",\"count\":%llu,\"last_at_ms\":%llu}",
+		       (unsigned long long)q->count,
+		       (unsigned long long)q->last_at_ms);
+	} else {
+		printf("%s  %llu from %s: %s\n",
+		       st->count++ ? "" : "quarantined (kept as evidence, not "
+					  "applied):\n",
+		       (unsigned long long)q->count, q->peer, q->reason);
+	}
+	return 0;
+}
+
+static int
 print_skew(void *arg, const struct tsync_skew_info *k)
 {
 	struct st *st = arg;
@@ -269,6 +291,11 @@ cmd_status(struct args *a)
 	st.count = 0;
 	if (rc == 0)
 		rc = tsync_node_skews(n, print_skew, &st);
+	if (st.json)
+		printf("],\"quarantine\":[");
+	st.count = 0;
+	if (rc == 0)
+		rc = tsync_node_quarantine(n, print_quarantine, &st);
 	if (st.json)
 		printf("]}\n");
 	if (rc != 0)

@@ -102,3 +102,31 @@ tsync_node_skews(struct tsync_node *n, tsync_skew_cb cb, void *arg)
 	sqlite3_finalize(s);
 	return rc == SQLITE_DONE ? 0 : node_sqlerr(n, rc, "list clock skews");
 }
+
+int
+tsync_node_quarantine(struct tsync_node *n, tsync_quarantine_cb cb, void *arg)
+{
+	struct tsync_quarantine_info qi;
+	sqlite3_stmt *s;
+	int rc;
+
+	rc = sqlite3_prepare_v2(n->db,
+				"SELECT coalesce(peer, ''), reason, count(*),"
+				" max(at) FROM ts_quarantine GROUP BY 1, 2"
+				" ORDER BY 1, 2",
+				-1, &s, NULL);
+	if (rc != SQLITE_OK)
+		return node_sqlerr(n, rc, "list quarantine");
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		qi.peer = (const char *)sqlite3_column_text(s, 0);
+		qi.reason = (const char *)sqlite3_column_text(s, 1);
+		qi.count = (uint64_t)sqlite3_column_int64(s, 2);
+		qi.last_at_ms = (uint64_t)sqlite3_column_int64(s, 3);
+		if (cb(arg, &qi) != 0) {
+			rc = SQLITE_DONE;
+			break;
+		}
+	}
+	sqlite3_finalize(s);
+	return rc == SQLITE_DONE ? 0 : node_sqlerr(n, rc, "list quarantine");
+}

@@ -235,6 +235,16 @@ struct tsync_peer_info {
 typedef int (*tsync_peer_cb)(void *arg, const struct tsync_peer_info *p);
 int tsync_node_peers(struct tsync_node *n, tsync_peer_cb cb, void *arg);
 
+/* Quarantined txns, grouped by the peer that sent them and the reason. */
+struct tsync_quarantine_info {
+	const char *peer, *reason; /* valid during the callback */
+	uint64_t count, last_at_ms;
+};
+typedef int (*tsync_quarantine_cb)(void *arg,
+				   const struct tsync_quarantine_info *q);
+int tsync_node_quarantine(struct tsync_node *n, tsync_quarantine_cb cb,
+			  void *arg);
+
 /* Origins whose clock ran ahead of this node's by more than the bound. */
 struct tsync_skew_info {
 	char origin[17];

@@ -78,6 +78,7 @@ eq "$(rows d "id = 'forged-inject'")" 0 "forged row kept out"
 expect 0 "$T" verify "$W/d"
 expect 0 "$T" status "$W/d"
 has 'quarantined 2'
+has '1 from [0-9a-f]+ \(office gangzha/qinzao\): bad signature'
 
 # Revocation: the list reaches the street from the district; the revoked
 # village's handshake is refused; its later txn is refused via a relay.
