@@ -53,8 +53,8 @@ bind_case(sqlite3_stmt *s, const char *prefix, const char *scope,
 
 /*
  * Writes rows [0, count), one commit each.  The statement is prepared
- * inside a node transaction, as the public header asks of callers of the
- * lower-level API.
+ * inside a node transaction: the authorizer judges a statement when it is
+ * prepared (see docs/architecture.md on the lower-level API).
  */
 static int
 generate(struct tsync_node *n, const char *prefix, const char *scope,
@@ -64,7 +64,6 @@ generate(struct tsync_node *n, const char *prefix, const char *scope,
 	sqlite3_stmt *s = NULL;
 	sqlite3 *db = tsync_node_db(n);
 	unsigned long i;
-	int rc;
 
 	*done = 0;
 	if (tsync_node_identity(n, &id) != 0 ||
@@ -74,7 +73,7 @@ generate(struct tsync_node *n, const char *prefix, const char *scope,
 	if (scope == NULL)
 		scope = id.scope;
 	for (i = 0; i < count; i++) {
-		if ((rc = tsync_node_begin(n)) != 0)
+		if (tsync_node_begin(n) != 0)
 			break;
 		if (s == NULL &&
 		    sqlite3_prepare_v2(db, insert_sql, -1, &s, NULL) !=
@@ -91,7 +90,7 @@ generate(struct tsync_node *n, const char *prefix, const char *scope,
 			break;
 		}
 		sqlite3_reset(s);
-		if ((rc = tsync_node_commit(n)) != 0)
+		if (tsync_node_commit(n) != 0)
 			break;
 		(*done)++;
 	}
