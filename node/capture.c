@@ -406,17 +406,16 @@ cmp_bytes(const uint8_t *a, uint32_t na, const uint8_t *b, uint32_t nb)
 	return na < nb ? -1 : na > nb;
 }
 
+/* Orders changes by row (table, id) and then by when they happened. */
 static int
-cmp_change(const void *pa, const void *pb, void *arg)
+cmp_row(const void *pa, const void *pb, void *arg)
 {
 	const struct cap_change *a = *(struct cap_change *const *)pa;
 	const struct cap_change *b = *(struct cap_change *const *)pb;
 	const uint8_t *base = ((const struct capture *)arg)->arena.p;
-	int r;
+	int r = 0;
 
-	r = cmp_bytes(base + a->scope_off, a->scope_len, base + b->scope_off,
-		      b->scope_len);
-	if (r == 0 && a->tid != b->tid)
+	if (a->tid != b->tid)
 		r = a->tid < b->tid ? -1 : 1;
 	if (r == 0)
 		r = cmp_bytes(base + a->id_off, a->id_len, base + b->id_off,
@@ -424,6 +423,19 @@ cmp_change(const void *pa, const void *pb, void *arg)
 	if (r == 0)
 		r = a->order < b->order ? -1 : a->order > b->order;
 	return r;
+}
+
+/* Orders changes by scope, then as cmp_row(). */
+static int
+cmp_change(const void *pa, const void *pb, void *arg)
+{
+	const struct cap_change *a = *(struct cap_change *const *)pa;
+	const struct cap_change *b = *(struct cap_change *const *)pb;
+	const uint8_t *base = ((const struct capture *)arg)->arena.p;
+	int r = cmp_bytes(base + a->scope_off, a->scope_len,
+			  base + b->scope_off, b->scope_len);
+
+	return r != 0 ? r : cmp_row(pa, pb, arg);
 }
 
 static int
@@ -784,24 +796,6 @@ check_scope(struct tsync_node *n, struct cap_change *ch)
 				"scope %s",
 				(int)ch->id_len, id, scope, n->scope);
 	return 0;
-}
-
-static int
-cmp_row(const void *pa, const void *pb, void *arg)
-{
-	const struct cap_change *a = *(struct cap_change *const *)pa;
-	const struct cap_change *b = *(struct cap_change *const *)pb;
-	const uint8_t *base = ((const struct capture *)arg)->arena.p;
-	int r = 0;
-
-	if (a->tid != b->tid)
-		r = a->tid < b->tid ? -1 : 1;
-	if (r == 0)
-		r = cmp_bytes(base + a->id_off, a->id_len, base + b->id_off,
-			      b->id_len);
-	if (r == 0)
-		r = a->order < b->order ? -1 : a->order > b->order;
-	return r;
 }
 
 static int
