@@ -738,6 +738,10 @@ apply_batch(struct tsync_node *n, const struct wire_txn *w, size_t count,
 	}
 	if ((rc = store_exec(n, "BEGIN IMMEDIATE")) != 0)
 		goto out;
+	if ((rc = over_scan(n)) != 0) {
+		sqlite3_exec(n->db, "ROLLBACK", NULL, NULL, NULL);
+		goto out;
+	}
 	n->cap.applying = 1;
 	buf_init(&x.scratch, &n->ops, 0);
 	/* Split the batch into runs of one stream each. */

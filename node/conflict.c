@@ -10,28 +10,33 @@
 #include "node_int.h"
 #include "txn.h"
 
-static int
-colref_stmt(struct tsync_node *n, const char *sql, const struct colref *c,
-	    uint64_t hlc, uint64_t origin, sqlite3_stmt **out)
+/* The cached statement `which`, bound to (column, version). */
+static sqlite3_stmt *
+colref_stmt(struct tsync_node *n, int which, const struct colref *c,
+	    uint64_t hlc, uint64_t origin)
 {
-	int rc = sqlite3_prepare_v2(n->db, sql, -1, out, NULL);
+	sqlite3_stmt *s = store_stmt(n, which);
 
-	if (rc != SQLITE_OK)
-		return node_sqlerr(n, rc, "conflicts");
-	sqlite3_bind_int(*out, 1, c->tid);
-	sqlite3_bind_text(*out, 2, c->id, (int)c->idlen, SQLITE_STATIC);
-	sqlite3_bind_int(*out, 3, c->col);
-	sqlite3_bind_int64(*out, 4, (int64_t)hlc);
-	sqlite3_bind_int64(*out, 5, (int64_t)origin);
-	return 0;
+	if (s == NULL)
+		return NULL;
+	sqlite3_bind_int(s, 1, c->tid);
+	sqlite3_bind_text(s, 2, c->id, (int)c->idlen, SQLITE_STATIC);
+	sqlite3_bind_int(s, 3, c->col);
+	sqlite3_bind_int64(s, 4, (int64_t)hlc);
+	sqlite3_bind_int64(s, 5, (int64_t)origin);
+	return s;
 }
 
+/* Runs s; returns whether it changed a row, or <0 on error. */
 static int
 run(struct tsync_node *n, sqlite3_stmt *s)
 {
-	int rc = sqlite3_step(s);
+	int rc;
 
-	sqlite3_finalize(s);
+	if (s == NULL)
+		return TSYNC_EIO;
+	rc = sqlite3_step(s);
+	sqlite3_reset(s);
 	if (rc != SQLITE_DONE)
 		return node_sqlerr(n, rc, "conflicts");
 	return sqlite3_changes(n->db) > 0;
@@ -41,16 +46,10 @@ int
 heads_add(struct tsync_node *n, const struct colref *c, uint64_t hlc,
 	  uint64_t origin, const msgpack_object *val)
 {
-	sqlite3_stmt *s;
+	sqlite3_stmt *s = colref_stmt(n, ST_HEADS_ADD, c, hlc, origin);
 	int rc;
 
-	rc = colref_stmt(n,
-			 "INSERT OR IGNORE INTO ts_heads(tid, id, col, hlc,"
-			 " origin, val) VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
-			 c, hlc, origin, &s);
-	if (rc != 0)
-		return rc;
-	if (val != NULL)
+	if (s != NULL && val != NULL)
 		txn_bind_value(s, 6, val);
 	rc = run(n, s);
 	return rc < 0 ? rc : 0;
@@ -60,30 +59,16 @@ int
 heads_remove(struct tsync_node *n, const struct colref *c, uint64_t hlc,
 	     uint64_t origin)
 {
-	sqlite3_stmt *s;
-	int rc;
-
-	rc = colref_stmt(n,
-			 "DELETE FROM ts_heads WHERE tid = ?1 AND id = ?2 AND"
-			 " col = ?3 AND hlc = ?4 AND origin = ?5",
-			 c, hlc, origin, &s);
-	return rc != 0 ? rc : run(n, s);
+	return run(n, colref_stmt(n, ST_HEADS_DEL, c, hlc, origin));
 }
 
 int
 over_add(struct tsync_node *n, const struct colref *c, uint64_t hlc,
 	 uint64_t origin)
 {
-	sqlite3_stmt *s;
-	int rc;
+	int rc = run(n, colref_stmt(n, ST_OVER_ADD, c, hlc, origin));
 
-	rc = colref_stmt(n,
-			 "INSERT OR IGNORE INTO ts_over(tid, id, col, hlc,"
-			 " origin) VALUES(?1, ?2, ?3, ?4, ?5)",
-			 c, hlc, origin, &s);
-	if (rc != 0)
-		return rc;
-	rc = run(n, s);
+	n->over_any = 1;
 	return rc < 0 ? rc : 0;
 }
 
@@ -91,14 +76,24 @@ int
 over_take(struct tsync_node *n, const struct colref *c, uint64_t hlc,
 	  uint64_t origin)
 {
-	sqlite3_stmt *s;
-	int rc;
+	/* Almost always empty: skip the lookup (over_scan set the flag). */
+	if (!n->over_any)
+		return 0;
+	return run(n, colref_stmt(n, ST_OVER_DEL, c, hlc, origin));
+}
 
-	rc = colref_stmt(n,
-			 "DELETE FROM ts_over WHERE tid = ?1 AND id = ?2 AND"
-			 " col = ?3 AND hlc = ?4 AND origin = ?5",
-			 c, hlc, origin, &s);
-	return rc != 0 ? rc : run(n, s);
+int
+over_scan(struct tsync_node *n)
+{
+	sqlite3_stmt *s;
+	int rc = sqlite3_prepare_v2(n->db, "SELECT 1 FROM ts_over LIMIT 1", -1,
+				    &s, NULL);
+
+	if (rc != SQLITE_OK)
+		return node_sqlerr(n, rc, "conflicts");
+	n->over_any = sqlite3_step(s) == SQLITE_ROW;
+	sqlite3_finalize(s);
+	return 0;
 }
 
 void

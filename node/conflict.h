@@ -40,6 +40,8 @@ int over_add(struct tsync_node *n, const struct colref *c, uint64_t hlc,
 /* 1 (and forgets it) if (hlc, origin) was overwritten before arriving. */
 int over_take(struct tsync_node *n, const struct colref *c, uint64_t hlc,
 	      uint64_t origin);
+/* Inside a write transaction: notes whether ts_over holds anything. */
+int over_scan(struct tsync_node *n);
 /* A conflict's stable id: 12 hex digits, the same on every node. */
 void conflict_id(const char *table, const char *id, size_t idlen,
 		 const char *col, uint64_t hlc, uint64_t origin, char out[13]);

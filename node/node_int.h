@@ -70,7 +70,8 @@ struct capture {
 
 enum {
 	ST_VER_GET, ST_VER_PUT, ST_STREAM_GET, ST_STREAM_NEW, ST_STREAM_SET,
-	ST_LOG_PUT, ST_META_SET, ST_CERT_GET, ST__COUNT
+	ST_LOG_PUT, ST_META_SET, ST_CERT_GET, ST_HEADS_ADD, ST_HEADS_DEL,
+	ST_OVER_ADD, ST_OVER_DEL, ST__COUNT
 };
 
 struct tsync_node {
@@ -90,6 +91,7 @@ struct tsync_node {
 	int ntbl;
 	struct capture cap;
 	struct cert_entry *certcache; /* certs.c */
+	int over_any; /* conflict.c: ts_over may hold rows (checked per batch) */
 	sqlite3_stmt *st[ST__COUNT];
 	sqlite3_stmt *st_read; /* log.c: log_read */
 	char errmsg[512];

@@ -72,6 +72,14 @@ static const char *const stmt_sql[ST__COUNT] = {
 	[ST_META_SET] = "INSERT OR REPLACE INTO ts_meta(key, value)"
 			" VALUES(?1, ?2)",
 	[ST_CERT_GET] = "SELECT pem FROM ts_certs WHERE node_id=?1",
+	[ST_HEADS_ADD] = "INSERT OR IGNORE INTO ts_heads(tid, id, col, hlc,"
+			 " origin, val) VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
+	[ST_HEADS_DEL] = "DELETE FROM ts_heads WHERE tid = ?1 AND id = ?2 AND"
+			 " col = ?3 AND hlc = ?4 AND origin = ?5",
+	[ST_OVER_ADD] = "INSERT OR IGNORE INTO ts_over(tid, id, col, hlc,"
+			" origin) VALUES(?1, ?2, ?3, ?4, ?5)",
+	[ST_OVER_DEL] = "DELETE FROM ts_over WHERE tid = ?1 AND id = ?2 AND"
+			" col = ?3 AND hlc = ?4 AND origin = ?5",
 };
 
 int
