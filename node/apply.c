@@ -759,11 +759,8 @@ apply_batch(struct tsync_node *n, const struct wire_txn *w, size_t count,
 	if (rc == 0)
 		rc = store_exec(n, "COMMIT");
 	if (rc != 0) {
-		char msg[sizeof(n->errmsg)];
-
-		memcpy(msg, n->errmsg, sizeof(msg));
+		/* The message of the failure stays: ROLLBACK does not touch it. */
 		sqlite3_exec(n->db, "ROLLBACK", NULL, NULL, NULL);
-		memcpy(n->errmsg, msg, sizeof(msg));
 		memset(rep, 0, sizeof(*rep));
 	}
 out:

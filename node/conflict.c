@@ -280,11 +280,7 @@ tsync_node_resolve(struct tsync_node *n, const char *cid, int how,
 	if (rc == 0)
 		rc = capture_settle(n, f.tid, f.row, f.col, f.hlc, f.origin);
 	if (rc != 0) {
-		char msg[sizeof(n->errmsg)];
-
-		memcpy(msg, n->errmsg, sizeof(msg));
-		tsync_node_rollback(n);
-		memcpy(n->errmsg, msg, sizeof(msg));
+		tsync_node_rollback(n); /* keeps the failure's message */
 		return rc;
 	}
 	return tsync_node_commit(n);

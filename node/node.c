@@ -360,6 +360,7 @@ tsync_node_begin(struct tsync_node *n)
 	return 0;
 }
 
+/* Discards the open transaction; the node's error message is left as is. */
 void
 tsync_node_rollback(struct tsync_node *n)
 {
@@ -381,12 +382,8 @@ tsync_node_commit(struct tsync_node *n)
 	if (rc == 0)
 		rc = store_exec(n, "COMMIT");
 	if (rc != 0) {
-		char msg[sizeof(n->errmsg)];
-
-		memcpy(msg, n->errmsg, sizeof(msg));
 		n->hlc.last = saved;
-		tsync_node_rollback(n);
-		memcpy(n->errmsg, msg, sizeof(msg));
+		tsync_node_rollback(n); /* keeps the failure's message */
 		return rc;
 	}
 	capture_reset(n);
@@ -448,11 +445,7 @@ tsync_node_exec(struct tsync_node *n, const char *sql, tsync_row_cb cb,
 			break;
 	}
 	if (rc != 0) {
-		char msg[sizeof(n->errmsg)];
-
-		memcpy(msg, n->errmsg, sizeof(msg));
-		tsync_node_rollback(n);
-		memcpy(n->errmsg, msg, sizeof(msg));
+		tsync_node_rollback(n); /* keeps the failure's message */
 		return rc;
 	}
 	return tsync_node_commit(n);
