@@ -122,6 +122,8 @@ raw_rows_per_s(const char *dir, uint64_t rows)
 	return (double)rows / t;
 }
 
+static uint64_t held_txns(const char *nd);
+
 struct pull {
 	double secs, rss_mb;
 	struct tsync_sync_result r;
@@ -152,27 +154,10 @@ pull(const char *nd, const char *addr, struct pull *p, int kill_at_pct,
 	}
 	close(fd[1]);
 	if (kill_at_pct > 0) {
-		/* Watch the fresh node's stream head; cut at the mark. */
-		char path[700];
-		sqlite3 *db;
-		sqlite3_stmt *s;
-
-		snprintf(path, sizeof(path), "%s/replica.db", nd);
+		/* Watch the fresh node's stream heads; cut at the mark. */
 		for (;;) {
-			uint64_t held = 0;
-
 			usleep(2000);
-			if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY,
-					    NULL) != SQLITE_OK)
-				continue;
-			if (sqlite3_prepare_v2(db, "SELECT coalesce(sum(seq),0)"
-					       " FROM ts_streams", -1, &s,
-					       NULL) == SQLITE_OK &&
-			    sqlite3_step(s) == SQLITE_ROW)
-				held = (uint64_t)sqlite3_column_int64(s, 0);
-			sqlite3_finalize(s);
-			sqlite3_close(db);
-			if (held * 100 >= total * (uint64_t)kill_at_pct) {
+			if (held_txns(nd) * 100 >= total * (uint64_t)kill_at_pct) {
 				kill(pid, SIGKILL);
 				break;
 			}
@@ -187,42 +172,37 @@ pull(const char *nd, const char *addr, struct pull *p, int kill_at_pct,
 	p->rss_mb = (double)ru.ru_maxrss / 1024.0;
 }
 
-static uint64_t
-held_txns(const char *nd)
+/* One number from a node's replica, read-only (0 if it cannot be read). */
+static double
+query_num(const char *nd, const char *sql)
 {
 	char path[700];
 	sqlite3 *db;
-	sqlite3_stmt *s;
-	uint64_t held = 0;
+	sqlite3_stmt *s = NULL;
+	double v = 0;
 
 	snprintf(path, sizeof(path), "%s/replica.db", nd);
-	sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL);
-	if (sqlite3_prepare_v2(db, "SELECT coalesce(sum(seq),0) FROM ts_streams",
-			       -1, &s, NULL) == SQLITE_OK &&
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+	    sqlite3_prepare_v2(db, sql, -1, &s, NULL) == SQLITE_OK &&
 	    sqlite3_step(s) == SQLITE_ROW)
-		held = (uint64_t)sqlite3_column_int64(s, 0);
+		v = sqlite3_column_double(s, 0);
 	sqlite3_finalize(s);
 	sqlite3_close(db);
-	return held;
+	return v;
+}
+
+static uint64_t
+held_txns(const char *nd)
+{
+	return (uint64_t)query_num(nd, "SELECT coalesce(sum(seq), 0) FROM"
+				       " ts_streams");
 }
 
 static double
 txn_bytes(const char *nd)
 {
-	char path[700];
-	sqlite3 *db;
-	sqlite3_stmt *s;
-	double avg = 0;
-
-	snprintf(path, sizeof(path), "%s/replica.db", nd);
-	sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL);
-	if (sqlite3_prepare_v2(db, "SELECT avg(length(body) + length(sig))"
-			       " FROM ts_log", -1, &s, NULL) == SQLITE_OK &&
-	    sqlite3_step(s) == SQLITE_ROW)
-		avg = sqlite3_column_double(s, 0);
-	sqlite3_finalize(s);
-	sqlite3_close(db);
-	return avg;
+	return query_num(nd, "SELECT avg(length(body) + length(sig)) FROM"
+			     " ts_log");
 }
 
 static void

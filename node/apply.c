@@ -490,19 +490,18 @@ check_txn(struct ctx *x, const struct txn *t, const struct cert_entry **ce)
 		x->head_loaded = 1;
 	}
 	if (t->seq <= h->seq) {
-		sqlite3_stmt *s;
+		/* Cached: replays after a resume meet many duplicates. */
+		sqlite3_stmt *s = store_stmt(n, ST_LOG_HASH);
 		int same = 0;
 
-		if (sqlite3_prepare_v2(n->db,
-				       "SELECT hash FROM ts_log WHERE k = ?1",
-				       -1, &s, NULL) != SQLITE_OK)
+		if (s == NULL)
 			return -1;
 		sqlite3_bind_int64(s, 1, LOG_ROWID(h->sid, t->seq));
 		if (sqlite3_step(s) == SQLITE_ROW &&
 		    sqlite3_column_bytes(s, 0) == KEYS_HASH_LEN)
 			same = memcmp(sqlite3_column_blob(s, 0), t->hash,
 				      KEYS_HASH_LEN) == 0;
-		sqlite3_finalize(s);
+		sqlite3_reset(s);
 		return same ? R_DUP : R_EQUIVOCATION;
 	}
 	/* Only txns not held yet are judged against a revocation. */

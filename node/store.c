@@ -78,6 +78,7 @@ static const char *const stmt_sql[ST__COUNT] = {
 			 " col = ?3 AND hlc = ?4 AND origin = ?5",
 	[ST_OVER_ADD] = "INSERT OR IGNORE INTO ts_over(tid, id, col, hlc,"
 			" origin) VALUES(?1, ?2, ?3, ?4, ?5)",
+	[ST_LOG_HASH] = "SELECT hash FROM ts_log WHERE k = ?1",
 	[ST_OVER_DEL] = "DELETE FROM ts_over WHERE tid = ?1 AND id = ?2 AND"
 			" col = ?3 AND hlc = ?4 AND origin = ?5",
 };

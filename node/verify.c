@@ -48,19 +48,27 @@ fault(struct audit *a, const char *fmt, ...)
 		a->cb(a->arg, line);
 }
 
-static int
-put(struct audit *a, int tid, const struct txn_change *c, int col,
-    const struct txn *t, const msgpack_object *val, int alive)
+/* Binds ?1..?5 = (tid, row id, column, hlc, origin) to a reset s. */
+static sqlite3_stmt *
+bind_version(sqlite3_stmt *s, int tid, const struct txn_change *c, int col,
+	     uint64_t hlc, uint64_t origin)
 {
-	sqlite3_stmt *s = a->put;
-	int rc;
-
 	sqlite3_reset(s);
 	sqlite3_bind_int(s, 1, tid);
 	sqlite3_bind_text(s, 2, c->id, (int)c->id_len, SQLITE_STATIC);
 	sqlite3_bind_int(s, 3, col);
-	sqlite3_bind_int64(s, 4, (int64_t)t->hlc);
-	sqlite3_bind_int64(s, 5, (int64_t)t->origin);
+	sqlite3_bind_int64(s, 4, (int64_t)hlc);
+	sqlite3_bind_int64(s, 5, (int64_t)origin);
+	return s;
+}
+
+static int
+put(struct audit *a, int tid, const struct txn_change *c, int col,
+    const struct txn *t, const msgpack_object *val, int alive)
+{
+	sqlite3_stmt *s = bind_version(a->put, tid, c, col, t->hlc, t->origin);
+	int rc;
+
 	sqlite3_bind_text(s, 6, t->scope, (int)t->scope_len, SQLITE_STATIC);
 	if (val != NULL)
 		txn_bind_value(s, 7, val);
@@ -76,15 +84,9 @@ static int
 put_tree(struct audit *a, int tid, const struct txn_change *c, int col,
 	 const struct txn *t, const struct txn_col *cv)
 {
-	sqlite3_stmt *s = a->all;
+	sqlite3_stmt *s = bind_version(a->all, tid, c, col, t->hlc, t->origin);
 	int rc;
 
-	sqlite3_reset(s);
-	sqlite3_bind_int(s, 1, tid);
-	sqlite3_bind_text(s, 2, c->id, (int)c->id_len, SQLITE_STATIC);
-	sqlite3_bind_int(s, 3, col);
-	sqlite3_bind_int64(s, 4, (int64_t)t->hlc);
-	sqlite3_bind_int64(s, 5, (int64_t)t->origin);
 	txn_bind_value(s, 6, cv->value);
 	rc = sqlite3_step(s);
 	sqlite3_reset(s);
@@ -92,13 +94,7 @@ put_tree(struct audit *a, int tid, const struct txn_change *c, int col,
 		return node_sqlerr(a->n, rc, "replay");
 	if (cv->prev_hlc == 0 && cv->prev_origin == 0)
 		return 0;
-	s = a->prev;
-	sqlite3_reset(s);
-	sqlite3_bind_int(s, 1, tid);
-	sqlite3_bind_text(s, 2, c->id, (int)c->id_len, SQLITE_STATIC);
-	sqlite3_bind_int(s, 3, col);
-	sqlite3_bind_int64(s, 4, (int64_t)cv->prev_hlc);
-	sqlite3_bind_int64(s, 5, (int64_t)cv->prev_origin);
+	s = bind_version(a->prev, tid, c, col, cv->prev_hlc, cv->prev_origin);
 	rc = sqlite3_step(s);
 	sqlite3_reset(s);
 	return rc == SQLITE_DONE ? 0 : node_sqlerr(a->n, rc, "replay");

@@ -444,6 +444,31 @@ on_hello(struct sess *s, const struct frame *f)
 	return 0;
 }
 
+/* 1 if a[0..2] is a well-typed [origin, scope, seq] entry. */
+static int
+vv_entry_ok(const msgpack_object *a)
+{
+	return a[0].type == MSGPACK_OBJECT_POSITIVE_INTEGER &&
+	       a[1].type == MSGPACK_OBJECT_STR &&
+	       a[1].via.str.size <= SCOPE_MAX &&
+	       a[2].type == MSGPACK_OBJECT_POSITIVE_INTEGER;
+}
+
+/* The seq we hold of the stream named by entry a, from log_streams(). */
+static uint64_t
+held_seq(const struct stream_row *mine, size_t cnt, const msgpack_object *a)
+{
+	size_t j;
+
+	for (j = 0; j < cnt; j++)
+		if (mine[j].origin == a[0].via.u64 &&
+		    strlen(mine[j].scope) == a[1].via.str.size &&
+		    memcmp(mine[j].scope, a[1].via.str.ptr,
+			   a[1].via.str.size) == 0)
+			return mine[j].seq;
+	return 0;
+}
+
 /* Records their VV in `known`; counts what each side lacks. */
 static int
 take_vv(struct sess *s, const struct frame *f)
@@ -457,9 +482,7 @@ take_vv(struct sess *s, const struct frame *f)
 	if (frame_arr(f, 1, &a, &n) != 0 || n % 3 != 0)
 		return fail(s, TSYNC_EPROTO, ERR_MALFORMED, "malformed VV");
 	for (i = 0; i < n; i += 3) {
-		if (a[i].type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
-		    a[i + 1].type != MSGPACK_OBJECT_STR ||
-		    a[i + 2].type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+		if (!vv_entry_ok(&a[i]))
 			return fail(s, TSYNC_EPROTO, ERR_MALFORMED,
 				    "malformed VV entry");
 		if (known_raise(s, a[i].via.u64, a[i + 1].via.str.ptr,
@@ -477,14 +500,8 @@ take_vv(struct sess *s, const struct frame *f)
 			s->st.they_lack += mine[j].seq - theirs;
 	}
 	for (i = 0; i < n; i += 3) {
-		uint64_t my = 0;
+		uint64_t my = held_seq(mine, cnt, &a[i]);
 
-		for (j = 0; j < cnt; j++)
-			if (mine[j].origin == a[i].via.u64 &&
-			    strlen(mine[j].scope) == a[i + 1].via.str.size &&
-			    memcmp(mine[j].scope, a[i + 1].via.str.ptr,
-				   a[i + 1].via.str.size) == 0)
-				my = mine[j].seq;
 		if (a[i + 2].via.u64 > my)
 			s->st.we_lack += a[i + 2].via.u64 - my;
 	}
@@ -602,7 +619,7 @@ on_done(struct sess *s, const struct frame *f)
 	const msgpack_object *a;
 	uint32_t n, i;
 	struct stream_row *mine;
-	size_t cnt, j;
+	size_t cnt;
 
 	if (frame_arr(f, 1, &a, &n) != 0 || n % 3 != 0)
 		return fail(s, TSYNC_EPROTO, ERR_MALFORMED, "malformed DONE");
@@ -611,13 +628,10 @@ on_done(struct sess *s, const struct frame *f)
 		return fail(s, TSYNC_EIO, ERR_INTERNAL, "cannot read streams");
 	/* Everything the peer holds that we may see, we now hold too. */
 	for (i = 0; i + 2 < n; i += 3) {
-		uint64_t my = 0;
+		uint64_t my;
 		char sc[SCOPE_MAX + 1];
 
-		if (a[i].type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
-		    a[i + 1].type != MSGPACK_OBJECT_STR ||
-		    a[i + 1].via.str.size > SCOPE_MAX ||
-		    a[i + 2].type != MSGPACK_OBJECT_POSITIVE_INTEGER) {
+		if (!vv_entry_ok(&a[i])) {
 			free(mine);
 			return fail(s, TSYNC_EPROTO, ERR_MALFORMED,
 				    "malformed DONE entry");
@@ -626,10 +640,7 @@ on_done(struct sess *s, const struct frame *f)
 		sc[a[i + 1].via.str.size] = '\0';
 		if (!scope_may_see(s->n->scope, s->n->role, sc))
 			continue;
-		for (j = 0; j < cnt; j++)
-			if (mine[j].origin == a[i].via.u64 &&
-			    strcmp(mine[j].scope, sc) == 0)
-				my = mine[j].seq;
+		my = held_seq(mine, cnt, &a[i]);
 		if (a[i + 2].via.u64 > my)
 			s->mismatch += a[i + 2].via.u64 - my;
 	}
