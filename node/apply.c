@@ -402,28 +402,89 @@ merge_txn(struct tsync_node *n, const struct txn *t, struct buf *scratch,
 	return why;
 }
 
-static int
-quarantine(struct tsync_node *n, const struct wire_txn *w,
-	   const struct txn *t, int why, const char *peer)
+/*
+ * The quarantine keeps evidence, within a cap per peer (docs/protocol.md,
+ * section 9.1): the records of one peer (by its name) take at most
+ * QUARANTINE_PEER_MAX bytes, counting body, signature, scope and
+ * QUARANTINE_ROW for the rest of a record.  A record that does not fit
+ * keeps its header only; when not even that fits, nothing is recorded
+ * (the txn is still refused and counted).  Of a body that does not
+ * decode, only the first QUARANTINE_KEEP bytes are kept.
+ */
+#define QUARANTINE_PEER_MAX (1u << 20)
+#define QUARANTINE_KEEP 256
+#define QUARANTINE_ROW 64
+
+/* Bytes of the records kept for `peer`; negative on a store error. */
+static int64_t
+quarantine_used(struct tsync_node *n, const char *peer)
 {
 	sqlite3_stmt *s;
+	int64_t v = 0;
 	int rc;
 
-	if (t == NULL || t->scope == NULL) {
-		/* Undecodable: no header to key on; the bytes are the key. */
-		int seen = 0;
+	rc = sqlite3_prepare_v2(n->db, "SELECT coalesce(sum(coalesce("
+				       "length(body), 0) + coalesce(length(sig),"
+				       " 0) + coalesce(length(scope), 0) + ?2),"
+				       " 0) FROM ts_quarantine WHERE peer = ?1",
+				-1, &s, NULL);
+	if (rc != SQLITE_OK)
+		return node_sqlerr(n, rc, "quarantine");
+	sqlite3_bind_text(s, 1, peer ? peer : "", -1, SQLITE_STATIC);
+	sqlite3_bind_int(s, 2, QUARANTINE_ROW);
+	if ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		v = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	return rc == SQLITE_ROW ? v : node_sqlerr(n, rc, "quarantine");
+}
 
-		rc = sqlite3_prepare_v2(n->db, "SELECT 1 FROM ts_quarantine WHERE"
-					       " origin IS NULL AND body = ?1",
-					-1, &s, NULL);
-		if (rc != SQLITE_OK)
-			return node_sqlerr(n, rc, "quarantine");
-		sqlite3_bind_blob(s, 1, w->body, (int)w->len, SQLITE_STATIC);
-		seen = sqlite3_step(s) == SQLITE_ROW;
-		sqlite3_finalize(s);
-		if (seen)
-			return 0;
-	}
+/* 1 if this undecodable body (its kept prefix and signature) is on
+ * record for the peer already. */
+static int
+quarantine_seen(struct tsync_node *n, const struct wire_txn *w, size_t keep,
+		const char *peer)
+{
+	sqlite3_stmt *s;
+	int seen;
+
+	if (sqlite3_prepare_v2(n->db, "SELECT 1 FROM ts_quarantine WHERE"
+				      " origin IS NULL AND body = ?1 AND"
+				      " sig = ?2 AND peer = ?3",
+			       -1, &s, NULL) != SQLITE_OK)
+		return 0;
+	sqlite3_bind_blob(s, 1, w->body, (int)keep, SQLITE_STATIC);
+	sqlite3_bind_blob(s, 2, w->sig, KEYS_SIG_LEN, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, peer ? peer : "", -1, SQLITE_STATIC);
+	seen = sqlite3_step(s) == SQLITE_ROW;
+	sqlite3_finalize(s);
+	return seen;
+}
+
+/*
+ * Records a refused txn.  *used holds the peer's quarantine bytes (-1:
+ * not read yet) and is kept up to date.
+ */
+static int
+quarantine(struct tsync_node *n, const struct wire_txn *w,
+	   const struct txn *t, int why, const char *peer, int64_t *used)
+{
+	sqlite3_stmt *s;
+	int header = t != NULL && t->scope != NULL;
+	size_t keep = w->len, sl = header ? t->scope_len : 0;
+	int evidence = why != R_VISIBILITY;
+	int rc;
+
+	if (!header && keep > QUARANTINE_KEEP)
+		keep = QUARANTINE_KEEP;
+	if (!header && quarantine_seen(n, w, keep, peer))
+		return 0;
+	if (*used < 0 && (*used = quarantine_used(n, peer)) < 0)
+		return (int)*used;
+	if (*used + QUARANTINE_ROW + (int64_t)sl > QUARANTINE_PEER_MAX)
+		return 0; /* the peer's share is spent: refused, not kept */
+	if (*used + QUARANTINE_ROW + (int64_t)(sl + keep + KEYS_SIG_LEN) >
+	    QUARANTINE_PEER_MAX)
+		evidence = 0;
 	rc = sqlite3_prepare_v2(n->db,
 				"INSERT OR IGNORE INTO ts_quarantine(at, peer,"
 				" origin,"
@@ -434,7 +495,7 @@ quarantine(struct tsync_node *n, const struct wire_txn *w,
 		return node_sqlerr(n, rc, "quarantine");
 	sqlite3_bind_int64(s, 1, (int64_t)ts_now_ms(&n->ops));
 	sqlite3_bind_text(s, 2, peer ? peer : "", -1, SQLITE_STATIC);
-	if (t != NULL && t->scope != NULL) {
+	if (header) {
 		sqlite3_bind_int64(s, 3, (int64_t)t->origin);
 		sqlite3_bind_text(s, 4, t->scope, (int)t->scope_len,
 				  SQLITE_STATIC);
@@ -443,13 +504,18 @@ quarantine(struct tsync_node *n, const struct wire_txn *w,
 	sqlite3_bind_text(s, 6, reason_text[why], -1, SQLITE_STATIC);
 	/* Evidence is kept, except the records of a scope this node must
 	 * never hold: of those only the header (origin, scope, seq). */
-	if (why != R_VISIBILITY) {
-		sqlite3_bind_blob(s, 7, w->body, (int)w->len, SQLITE_STATIC);
+	if (evidence) {
+		sqlite3_bind_blob(s, 7, w->body, (int)keep, SQLITE_STATIC);
 		sqlite3_bind_blob(s, 8, w->sig, KEYS_SIG_LEN, SQLITE_STATIC);
 	}
 	rc = sqlite3_step(s);
 	sqlite3_finalize(s);
-	return rc == SQLITE_DONE ? 0 : node_sqlerr(n, rc, "quarantine");
+	if (rc != SQLITE_DONE)
+		return node_sqlerr(n, rc, "quarantine");
+	if (sqlite3_changes(n->db) > 0)
+		*used += QUARANTINE_ROW + (int64_t)sl +
+			 (evidence ? (int64_t)(keep + KEYS_SIG_LEN) : 0);
+	return 0;
 }
 
 struct ctx {
@@ -459,6 +525,7 @@ struct ctx {
 	struct buf scratch;
 	apply_held_cb held;
 	void *held_arg;
+	int64_t qused; /* the peer's quarantine bytes, -1 until read */
 	/* The head of the run's stream, kept here and written once per run. */
 	struct stream_head head;
 	int head_loaded, head_dirty;
@@ -583,7 +650,8 @@ apply_one(struct ctx *x, struct item *it, int check_sig, int *applied)
 		if (x->rep->first_reject[0] == '\0')
 			ts_fmt(x->rep->first_reject,
 			       sizeof(x->rep->first_reject), "%s", it->err);
-		return quarantine(x->n, it->w, NULL, R_MALFORMED, x->peer);
+		return quarantine(x->n, it->w, NULL, R_MALFORMED, x->peer,
+				  &x->qused);
 	}
 	why = check_txn(x, t, &ce);
 	if (why < 0)
@@ -629,7 +697,7 @@ apply_one(struct ctx *x, struct item *it, int check_sig, int *applied)
 	    txn_verify_sig(ce->key, t->hash, it->w->sig) != 0)
 		why = R_SIGNATURE;
 	note_reject(x, t, why);
-	return quarantine(x->n, it->w, t, why, x->peer);
+	return quarantine(x->n, it->w, t, why, x->peer, &x->qused);
 }
 
 static int
@@ -669,25 +737,29 @@ apply_run(struct ctx *x, struct item *it, size_t count)
 {
 	const struct cert_entry *ce;
 	struct apply_report saved = *x->rep;
+	struct store_txn tx;
 	size_t last;
 	int rc;
 
-	if ((rc = store_exec(x->n, "SAVEPOINT run")) != 0)
+	if ((rc = store_txn_begin(x->n, &tx, "run")) != 0)
 		return rc;
 	if ((rc = apply_pass(x, it, count, 0, &last)) != 0)
-		return rc;
+		goto fail;
 	ce = last < count ? certs_get(x->n, it[last].t.origin) : NULL;
 	if (last == count ||
 	    (ce != NULL && txn_verify_sig(ce->key, it[last].t.hash,
 					  it[last].w->sig) == 0))
-		return store_exec(x->n, "RELEASE run");
+		return store_txn_commit(x->n, &tx);
 	/* The newest signature failed: find the forged txn the slow way. */
 	if ((rc = store_exec(x->n, "ROLLBACK TO run")) != 0)
-		return rc;
+		goto fail;
 	*x->rep = saved;
 	if ((rc = apply_pass(x, it, count, 1, &last)) != 0)
-		return rc;
-	return store_exec(x->n, "RELEASE run");
+		goto fail;
+	return store_txn_commit(x->n, &tx);
+fail:
+	store_txn_rollback(x->n, &tx);
+	return rc;
 }
 
 static int
@@ -716,6 +788,7 @@ apply_batch(struct tsync_node *n, const struct wire_txn *w, size_t count,
 	    const char *peer, struct apply_report *rep, apply_held_cb held,
 	    void *held_arg)
 {
+	struct store_txn tx;
 	struct ctx x;
 	struct item *it;
 	size_t i, j;
@@ -725,6 +798,7 @@ apply_batch(struct tsync_node *n, const struct wire_txn *w, size_t count,
 	memset(&x, 0, sizeof(x));
 	x.n = n;
 	x.peer = peer;
+	x.qused = -1;
 	x.rep = rep;
 	x.held = held;
 	x.held_arg = held_arg;
@@ -735,10 +809,10 @@ apply_batch(struct tsync_node *n, const struct wire_txn *w, size_t count,
 		it[i].ok = txn_decode(&it[i].t, w[i].body, w[i].len, it[i].err,
 				      sizeof(it[i].err)) == 0;
 	}
-	if ((rc = store_exec(n, "BEGIN IMMEDIATE")) != 0)
+	if ((rc = store_txn_begin(n, &tx, NULL)) != 0)
 		goto out;
 	if ((rc = over_scan(n)) != 0) {
-		sqlite3_exec(n->db, "ROLLBACK", NULL, NULL, NULL);
+		store_txn_rollback(n, &tx);
 		goto out;
 	}
 	n->cap.applying = 1;
@@ -756,12 +830,11 @@ apply_batch(struct tsync_node *n, const struct wire_txn *w, size_t count,
 	n->cap.applying = 0;
 	buf_free(&x.scratch);
 	if (rc == 0)
-		rc = store_exec(n, "COMMIT");
-	if (rc != 0) {
-		/* The message of the failure stays: ROLLBACK does not touch it. */
-		sqlite3_exec(n->db, "ROLLBACK", NULL, NULL, NULL);
+		rc = store_txn_commit(n, &tx); /* rolls back if it fails */
+	else
+		store_txn_rollback(n, &tx); /* keeps the failure's message */
+	if (rc != 0)
 		memset(rep, 0, sizeof(*rep));
-	}
 out:
 	for (i = 0; i < count; i++)
 		txn_done(&it[i].t);

@@ -101,8 +101,12 @@ keys_node_id(EVP_PKEY *k)
 	uint8_t raw[32], h[32];
 	size_t n = sizeof(raw);
 
-	if (EVP_PKEY_get_raw_public_key(k, raw, &n) != 1)
+	/* A certificate whose key did not decode has no key at all. */
+	if (k == NULL || EVP_PKEY_get_id(k) != EVP_PKEY_ED25519 ||
+	    EVP_PKEY_get_raw_public_key(k, raw, &n) != 1 || n != sizeof(raw)) {
+		ERR_clear_error();
 		return 0;
+	}
 	keys_sha256(raw, n, h);
 	/* 63 bits, so ids order the same as SQLite's signed integers. */
 	return be64_get(h) & 0x7fffffffffffffffULL;
@@ -241,6 +245,7 @@ int
 cert_parse(X509 *c, struct cert_info *out)
 {
 	X509_NAME *nm = X509_get_subject_name(c);
+	EVP_PKEY *key;
 	char cn[64];
 
 	memset(out, 0, sizeof(*out));
@@ -255,8 +260,14 @@ cert_parse(X509 *c, struct cert_info *out)
 	ASN1_INTEGER_get_uint64(&out->serial, X509_get0_serialNumber(c));
 	out->not_before = asn1_time_unix(X509_get0_notBefore(c));
 	out->not_after = asn1_time_unix(X509_get0_notAfter(c));
-	/* The CN must be the id of the key the certificate carries. */
-	if (keys_node_id(X509_get0_pubkey(c)) != out->node_id)
+	/* The CN must be the id of the key the certificate carries, and
+	 * that key an Ed25519 key: one that does not decode (unknown
+	 * algorithm, garbled bits) gives no key and no id. */
+	key = X509_get0_pubkey(c);
+	ERR_clear_error();
+	if (key == NULL || EVP_PKEY_get_id(key) != EVP_PKEY_ED25519)
+		return TSYNC_ECORRUPT;
+	if (keys_node_id(key) != out->node_id)
 		return TSYNC_EAUTH;
 	return 0;
 }

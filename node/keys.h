@@ -35,6 +35,7 @@ struct cert_info {
 int keys_generate(EVP_PKEY **out);
 int keys_save_private(EVP_PKEY *k, const char *path, char *err, size_t len);
 EVP_PKEY *keys_load_private(const char *path, char *err, size_t len);
+/* The node id of an Ed25519 key; 0 for NULL or any other kind of key. */
 uint64_t keys_node_id(EVP_PKEY *k);
 
 int keys_sign(EVP_PKEY *k, const uint8_t *msg, size_t n,

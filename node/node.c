@@ -190,6 +190,7 @@ write_conf(struct tsync_node *n, const struct tsync_init_opts *o)
 static int
 init_db(struct tsync_node *n, const char *dbpath)
 {
+	struct store_txn tx;
 	char idhex[17], ver[16];
 	int rc;
 
@@ -197,7 +198,7 @@ init_db(struct tsync_node *n, const char *dbpath)
 		return rc;
 	id_format(n->id, idhex);
 	ts_fmt(ver, sizeof(ver), "%d", SCHEMA_VERSION);
-	if ((rc = store_exec(n, "BEGIN")) != 0)
+	if ((rc = store_txn_begin(n, &tx, NULL)) != 0)
 		return rc;
 	if ((rc = store_meta_set(n, "node_id", idhex)) != 0 ||
 	    (rc = store_meta_set(n, "scope", n->scope)) != 0 ||
@@ -206,10 +207,10 @@ init_db(struct tsync_node *n, const char *dbpath)
 	    (rc = store_meta_set(n, "schema_version", ver)) != 0 ||
 	    (rc = store_cert(n, n->cert)) != 0 ||
 	    (rc = domain_declare(n)) != 0) {
-		store_exec(n, "ROLLBACK");
+		store_txn_rollback(n, &tx);
 		return rc;
 	}
-	return store_exec(n, "COMMIT");
+	return store_txn_commit(n, &tx);
 }
 
 int
@@ -349,12 +350,13 @@ tsync_node_close(struct tsync_node *n)
 int
 tsync_node_begin(struct tsync_node *n)
 {
+	struct store_txn tx;
 	int rc;
 
 	if (n->cap.active)
 		return node_err(n, TSYNC_EINVAL, "a transaction is open");
 	capture_reset(n);
-	if ((rc = store_exec(n, "BEGIN IMMEDIATE")) != 0)
+	if ((rc = store_txn_begin(n, &tx, NULL)) != 0)
 		return rc;
 	n->cap.active = 1;
 	return 0;
@@ -364,14 +366,16 @@ tsync_node_begin(struct tsync_node *n)
 void
 tsync_node_rollback(struct tsync_node *n)
 {
+	struct store_txn tx = {NULL, 1};
+
 	capture_reset(n);
-	if (!sqlite3_get_autocommit(n->db))
-		sqlite3_exec(n->db, "ROLLBACK", NULL, NULL, NULL);
+	store_txn_rollback(n, &tx);
 }
 
 int
 tsync_node_commit(struct tsync_node *n)
 {
+	struct store_txn tx = {NULL, 1};
 	uint64_t saved = n->hlc.last;
 	int rc;
 
@@ -380,7 +384,7 @@ tsync_node_commit(struct tsync_node *n)
 	n->cap.active = 0; /* engine statements from here on */
 	rc = capture_commit(n);
 	if (rc == 0)
-		rc = store_exec(n, "COMMIT");
+		rc = store_txn_commit(n, &tx); /* rolls back if it fails */
 	if (rc != 0) {
 		n->hlc.last = saved;
 		tsync_node_rollback(n); /* keeps the failure's message */

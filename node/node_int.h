@@ -106,6 +106,23 @@ int node_sqlerr(struct tsync_node *n, int rc, const char *what);
 /* store.c */
 int store_open(struct tsync_node *n, const char *path, int create);
 int store_exec(struct tsync_node *n, const char *sql);
+/*
+ * A write transaction, or a savepoint inside one.  store_txn_begin opens
+ * BEGIN IMMEDIATE when no transaction is open (or when `name` is NULL,
+ * which then fails if one is), else SAVEPOINT `name` (a constant
+ * identifier).  store_txn_commit commits or releases it and, if that
+ * fails, rolls it back.  store_txn_rollback undoes and closes it; call it
+ * on every error path after a successful begin.  After either, no
+ * transaction of this scope is left open, whatever failed.
+ */
+struct store_txn {
+	const char *name;
+	int outer;
+};
+int store_txn_begin(struct tsync_node *n, struct store_txn *t,
+		    const char *name);
+int store_txn_commit(struct tsync_node *n, struct store_txn *t);
+void store_txn_rollback(struct tsync_node *n, struct store_txn *t);
 sqlite3_stmt *store_stmt(struct tsync_node *n, int which);
 int store_meta_get(struct tsync_node *n, const char *key, char *out,
 		   size_t len);

@@ -55,12 +55,17 @@ store_entries(struct tsync_node *n, X509_CRL *c, const void *pem, size_t len,
 {
 	STACK_OF(X509_REVOKED) *rev = X509_CRL_get_REVOKED(c);
 	sqlite3_stmt *s = NULL;
+	struct store_txn tx;
 	char num[32];
 	int i, rc;
 
 	ts_fmt(num, sizeof(num), "%llu", (unsigned long long)number);
-	if ((rc = store_exec(n, "SAVEPOINT crl; DELETE FROM ts_revoked")) != 0)
+	if ((rc = store_txn_begin(n, &tx, "crl")) != 0)
 		return rc;
+	if ((rc = store_exec(n, "DELETE FROM ts_revoked")) != 0) {
+		store_txn_rollback(n, &tx);
+		return rc;
+	}
 	rc = sqlite3_prepare_v2(n->db,
 				"INSERT OR REPLACE INTO ts_revoked(serial,"
 				" revoked_at) VALUES(?1, ?2)",
@@ -99,11 +104,13 @@ store_entries(struct tsync_node *n, X509_CRL *c, const void *pem, size_t len,
 	}
 	if (rc != SQLITE_OK) {
 		rc = node_sqlerr(n, sqlite3_errcode(n->db), "install CRL");
-		store_exec(n, "ROLLBACK TO crl; RELEASE crl");
+		store_txn_rollback(n, &tx);
 		return rc;
 	}
+	if ((rc = store_txn_commit(n, &tx)) != 0)
+		return rc;
 	certs_free(n); /* cached entries carry revocation times */
-	return store_exec(n, "RELEASE crl");
+	return 0;
 }
 
 int

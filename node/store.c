@@ -147,6 +147,64 @@ store_exec(struct tsync_node *n, const char *sql)
 	return 0;
 }
 
+/*
+ * Transactions.  Every engine write that spans statements runs between
+ * store_txn_begin and store_txn_commit, and every error path in between
+ * ends in store_txn_rollback.  A failed commit rolls back by itself.  So no
+ * failure (a full disk, a busy replica) leaves a transaction or savepoint
+ * open on the handle: SQLite's own automatic rollbacks, and the state it
+ * leaves when the COMMIT of a RELEASE fails, are all cleaned up here.
+ * The rollbacks never touch the node's error message.
+ */
+int
+store_txn_begin(struct tsync_node *n, struct store_txn *t, const char *name)
+{
+	char sql[64];
+
+	t->name = name;
+	t->outer = name == NULL || sqlite3_get_autocommit(n->db);
+	if (t->outer)
+		return store_exec(n, "BEGIN IMMEDIATE");
+	ts_fmt(sql, sizeof(sql), "SAVEPOINT %s", name);
+	return store_exec(n, sql);
+}
+
+int
+store_txn_commit(struct tsync_node *n, struct store_txn *t)
+{
+	char sql[64];
+	int rc;
+
+	if (t->outer) {
+		rc = store_exec(n, "COMMIT");
+	} else {
+		ts_fmt(sql, sizeof(sql), "RELEASE %s", t->name);
+		rc = store_exec(n, sql);
+	}
+	if (rc != 0)
+		store_txn_rollback(n, t);
+	return rc;
+}
+
+void
+store_txn_rollback(struct tsync_node *n, struct store_txn *t)
+{
+	char sql[64];
+
+	if (sqlite3_get_autocommit(n->db))
+		return; /* SQLite already rolled everything back */
+	if (t->outer) {
+		sqlite3_exec(n->db, "ROLLBACK", NULL, NULL, NULL);
+		return;
+	}
+	/* Two statements: a failed ROLLBACK TO must not skip the RELEASE.
+	 * If the savepoint is gone, the enclosing owner rolls back. */
+	ts_fmt(sql, sizeof(sql), "ROLLBACK TO %s", t->name);
+	sqlite3_exec(n->db, sql, NULL, NULL, NULL);
+	ts_fmt(sql, sizeof(sql), "RELEASE %s", t->name);
+	sqlite3_exec(n->db, sql, NULL, NULL, NULL);
+}
+
 int
 store_open(struct tsync_node *n, const char *path, int create)
 {

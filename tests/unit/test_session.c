@@ -5,8 +5,10 @@
  */
 #include "check.h"
 #include "apply.h"
+#include "faultvfs.h"
 #include "frame.h"
 #include "node_int.h"
+#include "revoke.h"
 #include "session.h"
 #include "testnode.h"
 
@@ -172,6 +174,178 @@ hello_frame(uint8_t *out, uint32_t proto, uint32_t schema)
 	n = b.len;
 	buf_free(&b);
 	return n;
+}
+
+/* ---- Bad days: a full disk, a failure in the middle of any write ------ */
+
+/* The handle holds no transaction and takes a local write. */
+static int
+healthy(struct tsync_node *n, int *serial)
+{
+	char sql[400];
+
+	snprintf(sql, sizeof(sql), "INSERT INTO cases(id, scope) VALUES"
+		 "('ok-%d', '%s')", (*serial)++, n->scope);
+	return sqlite3_get_autocommit(tsync_node_db(n)) && tn_sql(n, sql) == 0;
+}
+
+/* Revokes the certificate of a throwaway node; returns the new list. */
+static char *
+new_crl(const char *name, size_t *len)
+{
+	char ca[300], crt[300], path[320], err[256];
+	struct tsync_node *x = tn_node(name, "gangzha/qinzao/x", "office",
+				       NULL);
+	char *pem = malloc(1 << 16);
+	FILE *f;
+
+	tsync_node_close(x);
+	snprintf(ca, sizeof(ca), "%s/ca", tn_root());
+	snprintf(crt, sizeof(crt), "%s/%s/node.crt", tn_root(), name);
+	CHECK_EQ(tsync_ca_revoke(ca, crt, NULL, err, sizeof(err)), 0);
+	snprintf(path, sizeof(path), "%s/crl.pem", ca);
+	*len = 0;
+	if ((f = fopen(path, "r")) != NULL) {
+		*len = fread(pem, 1, 1 << 16, f);
+		fclose(f);
+	}
+	CHECK(*len > 0);
+	return pem;
+}
+
+/* One sync a -> b (and back); returns whether both said SYNCED. */
+static int
+sync_once(struct tsync_node *a, struct tsync_node *b)
+{
+	struct link l = join(a, b, 1);
+	int ok;
+
+	run(&l, 0);
+	ok = l.synced_a && l.synced_b && l.code_a == 0 && l.code_b == 0;
+	unjoin(&l);
+	return ok;
+}
+
+/*
+ * A short disk-full once left serve stuck: a failure left a transaction
+ * open on the handle, so every later BEGIN failed ("cannot start a
+ * transaction within a transaction") and other writers met "database is
+ * locked".  Here the k-th write of every path fails in turn (local
+ * write, apply through a session, revocation list install), then whole
+ * operations meet a full disk at commit, then a page limit in the middle;
+ * after each, the same handle must hold no transaction and take writes,
+ * and the operation must succeed once the fault is gone.
+ */
+static void
+bad_days(void)
+{
+	struct tsync_node *a, *b;
+	size_t len;
+	char *crl, sql[160];
+	int k, serial = 0, installed, failed;
+
+	CHECK_EQ(fv_install(), 0);
+	a = tn_node("df-village", "gangzha/qinzao/feiqiao", "office", NULL);
+	b = tn_node("df-street", "gangzha/qinzao", "office", NULL);
+	CHECK(sync_once(a, b));
+
+	/* Local write: every write statement of a commit fails in turn. */
+	for (k = 1, failed = 1; failed && k < 200; k++) {
+		snprintf(sql, sizeof(sql), "INSERT INTO cases(id, scope, title)"
+			 " VALUES('lw-%d', 'gangzha/qinzao/feiqiao', 't');"
+			 " UPDATE cases SET title = 'u' WHERE id = 'ok-0'", k);
+		fv_arm(tsync_node_db(a), k);
+		tsync_node_exec(a, sql, NULL, NULL);
+		failed = fv_hits > 0;
+		fv_arm(tsync_node_db(a), 0);
+		CHECK(healthy(a, &serial));
+	}
+	CHECK(!failed);
+
+	/* Apply through a session: b's k-th write fails. */
+	for (k = 1, failed = 1; failed && k < 400; k++) {
+		snprintf(sql, sizeof(sql), "INSERT INTO cases(id, scope) VALUES"
+			 "('ap-%d', 'gangzha/qinzao/feiqiao')", k);
+		CHECK_EQ(tn_sql(a, sql), 0);
+		fv_arm(tsync_node_db(b), k);
+		sync_once(a, b);
+		failed = fv_hits > 0;
+		fv_arm(tsync_node_db(b), 0);
+		CHECK(healthy(b, &serial));
+	}
+	CHECK(!failed);
+	CHECK(sync_once(a, b));
+	CHECK_EQ(rows(b, "id LIKE 'ap-%'"), k - 1);
+
+	/* Revocation list install: the k-th write fails. */
+	crl = new_crl("df-x1", &len);
+	for (k = 1, failed = 1; failed && k < 50; k++) {
+		fv_arm(tsync_node_db(b), k);
+		installed = 0;
+		crl_install(b, crl, len, &installed, NULL);
+		failed = fv_hits > 0;
+		fv_arm(tsync_node_db(b), 0);
+		CHECK(healthy(b, &serial));
+		CHECK(!failed || !installed);
+	}
+	CHECK(!failed && installed);
+	free(crl);
+
+	/* A full disk at commit, for each path, on the same handles. */
+	crl = new_crl("df-x2", &len);
+	fv_full = 1;
+	CHECK_EQ(tsync_node_exec(a, "INSERT INTO cases(id, scope) VALUES"
+				    "('full-1', 'gangzha/qinzao/feiqiao')",
+				 NULL, NULL), TSYNC_EFULL);
+	CHECK(crl_install(b, crl, len, &installed, NULL) != 0);
+	fv_full = 0;
+	CHECK(healthy(a, &serial));
+	CHECK(healthy(b, &serial));
+	CHECK_EQ(crl_install(b, crl, len, &installed, NULL), 0);
+	CHECK(installed);
+	free(crl);
+	CHECK_EQ(tn_sql(a, "INSERT INTO cases(id, scope) VALUES"
+			   "('full-2', 'gangzha/qinzao/feiqiao')"), 0);
+	fv_full = 1;
+	CHECK(!sync_once(a, b));
+	fv_full = 0;
+	CHECK(healthy(a, &serial));
+	CHECK(healthy(b, &serial));
+	CHECK(sync_once(a, b));
+	CHECK_EQ(rows(b, "id = 'full-2'"), 1);
+
+	/* The page limit (PRAGMA max_page_count) met in mid-apply. */
+	for (k = 0; k < 300; k++) {
+		snprintf(sql, sizeof(sql), "INSERT INTO cases(id, scope, notes)"
+			 " VALUES('pg-%d', 'gangzha/qinzao/feiqiao',"
+			 " printf('%%.500c', 'x'))", k);
+		CHECK_EQ(tn_sql(a, sql), 0);
+	}
+	{
+		sqlite3_stmt *s;
+		int pages = 0;
+
+		sqlite3_prepare_v2(tsync_node_db(b), "PRAGMA page_count", -1,
+				   &s, NULL);
+		if (sqlite3_step(s) == SQLITE_ROW)
+			pages = sqlite3_column_int(s, 0);
+		sqlite3_finalize(s);
+		snprintf(sql, sizeof(sql), "PRAGMA max_page_count = %d",
+			 pages + 2);
+		CHECK_EQ(sqlite3_exec(tsync_node_db(b), sql, NULL, NULL,
+				      NULL), SQLITE_OK);
+	}
+	CHECK(!sync_once(a, b));
+	CHECK(sqlite3_get_autocommit(tsync_node_db(b)));
+	CHECK_EQ(sqlite3_exec(tsync_node_db(b), "PRAGMA max_page_count ="
+			      " 1073741823", NULL, NULL, NULL), SQLITE_OK);
+	CHECK(healthy(b, &serial));
+	CHECK(sync_once(a, b));
+	CHECK_EQ(rows(b, "id LIKE 'pg-%'"), 300);
+	CHECK_EQ(tsync_node_verify(a, NULL, NULL), 0);
+	CHECK_EQ(tsync_node_verify(b, NULL, NULL), 0);
+	tsync_node_close(a);
+	tsync_node_close(b);
 }
 
 int
@@ -359,6 +533,7 @@ main(void)
 	tsync_node_close(st);
 	tsync_node_close(v1);
 	tsync_node_close(v2);
+	bad_days();
 	tn_cleanup();
 	return CHECK_DONE();
 }

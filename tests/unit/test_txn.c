@@ -1,10 +1,16 @@
 /*
  * test_txn.c - txn encoding round trip, hashing, signatures, and that a
- * changed byte or a foreign key is detected.
+ * changed byte or a foreign key is detected; certificates whose key does
+ * not decode, or is not Ed25519, are refused without a crash.
  */
 #include <stdlib.h>
 
+#include <openssl/x509.h>
+
 #include "check.h"
+#include "certs.h"
+#include "node_int.h"
+#include "testnode.h"
 #include "txn.h"
 
 static void
@@ -43,6 +49,98 @@ build(struct buf *b, uint64_t seq, const uint8_t prev[32])
 	msgpack_pack_int64(&pk, -42);
 	msgpack_pack_uint64(&pk, 5);
 	msgpack_pack_uint64(&pk, 9);
+}
+
+/*
+ * Re-labels the subject key of a node certificate as `oid` (DER content
+ * bytes of an OID under 1.3.101, the Ed25519 arc), keeping the 32 key
+ * bytes, and signs it again with the CA key so that only the key is
+ * wrong.  Returns the PEM in `pem` (OPENSSL_free), or 0 bytes on failure.
+ */
+static size_t
+relabel_key(X509 *good, uint8_t oid, X509 *ca, EVP_PKEY *ca_key, char **pem)
+{
+	static const uint8_t ed25519[] = {0x06, 0x03, 0x2b, 0x65, 0x70};
+	unsigned char *der = NULL, *p;
+	const unsigned char *q;
+	int len = i2d_X509(good, &der), seen = 0, i;
+	size_t n = 0;
+	X509 *c;
+
+	*pem = NULL;
+	/* The second occurrence is the SubjectPublicKeyInfo's (the first
+	 * is the tbs signature algorithm, the third the outer one). */
+	for (i = 0, p = der; len > 0 && i + 5 <= len; i++)
+		if (memcmp(p + i, ed25519, 5) == 0 && ++seen == 2) {
+			p[i + 4] = oid;
+			break;
+		}
+	q = der;
+	c = seen == 2 ? d2i_X509(NULL, &q, len) : NULL;
+	OPENSSL_free(der);
+	if (c == NULL)
+		return 0;
+	if (X509_sign(c, ca_key, NULL) > 0 && cert_check_issuer(c, ca) == 0)
+		cert_to_pem(c, pem, &n);
+	X509_free(c);
+	return n;
+}
+
+/* A certificate whose key does not decode, or is not Ed25519, is
+ * refused by cert_parse and by a node receiving it (no crash). */
+static void
+bad_cert_keys(void)
+{
+	static const uint8_t oids[] = {0x7f, 0x71, 0x6e}; /* ?, Ed448, X25519 */
+	struct tsync_node *n = tn_node("certs", "gangzha/qinzao", "office",
+				       NULL);
+	struct cert_info ci;
+	char path[400], err[128];
+	EVP_PKEY *ca_key, *k;
+	X509 *ca, *good, *c;
+	size_t i;
+
+	snprintf(path, sizeof(path), "%s/ca/ca.key", tn_root());
+	ca_key = keys_load_private(path, err, sizeof(err));
+	snprintf(path, sizeof(path), "%s/ca/ca.crt", tn_root());
+	ca = cert_load(path, err, sizeof(err));
+	CHECK(ca_key != NULL && ca != NULL);
+	CHECK_EQ(keys_node_id(NULL), 0);
+	CHECK_EQ(keys_generate(&k), 0);
+	memset(&ci, 0, sizeof(ci));
+	ci.node_id = keys_node_id(k);
+	snprintf(ci.scope, sizeof(ci.scope), "gangzha/qinzao/x");
+	snprintf(ci.role, sizeof(ci.role), "office");
+	snprintf(ci.district, sizeof(ci.district), "gangzha");
+	good = cert_make_node(k, &ci, ca, ca_key, 30, 77);
+	CHECK(good != NULL);
+	CHECK_EQ(cert_parse(good, &ci), 0);
+	for (i = 0; good != NULL && i < sizeof(oids); i++) {
+		char *pem;
+		size_t len = relabel_key(good, oids[i], ca, ca_key, &pem);
+
+		CHECK(len > 0);
+		if (len == 0)
+			continue;
+		c = cert_from_pem(pem, len);
+		CHECK(c != NULL);
+		if (c != NULL)
+			CHECK_EQ(cert_parse(c, &ci), TSYNC_ECORRUPT);
+		X509_free(c);
+		CHECK(certs_add_pem(n, pem, len) != 0);
+		CHECK(strstr(tsync_node_errmsg(n), "not a tiersync node") !=
+		      NULL);
+		OPENSSL_free(pem);
+	}
+	/* The node still works and knows no such origin. */
+	CHECK(certs_get(n, keys_node_id(k)) == NULL);
+	CHECK_EQ(tn_sql(n, "INSERT INTO cases(id, scope) VALUES('k1',"
+			   " 'gangzha/qinzao')"), 0);
+	X509_free(good);
+	X509_free(ca);
+	EVP_PKEY_free(ca_key);
+	EVP_PKEY_free(k);
+	tsync_node_close(n);
 }
 
 int
@@ -129,5 +227,8 @@ main(void)
 	buf_free(&b);
 	EVP_PKEY_free(k);
 	EVP_PKEY_free(other);
+
+	bad_cert_keys();
+	tn_cleanup();
 	return CHECK_DONE();
 }
