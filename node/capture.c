@@ -812,7 +812,7 @@ static int
 prepare_rows(struct commit *cm)
 {
 	struct capture *c = &cm->n->cap;
-	uint64_t maxprev = 0;
+	uint64_t maxprev = 0, now, saved;
 	uint32_t i = 0, j, k, kept = 0;
 	int rc;
 
@@ -846,18 +846,32 @@ prepare_rows(struct commit *cm)
 		if (rc != 0)
 			return rc;
 	}
-	cm->hlc = hlc_now(&cm->n->hlc, ts_now_ms(&cm->n->ops));
+	now = ts_now_ms(&cm->n->ops);
+	if (!hlc_ms_valid(now))
+		return node_err(cm->n, TSYNC_EINVAL,
+				"the clock of this computer reads %llu ms since"
+				" 1970, outside 2020-01-01..2100-01-01: set"
+				" the clock; nothing was written",
+				(unsigned long long)now);
+	saved = cm->n->hlc.last;
+	cm->hlc = hlc_now(&cm->n->hlc, now);
 	if (cm->hlc <= maxprev) {
 		/* Overwriting a version from a clock ahead of ours: this txn
 		 * goes above it, but the clock follows only up to the bound,
 		 * so one bad clock does not carry every later write along. */
-		uint64_t bound = hlc_make(ts_now_ms(&cm->n->ops) +
-						  cm->n->max_skew_ms,
+		uint64_t bound = hlc_make(hlc_add(now, cm->n->max_skew_ms),
 					  0xffff);
 
-		cm->hlc = maxprev + 1;
+		cm->hlc = hlc_add(maxprev, 1);
 		if (cm->hlc <= bound)
 			cm->n->hlc.last = cm->hlc;
+	}
+	if (!hlc_valid(cm->hlc)) {
+		cm->n->hlc.last = saved;
+		return node_err(cm->n, TSYNC_EINVAL,
+				"this commit would need an HLC past the valid"
+				" range (a row holds a version at its end);"
+				" nothing was written");
 	}
 	return 0;
 }

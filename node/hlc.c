@@ -13,7 +13,9 @@ hlc_now(struct hlc *c, uint64_t phys_ms)
 {
 	uint64_t p = hlc_make(phys_ms, 0);
 
-	c->last = p > c->last ? p : c->last + 1;
+	/* Never wraps: at the top it stays there, and the caller, which
+	 * checks hlc_valid(), refuses to write. */
+	c->last = p > c->last ? p : hlc_add(c->last, 1);
 	return c->last;
 }
 
@@ -21,11 +23,11 @@ int
 hlc_observe(struct hlc *c, uint64_t remote, uint64_t phys_ms,
 	    uint64_t max_skew_ms)
 {
-	uint64_t bound = hlc_make(phys_ms + max_skew_ms, 0xffff);
+	uint64_t bound = hlc_make(hlc_add(phys_ms, max_skew_ms), 0xffff);
 
 	if (remote > bound) {
 		/* Up to the bound, with the logical counter free to tick. */
-		uint64_t cap = hlc_make(phys_ms + max_skew_ms, 0);
+		uint64_t cap = hlc_make(hlc_add(phys_ms, max_skew_ms), 0);
 
 		if (cap > c->last)
 			c->last = cap;

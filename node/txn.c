@@ -7,6 +7,7 @@
 
 #include <sqlite3.h>
 
+#include "hlc.h"
 #include "tiersync/tiersync.h"
 
 static int
@@ -114,7 +115,8 @@ check_change(const msgpack_object *o, const msgpack_object *tables)
 	a = o->via.array.ptr;
 	if (get_u64(&a[0], &tix) || tix >= tables->via.array.size ||
 	    !is_str(&a[1]) || get_u64(&a[2], &v) || v > TXN_DELETE ||
-	    get_u64(&a[3], &v) || get_u64(&a[4], &v) ||
+	    get_u64(&a[3], &v) || (v != 0 && !hlc_valid(v)) ||
+	    get_u64(&a[4], &v) ||
 	    a[5].type != MSGPACK_OBJECT_ARRAY || a[5].via.array.size % 4 != 0)
 		return -1;
 	ncolnames = tables->via.array.ptr[tix].via.array.ptr[1].via.array.size;
@@ -122,7 +124,7 @@ check_change(const msgpack_object *o, const msgpack_object *tables)
 	for (j = 0; j < a[5].via.array.size; j += 4) {
 		if (get_u64(&cols[j], &v) || v >= ncolnames ||
 		    !value_ok(&cols[j + 1]) || get_u64(&cols[j + 2], &v) ||
-		    get_u64(&cols[j + 3], &v))
+		    (v != 0 && !hlc_valid(v)) || get_u64(&cols[j + 3], &v))
 			return -1;
 	}
 	return 0;
@@ -162,6 +164,12 @@ txn_decode(struct txn *t, const uint8_t *body, size_t n, char *err,
 	    get_u64(&a[5], &t->hlc) || get_u64(&a[6], &v) || v > UINT32_MAX ||
 	    check_tables(&a[7]) != 0 || a[8].type != MSGPACK_OBJECT_ARRAY) {
 		ts_fmt(err, errlen, "txn header fields have wrong types");
+		return TSYNC_ECORRUPT;
+	}
+	if (!hlc_valid(t->hlc)) {
+		ts_fmt(err, errlen, "txn hlc %llu is outside the valid range"
+			 " (2020-01-01 to 2100-01-01)",
+		       (unsigned long long)t->hlc);
 		return TSYNC_ECORRUPT;
 	}
 	t->scope = a[2].via.str.ptr;

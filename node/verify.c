@@ -114,8 +114,8 @@ audit_conflicts(struct audit *a)
 		" temp.vprev p WHERE p.tid = a.tid AND p.id = a.id AND"
 		" p.col = a.col AND p.hlc = a.hlc AND p.origin = a.origin)"
 		" AND EXISTS (SELECT 1 FROM temp.vall b WHERE b.tid = a.tid"
-		" AND b.id = a.id AND b.col = a.col AND (b.hlc > a.hlc OR"
-		" (b.hlc = a.hlc AND b.origin > a.origin)))"
+		" AND b.id = a.id AND b.col = a.col AND"
+		" ts_version_cmp(b.hlc, b.origin, a.hlc, a.origin) > 0)"
 		" EXCEPT SELECT tid, id, col, hlc, origin FROM ts_heads)",
 		"SELECT tid, id, col FROM (SELECT tid, id, col, hlc, origin"
 		" FROM ts_heads EXCEPT SELECT a.tid, a.id, a.col, a.hlc,"
@@ -123,8 +123,8 @@ audit_conflicts(struct audit *a)
 		" temp.vprev p WHERE p.tid = a.tid AND p.id = a.id AND"
 		" p.col = a.col AND p.hlc = a.hlc AND p.origin = a.origin)"
 		" AND EXISTS (SELECT 1 FROM temp.vall b WHERE b.tid = a.tid"
-		" AND b.id = a.id AND b.col = a.col AND (b.hlc > a.hlc OR"
-		" (b.hlc = a.hlc AND b.origin > a.origin))))",
+		" AND b.id = a.id AND b.col = a.col AND"
+		" ts_version_cmp(b.hlc, b.origin, a.hlc, a.origin) > 0))",
 	};
 	static const char *const what[2] = {
 		"a concurrent value the log holds is missing from the "
@@ -521,12 +521,32 @@ audit_orphans(struct audit *a)
 	return 0;
 }
 
+/*
+ * ts_version_cmp(h1, o1, h2, o2): version_cmp() for SQL, so that verify
+ * orders versions exactly as the merge does (as unsigned numbers; the
+ * INTEGERs SQLite hands back are their bits).
+ */
+static void
+sql_version_cmp(sqlite3_context *cx, int argc, sqlite3_value **v)
+{
+	(void)argc;
+	sqlite3_result_int(cx, version_cmp((uint64_t)sqlite3_value_int64(v[0]),
+					   (uint64_t)sqlite3_value_int64(v[1]),
+					   (uint64_t)sqlite3_value_int64(v[2]),
+					   (uint64_t)sqlite3_value_int64(v[3])));
+}
+
 int
 tsync_node_verify(struct tsync_node *n, tsync_fault_cb cb, void *arg)
 {
 	struct audit a = {n, cb, arg, 0, NULL, NULL, NULL};
 	int i, rc;
 
+	rc = sqlite3_create_function(n->db, "ts_version_cmp", 4,
+				     SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL,
+				     sql_version_cmp, NULL, NULL);
+	if (rc != SQLITE_OK)
+		return node_sqlerr(n, rc, "verify");
 	rc = store_exec(n, "DROP TABLE IF EXISTS temp.vx;"
 			   "DROP TABLE IF EXISTS temp.vall;"
 			   "DROP TABLE IF EXISTS temp.vprev;"
@@ -549,9 +569,9 @@ tsync_node_verify(struct tsync_node *n, tsync_fault_cb cb, void *arg)
 				" ?6, ?7) ON CONFLICT(tid, id, col) DO UPDATE"
 				" SET hlc = excluded.hlc, origin ="
 				" excluded.origin, scope = excluded.scope, val"
-				" = excluded.val WHERE excluded.hlc > vx.hlc"
-				" OR (excluded.hlc = vx.hlc AND"
-				" excluded.origin > vx.origin)",
+				" = excluded.val WHERE ts_version_cmp("
+				"excluded.hlc, excluded.origin, vx.hlc,"
+				" vx.origin) > 0",
 				-1, &a.put, NULL);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_prepare_v2(n->db,

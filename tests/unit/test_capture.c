@@ -243,6 +243,22 @@ main(void)
 	CHECK(t.hlc > v1);
 	txn_done(&t);
 
+	/* A clock outside 2020..2100 writes nothing. */
+	{
+		uint64_t keep = fake_now;
+
+		fake_now = 1000;
+		CHECK_EQ(tsync_node_exec(n, "UPDATE cases SET notes='z' WHERE"
+					    " id='c2'",
+					 NULL, NULL), TSYNC_EINVAL);
+		fake_now = HLC_END_MS + 1;
+		CHECK_EQ(tsync_node_exec(n, "UPDATE cases SET notes='z' WHERE"
+					    " id='c2'",
+					 NULL, NULL), TSYNC_EINVAL);
+		fake_now = keep;
+		CHECK_EQ(head(n, V), 9);
+	}
+
 	CHECK_EQ(tsync_node_verify(n, faultcb, NULL), 0);
 	tsync_node_close(n);
 

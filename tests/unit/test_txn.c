@@ -13,8 +13,12 @@
 #include "testnode.h"
 #include "txn.h"
 
+#define T_HLC (HLC_MIN + 77)  /* a valid HLC, early 2020 */
+#define T_PREV (HLC_MIN + 5)
+
 static void
-build(struct buf *b, uint64_t seq, const uint8_t prev[32])
+build_hlc(struct buf *b, uint64_t seq, const uint8_t prev[32], uint64_t hlc,
+	  uint64_t col_prev)
 {
 	msgpack_packer pk;
 
@@ -25,7 +29,7 @@ build(struct buf *b, uint64_t seq, const uint8_t prev[32])
 	msgpack_pack_str_with_body(&pk, "gangzha/qinzao", 14);
 	msgpack_pack_uint64(&pk, seq);
 	msgpack_pack_bin_with_body(&pk, prev, 32);
-	msgpack_pack_uint64(&pk, 77);
+	msgpack_pack_uint64(&pk, hlc);
 	msgpack_pack_uint32(&pk, 1);
 	msgpack_pack_array(&pk, 1); /* tables */
 	msgpack_pack_array(&pk, 2);
@@ -47,8 +51,14 @@ build(struct buf *b, uint64_t seq, const uint8_t prev[32])
 	msgpack_pack_uint64(&pk, 0);
 	msgpack_pack_uint8(&pk, 1);
 	msgpack_pack_int64(&pk, -42);
-	msgpack_pack_uint64(&pk, 5);
+	msgpack_pack_uint64(&pk, col_prev);
 	msgpack_pack_uint64(&pk, 9);
+}
+
+static void
+build(struct buf *b, uint64_t seq, const uint8_t prev[32])
+{
+	build_hlc(b, seq, prev, T_HLC, T_PREV);
 }
 
 /*
@@ -160,7 +170,7 @@ main(void)
 	build(&b, 1, zero);
 	CHECK_EQ(txn_decode(&t, b.p, b.len, err, sizeof(err)), 0);
 	CHECK_EQ(t.seq, 1);
-	CHECK_EQ(t.hlc, 77);
+	CHECK_EQ(t.hlc, T_HLC);
 	CHECK_EQ(t.scope_len, 14);
 	CHECK_EQ(t.nchanges, 1);
 	txn_change_at(&t, 0, &c);
@@ -174,7 +184,7 @@ main(void)
 	txn_col_at(&c, 1, &col);
 	CHECK(col.name_len == 6 && memcmp(col.name, "amount", 6) == 0);
 	CHECK_EQ(col.value->via.i64, -42);
-	CHECK_EQ(col.prev_hlc, 5);
+	CHECK_EQ(col.prev_hlc, T_PREV);
 	CHECK_EQ(col.prev_origin, 9);
 
 	/* Signatures: good with the right key, bad with another. */
@@ -227,6 +237,37 @@ main(void)
 	buf_free(&b);
 	EVP_PKEY_free(k);
 	EVP_PKEY_free(other);
+
+	/* HLCs outside 2020..2100 are malformed, at the top of the 64-bit
+	 * range too; a prev version is 0 (never written) or in range. */
+	{
+		static const uint64_t outside[] = {0, 77, HLC_MIN - 1, HLC_MAX + 1,
+					       1ULL << 63, UINT64_MAX};
+		struct buf b2;
+
+		for (i = 0; i < sizeof(outside) / sizeof(outside[0]); i++) {
+			buf_init(&b2, NULL, 0);
+			build_hlc(&b2, 1, zero, outside[i], T_PREV);
+			CHECK_EQ(txn_decode(&t2, b2.p, b2.len, err,
+					    sizeof(err)), TSYNC_ECORRUPT);
+			CHECK(strstr(err, "valid range") != NULL);
+			txn_done(&t2);
+			buf_free(&b2);
+			if (outside[i] == 0)
+				continue;
+			buf_init(&b2, NULL, 0);
+			build_hlc(&b2, 1, zero, T_HLC, outside[i]);
+			CHECK_EQ(txn_decode(&t2, b2.p, b2.len, err,
+					    sizeof(err)), TSYNC_ECORRUPT);
+			txn_done(&t2);
+			buf_free(&b2);
+		}
+		buf_init(&b2, NULL, 0);
+		build_hlc(&b2, 1, zero, HLC_MAX, 0);
+		CHECK_EQ(txn_decode(&t2, b2.p, b2.len, err, sizeof(err)), 0);
+		txn_done(&t2);
+		buf_free(&b2);
+	}
 
 	bad_cert_keys();
 	tn_cleanup();
