@@ -32,7 +32,14 @@ int usage_error(const char *usage, const char *fmt, ...)
 int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Opens a node or prints why not. */
 struct tsync_node *open_node(const char *dir);
+/*
+ * JSON output: a string (NULL prints ""), the first n bytes of s as a
+ * string, and a blob as {"blob":"<hex>"}.  Control characters are escaped
+ * and bytes that are not UTF-8 become U+FFFD, so the output is always JSON.
+ */
 void json_str(FILE *f, const char *s);
+void json_strn(FILE *f, const char *s, size_t n);
+void json_hex(FILE *f, const void *p, size_t n);
 
 int cmd_ca(struct args *a);
 int cmd_init(struct args *a);

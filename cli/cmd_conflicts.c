@@ -15,6 +15,38 @@ struct lst {
 	int json, count;
 };
 
+/* A value for people: text as it is, a blob as x'<hex>', NULL as (null). */
+static void
+show_value(const char *v, size_t len, int blob)
+{
+	size_t i;
+
+	if (v == NULL) {
+		fputs("(null)", stdout);
+		return;
+	}
+	if (!blob) {
+		fwrite(v, 1, len, stdout);
+		return;
+	}
+	fputs("x'", stdout);
+	for (i = 0; i < len; i++)
+		printf("%02x", (unsigned char)v[i]);
+	putchar('\'');
+}
+
+/* A value in JSON: a string, {"blob":"<hex>"} or null. */
+static void
+json_value(const char *v, size_t len, int blob)
+{
+	if (v == NULL)
+		fputs("null", stdout);
+	else if (blob)
+		json_hex(stdout, v, len);
+	else
+		json_strn(stdout, v, len);
+}
+
 static int
 print_conflict(void *arg, const struct tsync_conflict *c)
 {
@@ -24,13 +56,14 @@ print_conflict(void *arg, const struct tsync_conflict *c)
 	tsync_hlc_format(c->mine_hlc, mine, sizeof(mine));
 	tsync_hlc_format(c->theirs_hlc, theirs, sizeof(theirs));
 	if (!l->json) {
-		printf("conflict %s  %s/%s  column %s%s\n"
-		       "  shown:  %s\n          (written %s by node %s)\n"
-		       "  other:  %s\n          (written %s by node %s)\n",
-		       c->id, c->table, c->row, c->column,
-		       c->row_deleted ? "  (row deleted since)" : "",
-		       c->mine ? c->mine : "(null)", mine, c->mine_origin,
-		       c->theirs ? c->theirs : "(null)", theirs,
+		printf("conflict %s  %s/%s  column %s%s\n  shown:  ", c->id,
+		       c->table, c->row, c->column,
+		       c->row_deleted ? "  (row deleted since)" : "");
+		show_value(c->mine, c->mine_len, c->mine_blob);
+		printf("\n          (written %s by node %s)\n  other:  ", mine,
+		       c->mine_origin);
+		show_value(c->theirs, c->theirs_len, c->theirs_blob);
+		printf("\n          (written %s by node %s)\n", theirs,
 		       c->theirs_origin);
 		l->count++;
 		return 0;
@@ -42,15 +75,9 @@ print_conflict(void *arg, const struct tsync_conflict *c)
 	printf(",\"column\":");
 	json_str(stdout, c->column);
 	printf(",\"mine\":");
-	if (c->mine)
-		json_str(stdout, c->mine);
-	else
-		printf("null");
+	json_value(c->mine, c->mine_len, c->mine_blob);
 	printf(",\"theirs\":");
-	if (c->theirs)
-		json_str(stdout, c->theirs);
-	else
-		printf("null");
+	json_value(c->theirs, c->theirs_len, c->theirs_blob);
 	printf(",\"mine_hlc\":%llu,\"mine_origin\":\"%s\",\"theirs_hlc\":%llu,"
 	       "\"theirs_origin\":\"%s\",\"row_deleted\":%s}",
 	       (unsigned long long)c->mine_hlc, c->mine_origin,

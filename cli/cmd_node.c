@@ -51,24 +51,70 @@ print_row(void *arg, int ncol, const char *const *names,
 	return 0;
 }
 
+#define SQL_STDIN_MAX (1u << 30) /* a script on standard input: 1 GiB */
+
+/* Reads all of standard input into a NUL-terminated buffer, or fails. */
+static char *
+read_stdin(void)
+{
+	size_t len = 0, cap = 0, got;
+	char *p = NULL, *np;
+
+	do {
+		if (cap - len < 65536) {
+			cap = cap ? 2 * cap : 1u << 20;
+			if (cap > SQL_STDIN_MAX + 1u ||
+			    (np = realloc(p, cap)) == NULL) {
+				free(p);
+				fail("the SQL on standard input is over 1 GiB "
+				     "or memory ran out; nothing was written");
+				return NULL;
+			}
+			p = np;
+		}
+		got = fread(p + len, 1, cap - len - 1, stdin);
+		len += got;
+	} while (got > 0);
+	if (ferror(stdin) || memchr(p, '\0', len) != NULL) {
+		free(p);
+		fail("%s; nothing was written",
+		     ferror(stdin) ? "cannot read standard input"
+				   : "standard input holds a NUL byte: it is "
+				     "not SQL text");
+		return NULL;
+	}
+	p[len] = '\0';
+	return p;
+}
+
 int
 cmd_sql(struct args *a)
 {
-	static const char u[] = "tiersync sql NODE_DIR \"SQL\"";
+	static const char u[] = "tiersync sql NODE_DIR [\"SQL\" | -]  "
+				"(no SQL or -: read it from standard input)";
 	const char *dir = arg_next(a), *sql = arg_next(a);
 	struct print p = {0};
 	struct tsync_node *n;
+	char *script = NULL;
 	int rc;
 
-	if (dir == NULL || sql == NULL)
-		return usage_error(u, "NODE_DIR and SQL are needed");
+	if (dir == NULL)
+		return usage_error(u, "NODE_DIR is needed");
 	if ((rc = arg_done(a, u)) != 0)
 		return rc;
 	if ((n = open_node(dir)) == NULL)
 		return EXIT_FAIL;
+	if (sql == NULL || strcmp(sql, "-") == 0) {
+		if ((script = read_stdin()) == NULL) {
+			tsync_node_close(n);
+			return EXIT_FAIL;
+		}
+		sql = script;
+	}
 	rc = tsync_node_exec(n, sql, print_row, &p);
 	if (rc != 0)
 		rc = fail("%s; nothing was written", tsync_node_errmsg(n));
+	free(script);
 	tsync_node_close(n);
 	return rc;
 }
@@ -255,7 +301,9 @@ cmd_status(struct args *a)
 	if (st.json) {
 		printf("{\"node_id\":\"%s\",\"scope\":", id.node_id);
 		json_str(stdout, id.scope);
-		printf(",\"role\":\"%s\",\"district\":", id.role);
+		printf(",\"role\":");
+		json_str(stdout, id.role);
+		printf(",\"district\":");
 		json_str(stdout, id.district);
 		printf(",\"counts\":{\"txns\":%llu,\"rows\":%llu,"
 		       "\"tombstones\":%llu,\"streams\":%llu,"
@@ -324,6 +372,8 @@ cmd_digest(struct args *a)
 	rc = tsync_node_digest(n, scope, hex);
 	if (rc == 0)
 		printf("%s\n", hex);
+	else if (rc == TSYNC_EINVAL) /* --scope is not a scope path */
+		rc = usage_error(u, "%s", tsync_node_errmsg(n));
 	else
 		rc = fail("%s", tsync_node_errmsg(n));
 	tsync_node_close(n);

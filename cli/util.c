@@ -123,21 +123,78 @@ open_node(const char *dir)
 	return n;
 }
 
+/* Length of the well-formed UTF-8 sequence at p (1 to 4), or 0. */
+static size_t
+utf8_len(const unsigned char *p, size_t n)
+{
+	size_t len, i;
+	unsigned cp;
+
+	if (p[0] < 0x80)
+		return 1;
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		len = 2;
+	else if (p[0] >= 0xe0 && p[0] <= 0xef)
+		len = 3;
+	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+		len = 4;
+	else
+		return 0;
+	if (len > n)
+		return 0;
+	cp = p[0] & (0x7fu >> len);
+	for (i = 1; i < len; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (p[i] & 0x3fu);
+	}
+	/* Overlong forms, UTF-16 surrogates and beyond U+10FFFF. */
+	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+	    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+		return 0;
+	return len;
+}
+
+void
+json_strn(FILE *f, const char *s, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0, len;
+
+	fputc('"', f);
+	while (i < n) {
+		if (p[i] == '"' || p[i] == '\\')
+			fprintf(f, "\\%c", p[i]);
+		else if (p[i] == '\n')
+			fputs("\\n", f);
+		else if (p[i] < 0x20 || p[i] == 0x7f)
+			fprintf(f, "\\u%04x", p[i]);
+		else if ((len = utf8_len(p + i, n - i)) == 0)
+			fputs("\\ufffd", f); /* not UTF-8: U+FFFD per byte */
+		else {
+			fwrite(p + i, 1, len, f);
+			i += len;
+			continue;
+		}
+		i++;
+	}
+	fputc('"', f);
+}
+
 void
 json_str(FILE *f, const char *s)
 {
-	const unsigned char *p = (const unsigned char *)(s ? s : "");
+	json_strn(f, s ? s : "", s ? strlen(s) : 0);
+}
 
-	fputc('"', f);
-	for (; *p != '\0'; p++) {
-		if (*p == '"' || *p == '\\')
-			fprintf(f, "\\%c", *p);
-		else if (*p == '\n')
-			fputs("\\n", f);
-		else if (*p < 0x20)
-			fprintf(f, "\\u%04x", *p);
-		else
-			fputc(*p, f);
-	}
-	fputc('"', f);
+void
+json_hex(FILE *f, const void *p, size_t n)
+{
+	const unsigned char *b = p;
+	size_t i;
+
+	fputs("{\"blob\":\"", f);
+	for (i = 0; i < n; i++)
+		fprintf(f, "%02x", b[i]);
+	fputs("\"}", f);
 }

@@ -116,6 +116,23 @@ conflict_id(const char *table, const char *id, size_t idlen, const char *col,
 
 /* ---- listing and settling (public) ------------------------------------ */
 
+/* Column i of s as text, or as its bytes if it is a blob; NULL if NULL. */
+static const char *
+conflict_value(sqlite3_stmt *s, int i, size_t *len, int *blob)
+{
+	const char *v;
+
+	*blob = sqlite3_column_type(s, i) == SQLITE_BLOB;
+	if (*blob)
+		v = sqlite3_column_blob(s, i);
+	else
+		v = (const char *)sqlite3_column_text(s, i);
+	*len = (size_t)sqlite3_column_bytes(s, i);
+	if (v == NULL && *blob)
+		v = ""; /* a blob of no bytes */
+	return v;
+}
+
 int
 tsync_node_conflicts(struct tsync_node *n, tsync_conflict_cb cb, void *arg)
 {
@@ -152,7 +169,7 @@ tsync_node_conflicts(struct tsync_node *n, tsync_conflict_cb cb, void *arg)
 		c.column = t->cols[col];
 		c.theirs_hlc = (uint64_t)sqlite3_column_int64(s, 3);
 		id_format((uint64_t)sqlite3_column_int64(s, 4), c.theirs_origin);
-		c.theirs = (const char *)sqlite3_column_text(s, 5);
+		c.theirs = conflict_value(s, 5, &c.theirs_len, &c.theirs_blob);
 		c.mine_hlc = wh;
 		id_format(wo, c.mine_origin);
 		conflict_id(t->name, id, strlen(id), t->cols[col],
@@ -163,8 +180,8 @@ tsync_node_conflicts(struct tsync_node *n, tsync_conflict_cb cb, void *arg)
 		if (sqlite3_prepare_v2(n->db, sql, -1, &cur, NULL) == SQLITE_OK) {
 			sqlite3_bind_text(cur, 1, id, -1, SQLITE_STATIC);
 			if (sqlite3_step(cur) == SQLITE_ROW)
-				c.mine = (const char *)sqlite3_column_text(cur,
-									   0);
+				c.mine = conflict_value(cur, 0, &c.mine_len,
+							&c.mine_blob);
 			else
 				c.row_deleted = 1;
 		}

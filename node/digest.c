@@ -11,6 +11,7 @@
 #include <openssl/evp.h>
 
 #include "node_int.h"
+#include "scope.h"
 #include "txn.h"
 
 static int
@@ -63,6 +64,15 @@ tsync_node_digest(struct tsync_node *n, const char *scope, char hex[65])
 	struct buf row;
 	int i, rc = 0;
 
+	/* A path no row can carry would give the empty digest: refuse it. */
+	if (scope != NULL && !scope_valid(scope, 1)) {
+		EVP_MD_CTX_free(md);
+		return node_err(n, TSYNC_EINVAL,
+				"scope '%s' is not a scope path: lower-case "
+				"segments of a-z 0-9 _ - separated by /, no "
+				"trailing /, e.g. gangzha/qinzao/feiqiao",
+				scope);
+	}
 	if (md == NULL || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
 		EVP_MD_CTX_free(md);
 		return node_err(n, TSYNC_ENOMEM, "out of memory");

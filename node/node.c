@@ -5,6 +5,7 @@
  * `tiersync ca issue`), tiersync.conf and replica.db (written by
  * `tiersync init`).
  */
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -312,8 +313,10 @@ tsync_node_open(const char *dir, const struct tsync_ops *ops,
 		char v[32], *end;
 		unsigned long long ms;
 
-		if (node_conf_get(n, "max_clock_skew_ms", v, sizeof(v)) == 0 &&
-		    v[0] != '\0') {
+		rc = node_conf_get(n, "max_clock_skew_ms", v, sizeof(v));
+		if (rc != 0 && rc != TSYNC_ENOENT)
+			return rc; /* tiersync.conf is broken: file, line */
+		if (rc == 0 && v[0] != '\0') {
 			ms = strtoull(v, &end, 10);
 			if (*end != '\0' || ms < 1000 || ms > 86400000ULL)
 				return node_err(n, TSYNC_EINVAL,
@@ -400,6 +403,114 @@ tsync_node_db(struct tsync_node *n)
 	return n->db;
 }
 
+/*
+ * ---- What user SQL may not do -------------------------------------------
+ *
+ * capture.c's authorizer refuses writes to the engine's tables and DDL on
+ * replicated ones.  A pragma acts while SQLite prepares it, so the setting
+ * pragmas below, and ATTACH, are refused here, from the statement's text,
+ * before it is prepared: they would let SQL edit sqlite_schema behind the
+ * engine (writable_schema, schema_version), run schema SQL with side
+ * effects (trusted_schema), drop the journal that makes a failed command
+ * write nothing (journal_mode), skip CHECK constraints
+ * (ignore_check_constraints), or write a replicated table through a second
+ * name that capture does not watch (ATTACH of replica.db).  Reading any
+ * pragma is allowed.  SQLite's defensive mode backs this up.
+ */
+static const char *const refused_pragmas[] = {
+	"writable_schema", "schema_version", "trusted_schema", "journal_mode",
+	"ignore_check_constraints",
+};
+
+/* Skips blanks and comments. */
+static const char *
+sql_skip(const char *p)
+{
+	const char *e;
+
+	for (;;) {
+		while (*p != '\0' && strchr(" \t\n\r\f\v", *p) != NULL)
+			p++;
+		if (p[0] == '-' && p[1] == '-') {
+			p += strcspn(p, "\n");
+		} else if (p[0] == '/' && p[1] == '*') {
+			e = strstr(p + 2, "*/");
+			p = e != NULL ? e + 2 : p + strlen(p);
+		} else {
+			return p;
+		}
+	}
+}
+
+/* Reads the word or quoted name at p, lower-cased, into out; its end. */
+static const char *
+sql_word(const char *p, char *out, size_t len)
+{
+	size_t n = 0;
+	char q = 0;
+
+	if (*p == '"' || *p == '`' || *p == '\'') {
+		q = *p++;
+	} else if (*p == '[') {
+		q = ']';
+		p++;
+	}
+	for (; *p != '\0'; p++) {
+		if (q != 0 && *p == q) {
+			if (q == ']' || p[1] != q) {
+				p++;
+				break;
+			}
+			p++; /* a doubled quote stands for one */
+		} else if (q == 0 && *p != '_' && *p != '$' &&
+			   (unsigned char)*p < 0x80 &&
+			   !isalnum((unsigned char)*p)) {
+			break;
+		}
+		if (n + 1 < len)
+			out[n++] = (char)tolower((unsigned char)*p);
+	}
+	out[n] = '\0';
+	return p;
+}
+
+/* Refuses the statement at the start of `sql` if it is one of those above. */
+static int
+sql_guard(struct tsync_node *n, const char *sql)
+{
+	char w[64], name[64];
+	const char *p = sql_word(sql_skip(sql), w, sizeof(w));
+	size_t i;
+
+	if (strcmp(w, "explain") == 0) { /* EXPLAIN [QUERY PLAN] prepares */
+		p = sql_word(sql_skip(p), w, sizeof(w));
+		if (strcmp(w, "query") == 0) {
+			p = sql_word(sql_skip(p), w, sizeof(w));
+			p = sql_word(sql_skip(p), w, sizeof(w));
+		}
+	}
+	if (strcmp(w, "attach") == 0)
+		return node_err(n, TSYNC_EINVAL,
+				"sql: ATTACH is refused: writes through an "
+				"attached database escape the node's capture");
+	if (strcmp(w, "pragma") != 0)
+		return 0;
+	p = sql_skip(sql_word(sql_skip(p), name, sizeof(name)));
+	if (*p == '.') /* schema.name */
+		p = sql_skip(sql_word(sql_skip(p + 1), name, sizeof(name)));
+	if (*p != '=' && *p != '(')
+		return 0; /* reading a pragma changes nothing */
+	for (i = 0; i < sizeof(refused_pragmas) / sizeof(refused_pragmas[0]);
+	     i++)
+		if (strcmp(name, refused_pragmas[i]) == 0)
+			return node_err(n, TSYNC_EINVAL,
+					"sql: PRAGMA %s is refused: setting it "
+					"could alter the schema or the "
+					"replica's integrity",
+					name);
+	return 0;
+}
+
 static int
 run_stmt(struct tsync_node *n, sqlite3_stmt *s, tsync_row_cb cb, void *arg)
 {
@@ -431,9 +542,12 @@ tsync_node_exec(struct tsync_node *n, const char *sql, tsync_row_cb cb,
 	sqlite3_stmt *s;
 	int rc;
 
+	sqlite3_db_config(n->db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
 	if ((rc = tsync_node_begin(n)) != 0)
 		return rc;
 	while (tail != NULL && *tail != '\0') {
+		if ((rc = sql_guard(n, tail)) != 0)
+			break;
 		rc = sqlite3_prepare_v2(n->db, tail, -1, &s, &tail);
 		if (rc != SQLITE_OK) {
 			rc = node_sqlerr(n, rc, "sql");

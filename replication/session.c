@@ -620,13 +620,19 @@ on_done(struct sess *s, const struct frame *f)
 	uint32_t n, i;
 	struct stream_row *mine;
 	size_t cnt;
+	int sends;
 
 	if (frame_arr(f, 1, &a, &n) != 0 || n % 3 != 0)
 		return fail(s, TSYNC_EPROTO, ERR_MALFORMED, "malformed DONE");
 	s->got_done = 1;
 	if (log_streams(s->n, &mine, &cnt) != 0)
 		return fail(s, TSYNC_EIO, ERR_INTERNAL, "cannot read streams");
-	/* Everything the peer holds that we may see, we now hold too. */
+	/*
+	 * Everything the peer holds that we may see and that its role lets it
+	 * send us, we now hold too.  An auditor sends nothing, so what it
+	 * holds beyond us is never missing here (docs/protocol.md 3.7).
+	 */
+	sends = strcmp(s->peer_role, "auditor") != 0;
 	for (i = 0; i + 2 < n; i += 3) {
 		uint64_t my;
 		char sc[SCOPE_MAX + 1];
@@ -638,7 +644,7 @@ on_done(struct sess *s, const struct frame *f)
 		}
 		memcpy(sc, a[i + 1].via.str.ptr, a[i + 1].via.str.size);
 		sc[a[i + 1].via.str.size] = '\0';
-		if (!scope_may_see(s->n->scope, s->n->role, sc))
+		if (!sends || !scope_may_see(s->n->scope, s->n->role, sc))
 			continue;
 		my = held_seq(mine, cnt, &a[i]);
 		if (a[i + 2].via.u64 > my)

@@ -186,7 +186,8 @@ int tsync_node_log(struct tsync_node *n, unsigned limit, tsync_txn_cb cb,
 /*
  * Digest of the visible replicated state: every live row of every
  * replicated table whose scope is `scope` or inside it (NULL: all), in a
- * canonical order.  `hex` receives 64 hex digits and a NUL.
+ * canonical order.  `hex` receives 64 hex digits and a NUL.  A `scope`
+ * that is not a scope path (scope.h) is refused with TSYNC_EINVAL.
  */
 int tsync_node_digest(struct tsync_node *n, const char *scope, char hex[65]);
 
@@ -209,6 +210,9 @@ struct tsync_conflict {
 	uint64_t mine_hlc, theirs_hlc;
 	char mine_origin[17], theirs_origin[17];
 	int row_deleted;       /* the row itself was deleted meanwhile */
+	/* Bytes in mine and theirs; a blob's bytes may include NULs. */
+	size_t mine_len, theirs_len;
+	int mine_blob, theirs_blob; /* 1: that value is a blob, not text */
 };
 typedef int (*tsync_conflict_cb)(void *arg, const struct tsync_conflict *c);
 int tsync_node_conflicts(struct tsync_node *n, tsync_conflict_cb cb,

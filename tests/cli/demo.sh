@@ -5,8 +5,11 @@
 source "$(dirname "$0")/lib.sh"
 top=$(cd "$(dirname "$0")/../.." && pwd)
 expect 0 bash "$top/scripts/district-demo.sh" "$T" "$W/demo"
+has '^8 nodes initialised under'
+hasnt 'still waiting'
 has '^feiqiao +6$'
 has '^xinqiao +6$'
+has '^nanhu +5$'
 has '^district +15$'
 has '^auditor +15$'
 has '^1 open conflict$'

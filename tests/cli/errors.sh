@@ -59,9 +59,72 @@ expect 1 "$T" sql "$W/v" "DELETE FROM ts_log"
 expect 1 "$T" sql "$W/v" "DROP TABLE cases"
 expect 1 "$T" sql "$W/v" "UPDATE cases SET scope='gangzha/qinzao/feiqiao/x'"
 has 'cannot change'
+# Pragmas that could alter the schema or the replica's integrity, and
+# ATTACH, are refused; reading a pragma is fine.
+expect 1 "$T" sql "$W/v" "PRAGMA writable_schema=ON; UPDATE sqlite_master SET sql = sql WHERE 0"
+has 'PRAGMA writable_schema is refused'
+expect 1 "$T" sql "$W/v" "SELECT 1; /* hidden */ EXPLAIN PRAGMA main.\"Writable_Schema\" = 1"
+has 'PRAGMA writable_schema is refused'
+expect 1 "$T" sql "$W/v" "PRAGMA trusted_schema = 1"
+has 'PRAGMA trusted_schema is refused'
+expect 1 "$T" sql "$W/v" "PRAGMA journal_mode = OFF"
+has 'PRAGMA journal_mode is refused'
+expect 1 "$T" sql "$W/v" "ATTACH '$W/v/replica.db' AS r2; INSERT INTO r2.cases(id, scope) VALUES('g', 'gangzha/qinzao/feiqiao')"
+has 'ATTACH is refused'
+expect 0 "$T" sql "$W/v" "PRAGMA writable_schema; PRAGMA journal_mode"
+has '^wal$'
 eq "$("$T" digest "$W/v")" "$d1" "refused writes left nothing"
 expect 0 "$T" verify "$W/v"
 has '1 streams, 1 txns, 1 rows'
+
+# digest --scope takes a scope path; anything else is a bad argument, not
+# the digest of nothing.
+for s in 'gangzha/qinzao/' 'gangzha//qinzao' '/gangzha' 'Gangzha/qinzao' 'gangzha/村' ''; do
+	expect 2 "$T" digest "$W/v" --scope "$s"
+	has 'is not a scope path'
+done
+expect 0 "$T" digest "$W/v" --scope gangzha/qinzao
+eq "$(cat "$W/out")" "$d1" "digest of the subtree holding every row"
+
+# tiersync.conf: a broken header, a key outside [node], an unknown key and
+# a key given twice are errors naming the file and the line.
+cp "$W/v/tiersync.conf" "$W/conf.good"
+conf_case() { # LINES... : appended to the good file, then `serve` and `status`
+	cp "$W/conf.good" "$W/v/tiersync.conf"
+	printf '%s\n' "$@" >>"$W/v/tiersync.conf"
+}
+nl=$(($(wc -l <"$W/conf.good") + 1))
+conf_case '[node'
+expect 1 timeout 10 "$T" serve "$W/v"
+has "tiersync.conf line $nl: not \[node\]"
+conf_case '[nodes]' 'listen = 127.0.0.1:7404'
+expect 1 "$T" status "$W/v"
+has "tiersync.conf line $((nl + 1)): 'listen' is in \[nodes\]"
+conf_case 'lissen = 127.0.0.1:7404'
+expect 1 timeout 10 "$T" serve "$W/v"
+has "tiersync.conf line $nl: unknown key 'lissen'"
+conf_case 'parent = 127.0.0.1:7404'
+expect 1 timeout 10 "$T" serve "$W/v"
+has "tiersync.conf line $nl: 'parent' is given twice"
+cp "$W/conf.good" "$W/v/tiersync.conf"
+expect 0 "$T" status "$W/v"
+
+# sql with no SQL argument, or with -, reads the script from standard
+# input, past the 128 KiB limit of one argument; still one transaction.
+python3 -c '
+print("INSERT INTO cases(id, scope, title) VALUES")
+print(",\n".join("(\x27bulk-%d\x27, \x27gangzha/qinzao/feiqiao\x27, \x27%s\x27)" % (i, "x" * 40) for i in range(3500)) + ";")
+' >"$W/bulk.sql"
+[ "$(wc -c <"$W/bulk.sql")" -gt 204800 ] && ok || bad "bulk script under 200 KiB"
+expect 0 "$T" sql "$W/v" <"$W/bulk.sql"
+eq "$(q v "SELECT count(*) FROM cases WHERE id LIKE 'bulk-%'")" 3500 "bulk rows from stdin"
+echo "SELECT count(*) FROM cases WHERE id LIKE 'bulk-%'" | "$T" sql "$W/v" - >"$W/out"
+has '^3500$'
+printf 'DELETE FROM cases WHERE id = %s;\nSELEKT 1;\n' "'bulk-1'" >"$W/bad.sql"
+expect 1 "$T" sql "$W/v" - <"$W/bad.sql"
+has 'syntax error.*nothing was written'
+eq "$(q v "SELECT count(*) FROM cases WHERE id = 'bulk-1'")" 1 "failed script wrote nothing"
+"$T" sql "$W/v" "DELETE FROM cases WHERE id LIKE 'bulk-%'" >/dev/null
 
 # Auditors read and verify; they never write.
 expect 0 "$T" ca issue "$W/ca" --scope gangzha --role auditor --out "$W/aud"

@@ -67,4 +67,22 @@ eq "$(rows s "1")" "$(rows d "scope LIKE 'gangzha/qinzao%' OR scope = 'gangzha/*
 # SIGTERM stops a server cleanly.
 kill -TERM $PID_v; wait $PID_v; eq $? 0 "serve exit status after SIGTERM"
 grep -q 'stopping: SIGTERM' "$W/v.log" && ok || bad "no clean stop logged"
+
+# `sync` with an auditor that holds more than this node, even of what this
+# node may see, is in sync: an auditor sends nothing, so what it holds
+# beyond us is not a disagreement.  What we hold and it lacks is still sent.
+node a gangzha auditor
+PA=$(free_port)
+serve a --listen 127.0.0.1:$PA
+wait_port $PA
+"$T" sql "$W/d" "INSERT INTO cases(id, scope, title) VALUES('notice-2', 'gangzha/*', '停电通知')" >/dev/null
+expect 0 "$T" sync "$W/a" --peer 127.0.0.1:$PD
+eq "$(rows a 1)" "$(rows d 1)" "auditor holds the district"
+eq "$(rows v "id = 'notice-2'")" 0 "the village (stopped) lacks the new notice"
+"$T" sql "$W/v" "INSERT INTO cases(id, scope, title) VALUES('v-late', 'gangzha/qinzao/feiqiao', '晚到')" >/dev/null
+expect 0 "$T" sync "$W/v" --peer 127.0.0.1:$PA
+has "in sync with 127.0.0.1:$PA: sent 1 txns, received 0"
+eq "$(rows a "id = 'v-late'")" 1 "auditor got the village's new case"
+expect 0 "$T" sync "$W/v" --peer 127.0.0.1:$PA
+has 'sent 0 txns, received 0'
 finish
