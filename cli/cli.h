@@ -52,5 +52,13 @@ int cmd_serve(struct args *a);
 int cmd_sync(struct args *a);
 int cmd_bundle(struct args *a);
 int cmd_conflicts(struct args *a);
+/* cmd_records.c: `tiersync KIND VERB ...` for every record kind. */
+int cmd_record(struct args *a);
+/* Prints the help of a record kind; -1 if `name` is none. */
+int cmd_help_kind(const char *name);
+int cmd_report(struct args *a);
+int cmd_check(struct args *a);
+int cmd_generate(struct args *a);
+int cmd_demo(struct args *a);
 
 #endif

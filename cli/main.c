@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "tiersync/records.h"
 
 static const char usage[] =
 	"tiersync COMMAND ...\n"
@@ -23,7 +24,20 @@ static const char usage[] =
 	"  bundle import NODE_DIR FILE\n"
 	"  conflicts NODE_DIR [list [--json] | resolve ID (--keep mine|theirs "
 	"| --value V)]\n"
-	"  version";
+	"  version\n"
+	"\n"
+	"records of the three offices (tiersync help KIND for the fields):\n"
+	"  office|staff|dispute|mediation|consult|petition|event|person|visit|"
+	"risk|meeting|grid\n"
+	"       add|list|show|update NODE_DIR ...\n"
+	"  dispute mediate|close|refer, petition route|close, person visit,\n"
+	"  grid report|convert              the workflow steps\n"
+	"  report NODE_DIR [--scope PATH] [--from DATE] [--to DATE]\n"
+	"         [--format text|json|html] [--out FILE]\n"
+	"  check NODE_DIR [--json]    held records that break a rule\n"
+	"  generate NODE_DIR [--scale X] [--seed N] [--years N]\n"
+	"  demo [DIR]                 a whole district on this machine\n"
+	"  help [COMMAND]";
 
 struct cmd {
 	const char *name;
@@ -36,8 +50,32 @@ static const struct cmd cmds[] = {
 	{"status", cmd_status}, {"digest", cmd_digest},
 	{"verify", cmd_verify}, {"serve", cmd_serve},
 	{"sync", cmd_sync},     {"bundle", cmd_bundle},
-	{"conflicts", cmd_conflicts},
+	{"conflicts", cmd_conflicts}, {"report", cmd_report},
+	{"check", cmd_check},   {"generate", cmd_generate},
+	{"demo", cmd_demo},
 };
+
+/* Prints the usage lines of one command; 0 if it has none. */
+static int
+help_lines(const char *cmd)
+{
+	const char *p = usage;
+	size_t n = strlen(cmd);
+	int hit = 0;
+
+	while (*p != '\0') {
+		const char *e = strchr(p, '\n');
+		size_t len = e ? (size_t)(e - p) : strlen(p);
+
+		if (len > n + 2 && strncmp(p + 2, cmd, n) == 0 &&
+		    (p[n + 2] == ' ' || p[n + 2] == '\n')) {
+			printf("%.*s\n", (int)len, p);
+			hit = 1;
+		}
+		p += len + (e != NULL);
+	}
+	return hit;
+}
 
 int
 main(int argc, char **argv)
@@ -45,6 +83,16 @@ main(int argc, char **argv)
 	struct args a = {argc, argv, 2};
 	size_t i;
 
+	if (argc >= 3 && strcmp(argv[1], "help") == 0) {
+		if (cmd_help_kind(argv[2]) == 0)
+			return EXIT_DONE;
+		if (help_lines(argv[2]))
+			return EXIT_DONE;
+		return usage_error(usage, "no help for '%s'", argv[2]);
+	}
+	if (argc >= 2 && tsync_kind_find(argv[1]) != NULL &&
+	    strchr(argv[1], '_') == NULL)
+		return cmd_record(&a);
 	if (argc < 2 || strcmp(argv[1], "-h") == 0 ||
 	    strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "help") == 0) {
 		printf("%s\n", usage);

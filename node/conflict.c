@@ -286,7 +286,11 @@ tsync_node_resolve(struct tsync_node *n, const char *cid, int how,
 			sqlite3_bind_text(s, 6, value ? value : "", -1,
 					  SQLITE_STATIC);
 		}
+		/* Keeping a value already held is not a new entry: the
+		 * domain rules judge new values only (domain/schema.c). */
+		n->cap.lax = how != TSYNC_KEEP_VALUE;
 		rc = sqlite3_step(s);
+		n->cap.lax = 0;
 		rc = rc == SQLITE_DONE || rc == SQLITE_ROW ? 0
 							   : node_sqlerr(n, rc,
 									 "resolve");

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "domain.h"
 #include "node_int.h"
 #include "scope.h"
 
@@ -280,6 +281,40 @@ load_clock(struct tsync_node *n)
 	return 0;
 }
 
+/*
+ * Brings a replica of an older schema up to this one in one transaction
+ * (new tables, columns and rules are declared; nothing is dropped), and
+ * refuses one written by a newer tiersync.
+ */
+static int
+migrate(struct tsync_node *n)
+{
+	char v[32], want[16];
+	struct store_txn t;
+	long have;
+	int rc;
+
+	if (store_meta_get(n, "schema_version", v, sizeof(v)) != 0)
+		v[0] = '\0';
+	have = strtol(v, NULL, 10);
+	if (have == SCHEMA_VERSION)
+		return 0;
+	if (have > SCHEMA_VERSION)
+		return node_err(n, TSYNC_EINVAL,
+				"replica.db has schema version %ld, newer than"
+				" this tiersync's %d: run the newer release",
+				have, SCHEMA_VERSION);
+	ts_fmt(want, sizeof(want), "%d", SCHEMA_VERSION);
+	if ((rc = store_txn_begin(n, &t, "migrate")) != 0)
+		return rc;
+	if ((rc = domain_declare(n)) != 0 ||
+	    (rc = store_meta_set(n, "schema_version", want)) != 0) {
+		store_txn_rollback(n, &t);
+		return rc;
+	}
+	return store_txn_commit(n, &t);
+}
+
 int
 tsync_node_open(const char *dir, const struct tsync_ops *ops,
 		struct tsync_node **out)
@@ -328,9 +363,10 @@ tsync_node_open(const char *dir, const struct tsync_ops *ops,
 		}
 		n->errmsg[0] = '\0';
 	}
-	if ((rc = store_load_tables(n)) != 0 || (rc = load_clock(n)) != 0)
+	if ((rc = migrate(n)) != 0 || (rc = store_load_tables(n)) != 0 ||
+	    (rc = load_clock(n)) != 0 || (rc = capture_install(n)) != 0)
 		return rc;
-	return capture_install(n);
+	return domain_install(n);
 }
 
 void

@@ -19,7 +19,7 @@
 #include "keys.h"
 #include "util.h"
 
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION 2 /* 1: cases only; 2: the records (domain/) */
 #define TBL_MAX_COLS 64
 #define TBL_MAX_TABLES 64 /* tids are 1..TBL_MAX_TABLES */
 
@@ -56,6 +56,7 @@ struct settle {
 struct capture {
 	int active; /* inside tsync_node_begin/commit */
 	int applying; /* engine writes: not captured */
+	int lax; /* settling a conflict: domain rules (ts_check) stand down */
 	int err;
 	int stray; /* a replicated table was written outside a node txn */
 	char errmsg[256];
@@ -136,8 +137,6 @@ struct tbl *store_table_tid(struct tsync_node *n, int tid);
 /* Column index of `name` in t, or -1. */
 int tbl_col(const struct tbl *t, const char *name, size_t len);
 
-/* domain.c: declares the replicated tables of this schema version. */
-int domain_declare(struct tsync_node *n);
 
 /* capture.c */
 int capture_install(struct tsync_node *n);
