@@ -403,7 +403,14 @@ next_number(struct tsync_node *n, const struct tsync_kind *k,
 			       "SELECT coalesce(short, name) FROM offices "
 			       "WHERE path = ?1 LIMIT 1",
 			       -1, &s, NULL) == SQLITE_OK) {
-		sqlite3_bind_text(s, 1, scope, -1, SQLITE_STATIC);
+		size_t sl = strlen(scope);
+
+		/* A broadcast scope "P/" "*" is numbered as P. */
+		sqlite3_bind_text(s, 1, scope,
+				  sl > 2 && strcmp(scope + sl - 2, "/*") == 0
+					  ? (int)sl - 2
+					  : -1,
+				  SQLITE_STATIC);
 		if (sqlite3_step(s) == SQLITE_ROW &&
 		    sqlite3_column_text(s, 0) != NULL)
 			snprintf(name, sizeof(name), "%s",
@@ -411,9 +418,13 @@ next_number(struct tsync_node *n, const struct tsync_kind *k,
 		sqlite3_finalize(s);
 	}
 	if (name[0] == '\0') {
-		const char *last = strrchr(scope, '/');
+		const char *end = scope + strlen(scope), *p;
 
-		snprintf(name, sizeof(name), "%s", last ? last + 1 : scope);
+		if (end - scope > 2 && strcmp(end - 2, "/*") == 0)
+			end -= 2;
+		for (p = end; p > scope && p[-1] != '/'; p--)
+			;
+		snprintf(name, sizeof(name), "%.*s", (int)(end - p), p);
 	}
 	snprintf(prefix, sizeof(prefix), "%s%s%.4s-", name, k->tag, date);
 	snprintf(sql, sizeof(sql),

@@ -561,11 +561,15 @@ table_rules(struct sqlbuf *b, const struct tsync_kind *k, int when)
 {
 	size_t i;
 
-	for (i = 0; i < sizeof(rules) / sizeof(rules[0]); i++)
-		if (strcmp(rules[i].table, k->table) == 0 &&
-		    (rules[i].when == RULE_ALWAYS || rules[i].when == when))
-			raise_unless(b, k, rules[i].field, rules[i].ok,
-				     rules[i].msg);
+	int pass;
+
+	/* A step of the workflow first: it says what to do next. */
+	for (pass = 0; pass < 2; pass++)
+		for (i = 0; i < sizeof(rules) / sizeof(rules[0]); i++)
+			if (strcmp(rules[i].table, k->table) == 0 &&
+			    rules[i].when == (pass ? RULE_ALWAYS : when))
+				raise_unless(b, k, rules[i].field, rules[i].ok,
+					     rules[i].msg);
 }
 
 static int
