@@ -7,6 +7,7 @@
 
 int bench_local_write(const char *dir);
 int bench_replication(const char *dir);
+int bench_records(const char *dir);
 
 int
 main(int argc, char **argv)
@@ -19,6 +20,8 @@ main(int argc, char **argv)
 		return bench_local_write(argv[2]);
 	if (strcmp(argv[1], "replication") == 0)
 		return bench_replication(argv[2]);
+	if (strcmp(argv[1], "records") == 0)
+		return bench_records(argv[2]);
 	fprintf(stderr, "tsync_bench: unknown group '%s'\n", argv[1]);
 	return 2;
 }
