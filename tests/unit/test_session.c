@@ -488,7 +488,7 @@ main(void)
 				     "version 1");
 		n = hello_frame(fr, PROTO_VERSION, 7);
 		bad_input(v1, fr, n, "schema version 7, this node has schema "
-				     "version 1");
+				     "version");
 		bad_input(v1, (const uint8_t *)"\xff\xff\xff\xff", 4,
 			  "frame length out of bounds");
 		bad_input(v1, (const uint8_t *)"\x00\x00\x00\x01\xc1", 5,
