@@ -95,8 +95,9 @@ cmd_check(struct args *a)
 		if (cnt == 0)
 			printf("all records keep the rules (记录均符合规则)\n");
 		else
-			printf("%zu records break a rule: fix them with "
-			       "`tiersync KIND update` (%zu 条记录需要更正)\n",
+			printf("%zu records break a rule: fix the fields named"
+			       " with `tiersync KIND update` (%zu 条记录需要更正)"
+			       "\n",
 			       cnt, cnt);
 	}
 	json_decref(faults);

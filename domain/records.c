@@ -1045,7 +1045,7 @@ check_kind(struct tsync_node *n, const struct tsync_kind *k, json_t *out)
 	if (rc == 0)
 		rc = check_query(n, k, "no", ok,
 				 "the same number is used by another record "
-				 "(编号重复): renumber one of them",
+				 "(编号重复)",
 				 out);
 	return rc;
 }

@@ -275,8 +275,16 @@ check_date(struct tsync_node *n, const char *what, const char *d)
 		return 0;
 	if (strlen(d) == 10 && sscanf(d, "%4u-%2u-%2u%1s", &y, &m, &dd,
 				      rest) == 3 && m >= 1 && m <= 12 &&
-	    dd >= 1 && dd <= 31)
-		return 0;
+	    dd >= 1 && dd <= 31) {
+		/* The day must exist: 2026-11-31 comes back as 12-01. */
+		struct tm tm = {.tm_year = (int)y - 1900, .tm_mon = (int)m - 1,
+				.tm_mday = (int)dd, .tm_hour = 12};
+		time_t t = timegm(&tm);
+
+		gmtime_r(&t, &tm);
+		if (tm.tm_mday == (int)dd)
+			return 0;
+	}
 	return node_err(n, TSYNC_EINVAL, "%s: '%s' is not a date: write "
 					 "YYYY-MM-DD",
 			what, d);

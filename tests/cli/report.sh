@@ -133,6 +133,8 @@ has '矛盾纠纷 登记 [0-9]+ 件'
 # Bad arguments
 expect 1 "$T" report "$W/d" --from 2026-13-01
 has "from: '2026-13-01' is not a date"
+expect 1 "$T" report "$W/d" --to 2026-11-31
+has "to: '2026-11-31' is not a date"
 expect 1 "$T" report "$W/d" --from 2026-05-01 --to 2026-01-01
 has 'is before --from'
 expect 1 "$T" report "$W/d" --scope 'gangzha/'
