@@ -530,8 +530,9 @@ cmd_demo(struct args *a)
 		snprintf(d->dir, sizeof(d->dir), "/tmp/tiersync-demo.%d",
 			 (int)getpid());
 	if (mkdir(d->dir, 0755) != 0 && errno != EEXIST) {
+		rc = fail("cannot create %s: %s", d->dir, strerror(errno));
 		free(d);
-		return fail("cannot create %s: %s", d->dir, strerror(errno));
+		return rc;
 	}
 	say("The district (gangzha) creates its CA and an identity for every "
 	    "office");
