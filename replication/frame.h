@@ -21,6 +21,17 @@
 #define PROTO_VERSION 1
 #define FRAME_MAX (17u << 20) /* one txn of TXN_MAX_BODY plus framing */
 
+/*
+ * Decoding caps (docs/protocol.md, section 9.1).  msgpack-c allocates an
+ * array's or map's elements from its header before it has read them, so
+ * every count is checked against the bytes that remain (each element takes
+ * at least one byte) and against these caps before anything is unpacked.
+ */
+#define FRAME_ELEMS_MAX (1u << 19) /* msgpack objects in one frame */
+#define FRAME_DEPTH_MAX 16         /* nesting of arrays and maps */
+#define BATCH_ELEMS_MAX (1u << 21) /* objects in all txn bodies of a BATCH */
+#define VV_MAX (1u << 17)          /* streams in one VV, DONE or END */
+
 enum msg_type {
 	WIRE_HELLO = 1, /* [1, proto, node_id, scope, role, schema, mode] */
 	WIRE_VV = 2,    /* [2, [origin, scope, seq, ...]] flat triples */
@@ -45,6 +56,7 @@ enum err_code {
 	ERR_INTERNAL = 5,
 	ERR_TIMEOUT = 6,
 	ERR_ROLE = 7,
+	ERR_LIMIT = 8, /* a per-peer cap was exceeded (section 9.1) */
 };
 
 /* Appends a frame header placeholder; frame_end() fills the length. */
@@ -60,7 +72,21 @@ int frame_end(struct buf *b, size_t start);
 int frame_next(const uint8_t *p, size_t n, const uint8_t **body,
 	       size_t *len, size_t *used);
 
-/* Decodes a frame body: its type and the array elements. */
+/*
+ * Walks the one msgpack value at the front of p[0..n) without allocating.
+ * Every array, map, str, bin and ext length must fit in the bytes that
+ * remain, nesting must stay within FRAME_DEPTH_MAX, and the objects it
+ * would decode to are taken from *budget (an array of k counts k, a map of
+ * k pairs 2k).  Returns 0 and sets *used, or TSYNC_ECORRUPT.
+ */
+int frame_mp_check(const uint8_t *p, size_t n, size_t *budget, size_t *used);
+
+/*
+ * Decodes a frame body: its type and the array elements.  Returns
+ * TSYNC_ECORRUPT when frame_mp_check() refuses a count (nothing was
+ * allocated for it), TSYNC_EPROTO when it is not one msgpack array with a
+ * type.
+ */
 struct frame {
 	msgpack_unpacked up;
 	int type;

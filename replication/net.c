@@ -24,6 +24,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <sys/resource.h>
+
 #include <openssl/rand.h>
 #include <uv.h>
 
@@ -38,6 +40,21 @@
 #define BACKOFF_MIN_MS 250
 #define BACKOFF_MAX_MS 30000
 #define HANDSHAKE_MS 10000
+/*
+ * Per-peer caps (docs/protocol.md, section 9.1; the session adds its own).
+ * A link's output backlog is what the session, TLS and libuv hold for the
+ * peer.  An honest link never holds more than about 24 MiB (two batches,
+ * one oversized frame, WRITE_HIGH in libuv), so reading stops only for a
+ * peer that makes us answer faster than it reads.
+ */
+#define CONN_MAX 256         /* inbound links, also <= RLIMIT_NOFILE - 32 */
+#define CONN_FD_SPARE 32     /* descriptors kept for the store, the parent */
+#define CONN_PER_PEER 4      /* links per identity (node id) */
+#define CONN_UNAUTH_MAX 64   /* inbound links still in the TLS handshake */
+#define OUT_PAUSE (28u << 20) /* backlog above which we stop reading */
+#define OUT_RESUME (8u << 20) /* and below which we read again */
+#define OUT_MAX (32u << 20)  /* backlog above which the link is dropped */
+#define LINGER_MS 5000       /* a closing link may flush this long */
 
 struct server;
 
@@ -47,8 +64,10 @@ struct conn {
 	uv_connect_t creq;
 	struct tls tls;
 	struct sess *sess;
-	int outbound, closing, handle_open;
+	int outbound, closing, handle_open, paused;
+	int yielded; /* reading stopped until the loop served the others */
 	uint64_t started; /* ms: TLS must be up within HANDSHAKE_MS */
+	uint64_t closed_at; /* ms: conn_close() was called */
 	uint64_t rec_sent, rec_recv; /* figures already in ts_peers */
 	size_t writing;
 	char addr[96];
@@ -64,6 +83,7 @@ struct server {
 	int quiet;
 	uv_tcp_t listener;
 	int listening;
+	unsigned conn_max; /* CONN_MAX, lowered to fit RLIMIT_NOFILE */
 	struct conn *conns;
 	/* the parent link (or the sync peer) */
 	char parent[300];
@@ -73,6 +93,7 @@ struct server {
 	int one_shot;
 	/* timers and watchers */
 	uv_timer_t tick, burst, deadline;
+	uv_check_t fair; /* restarts yielded links after each poll */
 	uint64_t burst_until;
 	uv_fs_event_t watch;
 	int watching;
@@ -322,6 +343,50 @@ push_cipher(struct conn *c)
 }
 
 static void on_closed(uv_handle_t *h);
+static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *b);
+static void on_read(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf);
+
+/* Bytes held for the peer: in the session, in TLS and queued in libuv. */
+static size_t
+conn_backlog(struct conn *c)
+{
+	size_t n = 0;
+
+	if (c->sess != NULL)
+		sess_pending(c->sess, &n);
+	return n + tls_pending(&c->tls) + c->writing;
+}
+
+/*
+ * Backpressure: stops reading from a peer while its backlog is above
+ * OUT_PAUSE, reads again below OUT_RESUME, drops it above OUT_MAX.
+ */
+static void
+conn_pace(struct conn *c)
+{
+	size_t b;
+
+	if (c->closing || !c->handle_open)
+		return;
+	b = conn_backlog(c);
+	if (b > OUT_MAX) {
+		ts_fmt(c->err, sizeof(c->err),
+		       "peer does not read: %zu bytes wait to be sent, over "
+		       "the cap of %u",
+		       b, OUT_MAX);
+		conn_close(c, c->err);
+	} else if (!c->paused && b > OUT_PAUSE) {
+		c->paused = 1;
+		uv_read_stop((uv_stream_t *)&c->tcp);
+		srv_log(c->srv, TSYNC_LOG_WARN,
+			"link %s: %zu bytes wait to be sent; not reading from "
+			"it until they drain",
+			c->addr, b);
+	} else if (c->paused && b < OUT_RESUME) {
+		c->paused = c->yielded = 0;
+		uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+	}
+}
 
 /* Closes the handle once a closing link has written everything. */
 static void
@@ -356,6 +421,7 @@ conn_flush(struct conn *c)
 		push_cipher(c);
 	}
 	push_cipher(c);
+	conn_pace(c);
 	conn_finish(c);
 }
 
@@ -417,6 +483,7 @@ conn_close(struct conn *c, const char *why)
 	if (c->closing)
 		return;
 	c->closing = 1;
+	c->closed_at = now_ms(c->srv);
 	srv_log(c->srv, c->err[0] ? TSYNC_LOG_WARN : TSYNC_LOG_INFO,
 		"link %s %s closed: %s", c->addr,
 		c->sess ? sess_peer_name(c->sess) : "", why);
@@ -476,6 +543,20 @@ link_refusal(struct conn *c, char *buf, size_t len)
 	return buf;
 }
 
+/* Other open links with the identity of c's peer. */
+static unsigned
+peer_links(const struct conn *c)
+{
+	const struct conn *o;
+	unsigned k = 0;
+
+	for (o = c->srv->conns; o != NULL; o = o->next)
+		if (o != c && !o->closing && o->sess != NULL &&
+		    o->tls.peer.node_id == c->tls.peer.node_id)
+			k++;
+	return k;
+}
+
 static void
 start_session(struct conn *c)
 {
@@ -484,6 +565,14 @@ start_session(struct conn *c)
 
 	if (link_refusal(c, why, sizeof(why)) != NULL) {
 		ts_fmt(c->err, sizeof(c->err), "link refused: %s", why);
+		conn_close(c, c->err);
+		return;
+	}
+	if (peer_links(c) >= CONN_PER_PEER) {
+		ts_fmt(c->err, sizeof(c->err),
+		       "link refused: node %016llx already has %u links, the "
+		       "cap",
+		       (unsigned long long)c->tls.peer.node_id, CONN_PER_PEER);
 		conn_close(c, c->err);
 		return;
 	}
@@ -545,6 +634,37 @@ on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *b)
 	*b = uv_buf_init((char *)c->rbuf, sizeof(c->rbuf));
 }
 
+/*
+ * Fairness: libuv reads up to 32 buffers from one socket in a row, so a
+ * peer that floods would be served for 2 MiB of frames before any other.
+ * After a full buffer the link stops reading until on_fair(), which runs
+ * once every ready link has had its turn.
+ */
+static void
+conn_yield(struct conn *c, size_t nread)
+{
+	if (nread < sizeof(c->rbuf) || c->closing || c->paused ||
+	    !c->handle_open)
+		return;
+	c->yielded = 1;
+	uv_read_stop((uv_stream_t *)&c->tcp);
+}
+
+static void
+on_fair(uv_check_t *h)
+{
+	struct server *srv = h->data;
+	struct conn *c;
+
+	for (c = srv->conns; c != NULL; c = c->next)
+		if (c->yielded) {
+			c->yielded = 0;
+			if (!c->closing && !c->paused && c->handle_open)
+				uv_read_start((uv_stream_t *)&c->tcp, on_alloc,
+					      on_read);
+		}
+}
+
 static void
 on_read(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf)
 {
@@ -557,6 +677,7 @@ on_read(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf)
 		conn_close(c, nread == UV_EOF ? "peer hung up" : c->err);
 	} else if (nread > 0) {
 		conn_input(c, (const uint8_t *)buf->base, (size_t)nread);
+		conn_yield(c, (size_t)nread);
 	}
 }
 
@@ -607,6 +728,34 @@ peer_name_of(uv_tcp_t *t, int peer, char *out, size_t len)
 	ts_fmt(out, len, "?");
 }
 
+/*
+ * Whether the new inbound link c is one too many: CONN_MAX (or what the
+ * descriptor limit allows) in all, CONN_UNAUTH_MAX before TLS is up.
+ */
+static int
+inbound_full(struct server *srv, struct conn *c)
+{
+	const struct conn *o;
+	unsigned all = 0, unauth = 0;
+
+	for (o = srv->conns; o != NULL; o = o->next) {
+		if (o == c || o->outbound || o->closing)
+			continue;
+		all++;
+		unauth += !o->tls.done;
+	}
+	if (all >= srv->conn_max)
+		ts_fmt(c->err, sizeof(c->err),
+		       "refused: %u inbound links, the cap", all);
+	else if (unauth >= CONN_UNAUTH_MAX)
+		ts_fmt(c->err, sizeof(c->err),
+		       "refused: %u links in the TLS handshake, the cap",
+		       unauth);
+	else
+		return 0;
+	return 1;
+}
+
 static void
 on_connection(uv_stream_t *l, int status)
 {
@@ -623,6 +772,10 @@ on_connection(uv_stream_t *l, int status)
 	}
 	uv_tcp_nodelay(&c->tcp, 1);
 	peer_name_of(&c->tcp, 1, c->addr, sizeof(c->addr));
+	if (inbound_full(srv, c)) {
+		conn_close(c, c->err);
+		return;
+	}
 	srv_log(srv, TSYNC_LOG_INFO, "connection from %s", c->addr);
 	uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
 }
@@ -760,7 +913,13 @@ on_tick(uv_timer_t *t)
 	}
 	for (c = srv->conns; c != NULL; c = next) {
 		next = c->next;
-		if (!c->closing && !c->tls.done &&
+		if (c->closing && c->handle_open &&
+		    now_ms(srv) - c->closed_at > LINGER_MS) {
+			/* The peer does not take the last bytes: drop them
+			 * (libuv cancels the writes before on_closed). */
+			c->handle_open = 0;
+			uv_close((uv_handle_t *)&c->tcp, on_closed);
+		} else if (!c->closing && !c->tls.done &&
 		    now_ms(srv) - c->started > HANDSHAKE_MS) {
 			ts_fmt(c->err, sizeof(c->err),
 			       "TLS handshake not done within %u ms",
@@ -850,12 +1009,27 @@ srv_listen(struct server *srv, const char *addr, char *err, size_t len)
 	return 0;
 }
 
+/* CONN_MAX, or fewer when the descriptor limit is low. */
+static unsigned
+conn_max(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    rl.rlim_cur < CONN_MAX + CONN_FD_SPARE)
+		return rl.rlim_cur > CONN_FD_SPARE + 1
+			       ? (unsigned)(rl.rlim_cur - CONN_FD_SPARE)
+			       : 1;
+	return CONN_MAX;
+}
+
 static int
 srv_init(struct server *srv, const char *dir, char *err, size_t len)
 {
 	char path[PATH_MAX];
 
 	memset(srv, 0, sizeof(*srv));
+	srv->conn_max = conn_max();
 	if (tsync_node_open(dir, NULL, &srv->n) != 0) {
 		ts_fmt(err, len, "%s", tsync_node_errmsg(srv->n));
 		tsync_node_close(srv->n);
@@ -875,6 +1049,9 @@ srv_init(struct server *srv, const char *dir, char *err, size_t len)
 	srv->tick.data = srv->burst.data = srv->reconnect.data = srv;
 	srv->deadline.data = srv;
 	uv_timer_start(&srv->tick, on_tick, 200, 200);
+	uv_check_init(&srv->loop, &srv->fair);
+	srv->fair.data = srv;
+	uv_check_start(&srv->fair, on_fair);
 	uv_signal_init(&srv->loop, &srv->sigint);
 	uv_signal_init(&srv->loop, &srv->sigterm);
 	srv->sigint.data = srv->sigterm.data = srv;

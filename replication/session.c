@@ -23,12 +23,26 @@
  *    sent again in this session;
  *  - a batch is acknowledged only after it is committed, so a link that
  *    drops at any byte resumes from the version vectors with nothing lost
- *    and nothing applied twice.
+ *    and nothing applied twice;
+ *  - what one peer can make this session hold is capped (docs/protocol.md,
+ *    section 9.1): input is one frame (FRAME_MAX), output waiting for the
+ *    peer SESS_OUT_MAX, a VV VV_MAX streams, a decoded frame
+ *    FRAME_ELEMS_MAX objects, the bodies of a BATCH BATCH_ELEMS_MAX;
+ *    PINGs are limited to PING_MAX per PING_WINDOW_MS.  Over a cap the
+ *    session fails with ERROR 8 (LIMIT).  A frame must complete within
+ *    frame_deadline(), else ERROR 6 (TIMEOUT) as for an idle peer;
+ *  - bytes leave `in` and `out` by moving an offset; the live bytes are
+ *    moved down only when the dead front is at least half the buffer, so
+ *    consuming is O(1) amortized per byte;
+ *  - `known` is found through a hash index and our own streams through a
+ *    sorted copy, so a VV of n entries costs O(n log n).
  */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <openssl/rand.h>
 
 #include "apply.h"
 #include "frame.h"
@@ -41,6 +55,7 @@
 enum state { S_HELLO, S_VV, S_SYNC, S_CLOSED, S_FAILED };
 
 #define QMAX 16
+#define COMPACT_MIN (64u << 10) /* dead front bytes before a compaction */
 
 struct known {
 	uint64_t origin;
@@ -53,13 +68,19 @@ struct sess {
 	struct tsync_node *n;
 	int state;
 	struct buf in, out;
+	size_t in_off, out_off;  /* consumed bytes at the front */
+	uint64_t frame_at;       /* ms: the partial frame in `in` began */
+	size_t frame_len;        /* its announced length, 0 if unknown */
+	uint64_t ping_win, pings; /* PINGs received in the current window */
 	uint64_t now, last_rx, last_ping;
 	/* the peer */
 	uint64_t peer_id;
 	char peer_scope[256], peer_role[16], peer_name[96];
 	/* what the peer holds */
 	struct known *known;
-	size_t nknown, capknown, khint;
+	size_t nknown, capknown;
+	size_t *kidx, kcap;      /* open addressing: index + 1, 0 = free */
+	uint64_t kseed;
 	/* origins whose certificate went out in this session */
 	uint64_t *certed;
 	size_t ncerted, capcerted;
@@ -129,28 +150,96 @@ fail(struct sess *s, int code, int wire, const char *fmt, ...)
 	return code;
 }
 
+/* Drops n bytes from the front of b in O(1) amortized. */
+static void
+buf_drop(struct buf *b, size_t *off, size_t n)
+{
+	*off += n;
+	if (*off >= b->len) {
+		b->len = *off = 0;
+		return;
+	}
+	if (*off >= COMPACT_MIN && *off >= b->len - *off) {
+		memmove(b->p, b->p + *off, b->len - *off);
+		b->len -= *off;
+		*off = 0;
+	}
+}
+
+/* A keyed hash of a stream name: the key is drawn per session, so a peer
+ * cannot choose names that collide. */
+static size_t
+known_hash(const struct sess *s, uint64_t origin, const char *scope,
+	   size_t len)
+{
+	uint64_t h = s->kseed ^ (origin * 0x9e3779b97f4a7c15ull);
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		h = (h ^ (uint8_t)scope[i]) * 0x100000001b3ull;
+	h ^= h >> 29;
+	h *= 0xbf58476d1ce4e5b9ull;
+	h ^= h >> 32;
+	return (size_t)h;
+}
+
+static int
+known_is(const struct known *k, uint64_t origin, const char *scope,
+	 size_t len)
+{
+	return k->origin == origin && strlen(k->scope) == len &&
+	       memcmp(k->scope, scope, len) == 0;
+}
+
 static struct known *
 known_find(struct sess *s, uint64_t origin, const char *scope, size_t len)
 {
 	size_t i;
 
-	if (s->khint < s->nknown) {
-		struct known *k = &s->known[s->khint];
+	if (s->kcap == 0)
+		return NULL;
+	i = known_hash(s, origin, scope, len) & (s->kcap - 1);
+	for (; s->kidx[i] != 0; i = (i + 1) & (s->kcap - 1)) {
+		struct known *k = &s->known[s->kidx[i] - 1];
 
-		if (k->origin == origin && strlen(k->scope) == len &&
-		    memcmp(k->scope, scope, len) == 0)
+		if (known_is(k, origin, scope, len))
 			return k;
-	}
-	for (i = 0; i < s->nknown; i++) {
-		struct known *k = &s->known[i];
-
-		if (k->origin == origin && strlen(k->scope) == len &&
-		    memcmp(k->scope, scope, len) == 0) {
-			s->khint = i;
-			return k;
-		}
 	}
 	return NULL;
+}
+
+/* Puts known[j] into the index (which has a free slot). */
+static void
+known_index(struct sess *s, size_t j)
+{
+	const struct known *k = &s->known[j];
+	size_t i = known_hash(s, k->origin, k->scope, strlen(k->scope)) &
+		   (s->kcap - 1);
+
+	while (s->kidx[i] != 0)
+		i = (i + 1) & (s->kcap - 1);
+	s->kidx[i] = j + 1;
+}
+
+/* Keeps the index at most half full. */
+static int
+known_grow(struct sess *s)
+{
+	size_t cap = s->kcap ? s->kcap : 64, j;
+	size_t *ni;
+
+	while (cap < 2 * (s->nknown + 1))
+		cap *= 2;
+	if (cap == s->kcap)
+		return 0;
+	if ((ni = calloc(cap, sizeof(*ni))) == NULL)
+		return TSYNC_ENOMEM;
+	free(s->kidx);
+	s->kidx = ni;
+	s->kcap = cap;
+	for (j = 0; j < s->nknown; j++)
+		known_index(s, j);
+	return 0;
 }
 
 static uint64_t
@@ -177,13 +266,15 @@ known_raise(struct sess *s, uint64_t origin, const char *scope, size_t len,
 			s->known = nk;
 			s->capknown = cap;
 		}
+		if (known_grow(s) != 0)
+			return TSYNC_ENOMEM;
 		k = &s->known[s->nknown];
 		k->scope = strndup(scope, len);
 		if (k->scope == NULL)
 			return TSYNC_ENOMEM;
 		k->origin = origin;
 		k->seq = 0;
-		s->khint = s->nknown++;
+		known_index(s, s->nknown++);
 	}
 	if (seq > k->seq)
 		k->seq = seq;
@@ -378,7 +469,7 @@ pump(struct sess *s)
 	int rc;
 
 	while (s->state == S_SYNC && s->inflight < s->cfg.window &&
-	       s->out.len < 2 * s->cfg.batch_bytes) {
+	       s->out.len - s->out_off < 2 * s->cfg.batch_bytes) {
 		if (s->dirty && plan_rebuild(s) != 0)
 			return;
 		rc = send_batch(s);
@@ -454,18 +545,70 @@ vv_entry_ok(const msgpack_object *a)
 	       a[2].type == MSGPACK_OBJECT_POSITIVE_INTEGER;
 }
 
-/* The seq we hold of the stream named by entry a, from log_streams(). */
+static int
+row_cmp(uint64_t origin, const char *scope, size_t len,
+	const struct stream_row *r)
+{
+	size_t rl = strlen(r->scope);
+	int c;
+
+	if (origin != r->origin)
+		return origin < r->origin ? -1 : 1;
+	c = memcmp(scope, r->scope, len < rl ? len : rl);
+	if (c != 0)
+		return c;
+	return len < rl ? -1 : len > rl;
+}
+
+static int
+row_sort(const void *x, const void *y)
+{
+	const struct stream_row *a = x;
+
+	return row_cmp(a->origin, a->scope, strlen(a->scope), y);
+}
+
+/* Our streams from log_streams(), sorted for held_seq(). */
+static int
+mine_sorted(struct sess *s, struct stream_row **mine, size_t *cnt)
+{
+	int rc = log_streams(s->n, mine, cnt);
+
+	if (rc == 0 && *cnt > 1)
+		qsort(*mine, *cnt, sizeof(**mine), row_sort);
+	return rc;
+}
+
+/* The seq we hold of the stream named by entry a: a binary search of the
+ * sorted copy of our streams. */
 static uint64_t
 held_seq(const struct stream_row *mine, size_t cnt, const msgpack_object *a)
 {
-	size_t j;
+	size_t lo = 0, hi = cnt;
 
-	for (j = 0; j < cnt; j++)
-		if (mine[j].origin == a[0].via.u64 &&
-		    strlen(mine[j].scope) == a[1].via.str.size &&
-		    memcmp(mine[j].scope, a[1].via.str.ptr,
-			   a[1].via.str.size) == 0)
-			return mine[j].seq;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = row_cmp(a[0].via.u64, a[1].via.str.ptr,
+				a[1].via.str.size, &mine[mid]);
+
+		if (c == 0)
+			return mine[mid].seq;
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return 0;
+}
+
+/* Refuses a VV or DONE of more than VV_MAX streams. */
+static int
+vv_size_ok(struct sess *s, uint32_t n, const char *what)
+{
+	if (n / 3 <= VV_MAX)
+		return 1;
+	fail(s, TSYNC_EPROTO, ERR_LIMIT,
+	     "%s of %u streams is over the cap of %u", what, n / 3, VV_MAX);
 	return 0;
 }
 
@@ -481,6 +624,8 @@ take_vv(struct sess *s, const struct frame *f)
 
 	if (frame_arr(f, 1, &a, &n) != 0 || n % 3 != 0)
 		return fail(s, TSYNC_EPROTO, ERR_MALFORMED, "malformed VV");
+	if (!vv_size_ok(s, n, "VV"))
+		return TSYNC_EPROTO;
 	for (i = 0; i < n; i += 3) {
 		if (!vv_entry_ok(&a[i]))
 			return fail(s, TSYNC_EPROTO, ERR_MALFORMED,
@@ -489,7 +634,7 @@ take_vv(struct sess *s, const struct frame *f)
 				a[i + 1].via.str.size, a[i + 2].via.u64) != 0)
 			return fail(s, TSYNC_ENOMEM, ERR_INTERNAL, "no memory");
 	}
-	if ((rc = log_streams(s->n, &mine, &cnt)) != 0)
+	if ((rc = mine_sorted(s, &mine, &cnt)) != 0)
 		return fail(s, rc, ERR_INTERNAL, "cannot read streams");
 	s->st.they_lack = s->st.we_lack = 0;
 	for (j = 0; j < cnt; j++) {
@@ -540,7 +685,7 @@ on_batch(struct sess *s, const struct frame *f)
 	msgpack_packer pk;
 	uint64_t no;
 	uint32_t n, i;
-	size_t fr;
+	size_t fr, budget = BATCH_ELEMS_MAX;
 	int rc;
 
 	if (frame_u64(f, 1, &no) != 0 || frame_arr(f, 2, &a, &n) != 0 ||
@@ -553,6 +698,8 @@ on_batch(struct sess *s, const struct frame *f)
 	if (w == NULL)
 		return fail(s, TSYNC_ENOMEM, ERR_INTERNAL, "out of memory");
 	for (i = 0; i < n; i += 2) {
+		size_t used;
+
 		if (a[i].type != MSGPACK_OBJECT_BIN ||
 		    a[i + 1].type != MSGPACK_OBJECT_BIN ||
 		    a[i + 1].via.bin.size != KEYS_SIG_LEN) {
@@ -560,6 +707,18 @@ on_batch(struct sess *s, const struct frame *f)
 			return fail(s, TSYNC_EPROTO, ERR_MALFORMED,
 				    "malformed txn in BATCH %llu",
 				    (unsigned long long)no);
+		}
+		/* Each body is unpacked by txn_decode(): its counts are
+		 * checked here first, and all bodies share one budget. */
+		if (a[i].via.bin.size > 0 &&
+		    frame_mp_check((const uint8_t *)a[i].via.bin.ptr,
+				   a[i].via.bin.size, &budget, &used) != 0) {
+			free(w);
+			return fail(s, TSYNC_EPROTO, ERR_LIMIT,
+				    "txn %u of BATCH %llu: msgpack counts "
+				    "beyond its bytes or over %u objects",
+				    i / 2 + 1, (unsigned long long)no,
+				    BATCH_ELEMS_MAX);
 		}
 		w[i / 2].body = (const uint8_t *)a[i].via.bin.ptr;
 		w[i / 2].len = a[i].via.bin.size;
@@ -624,8 +783,10 @@ on_done(struct sess *s, const struct frame *f)
 
 	if (frame_arr(f, 1, &a, &n) != 0 || n % 3 != 0)
 		return fail(s, TSYNC_EPROTO, ERR_MALFORMED, "malformed DONE");
+	if (!vv_size_ok(s, n, "DONE"))
+		return TSYNC_EPROTO;
 	s->got_done = 1;
-	if (log_streams(s->n, &mine, &cnt) != 0)
+	if (mine_sorted(s, &mine, &cnt) != 0)
 		return fail(s, TSYNC_EIO, ERR_INTERNAL, "cannot read streams");
 	/*
 	 * Everything the peer holds that we may see and that its role lets it
@@ -660,8 +821,13 @@ on_frame(struct sess *s, const uint8_t *body, size_t len)
 	struct frame f;
 	int rc = 0;
 
-	if (frame_decode(&f, body, len) != 0) {
+	if ((rc = frame_decode(&f, body, len)) != 0) {
 		frame_done(&f);
+		if (rc == TSYNC_ECORRUPT)
+			return fail(s, TSYNC_EPROTO, ERR_LIMIT,
+				    "frame of %zu bytes: msgpack counts beyond "
+				    "its bytes or over %u objects",
+				    len, FRAME_ELEMS_MAX);
 		return fail(s, TSYNC_EPROTO, ERR_MALFORMED,
 			    "frame is not a msgpack array with a type");
 	}
@@ -723,9 +889,21 @@ on_frame(struct sess *s, const uint8_t *body, size_t len)
 		break;
 	case WIRE_PING: {
 		msgpack_packer pk;
-		size_t fr = frame_begin(&s->out, &pk);
+		size_t fr;
 		uint64_t t = 0;
 
+		if (s->now - s->ping_win >= PING_WINDOW_MS) {
+			s->ping_win = s->now;
+			s->pings = 0;
+		}
+		if (++s->pings > PING_MAX) {
+			rc = fail(s, TSYNC_EPROTO, ERR_LIMIT,
+				  "PING flood: more than %u PINGs within "
+				  "%u ms",
+				  PING_MAX, PING_WINDOW_MS);
+			break;
+		}
+		fr = frame_begin(&s->out, &pk);
 		frame_u64(&f, 1, &t);
 		msgpack_pack_array(&pk, 2);
 		msgpack_pack_uint8(&pk, WIRE_PONG);
@@ -788,7 +966,10 @@ sess_new(const struct sess_cfg *cfg, uint64_t now_ms)
 	buf_init(&s->in, NULL, FRAME_MAX + 4);
 	buf_init(&s->out, NULL, 0);
 	buf_init(&s->batch, NULL, 0);
-	s->now = s->last_rx = s->last_ping = now_ms;
+	s->now = s->last_rx = s->last_ping = s->ping_win = now_ms;
+	if (s->n->ops.random == NULL ||
+	    s->n->ops.random(s->n->ops.ctx, &s->kseed, sizeof(s->kseed)) != 0)
+		RAND_bytes((unsigned char *)&s->kseed, sizeof(s->kseed));
 	ts_fmt(s->peer_name, sizeof(s->peer_name), "%s",
 	       cfg->peer_addr ? cfg->peer_addr : "peer");
 	send_hello(s);
@@ -805,6 +986,7 @@ sess_free(struct sess *s)
 	for (i = 0; i < s->nknown; i++)
 		free(s->known[i].scope);
 	free(s->known);
+	free(s->kidx);
 	free(s->certed);
 	free(s->plan);
 	buf_free(&s->in);
@@ -813,67 +995,179 @@ sess_free(struct sess *s)
 	free(s);
 }
 
+/*
+ * Processes the whole frames at the front of p[0..n); *used says how many
+ * bytes they took.  Stops at the first partial frame, error or close.
+ */
+static int
+feed_frames(struct sess *s, const uint8_t *p, size_t n, size_t *used)
+{
+	const uint8_t *body;
+	size_t len, fl;
+	int rc;
+
+	*used = 0;
+	while (*used < n) {
+		rc = frame_next(p + *used, n - *used, &body, &len, &fl);
+		if (rc < 0)
+			return fail(s, TSYNC_EPROTO, ERR_MALFORMED,
+				    "frame length out of bounds");
+		if (rc == 0)
+			break;
+		*used += fl;
+		s->frame_at = s->now; /* what follows is a new frame */
+		if ((rc = on_frame(s, body, len)) != 0)
+			return rc;
+		if (s->state == S_FAILED || s->state == S_CLOSED)
+			break;
+	}
+	return 0;
+}
+
+/* Notes the announced length of the partial frame left in `in`. */
+static void
+partial_frame(struct sess *s)
+{
+	const uint8_t *p;
+
+	s->frame_len = 0;
+	if (s->in.len - s->in_off < 4)
+		return;
+	p = s->in.p + s->in_off;
+	s->frame_len = (size_t)p[0] << 24 | (size_t)p[1] << 16 |
+		       (size_t)p[2] << 8 | p[3];
+}
+
+/* Bytes that complete the partial frame held in `in` (or its header). */
+static size_t
+partial_need(const struct sess *s)
+{
+	size_t have = s->in.len - s->in_off;
+
+	if (have < 4)
+		return 4 - have;
+	if (s->frame_len == 0 || s->frame_len > FRAME_MAX)
+		return 0; /* frame_next() refuses it */
+	return 4 + s->frame_len - have;
+}
+
+/* Parses what p[0..n) holds after the partial frame in `in`, if any. */
+static int
+feed_some(struct sess *s, const uint8_t **p, size_t *n)
+{
+	size_t used, take;
+	int rc;
+
+	if (s->in.len == s->in_off) {
+		/* Parse straight from p while no partial frame is held. */
+		s->in.len = s->in_off = 0;
+		rc = feed_frames(s, *p, *n, &used);
+		*p += used;
+		*n -= used;
+		if (rc != 0 || *n == 0 || s->state == S_FAILED ||
+		    s->state == S_CLOSED)
+			return rc;
+	}
+	/* The live bytes of `in` are one partial frame: add only what
+	 * completes it, so `in` never holds more than one frame. */
+	if (s->in_off > 0) {
+		memmove(s->in.p, s->in.p + s->in_off, s->in.len - s->in_off);
+		s->in.len -= s->in_off;
+		s->in_off = 0;
+	}
+	take = partial_need(s);
+	if (take == 0 || take > *n)
+		take = *n;
+	if (buf_put(&s->in, *p, take) != 0)
+		return fail(s, TSYNC_EPROTO, ERR_MALFORMED, "frame too large");
+	*p += take;
+	*n -= take;
+	partial_frame(s);
+	rc = feed_frames(s, s->in.p, s->in.len, &used);
+	buf_drop(&s->in, &s->in_off, used);
+	return rc;
+}
+
 int
 sess_feed(struct sess *s, const uint8_t *p, size_t n)
 {
-	const uint8_t *body;
-	size_t len, used, off = 0;
 	int rc;
 
 	if (s->state == S_FAILED || s->state == S_CLOSED)
 		return 0;
 	s->last_rx = s->now;
 	s->st.recv_bytes += n;
-	/* Parse straight from p while no partial frame is buffered. */
-	while (s->in.len == 0 && off < n) {
-		rc = frame_next(p + off, n - off, &body, &len, &used);
-		if (rc < 0)
-			return fail(s, TSYNC_EPROTO, ERR_MALFORMED,
-				    "frame length out of bounds");
-		if (rc == 0)
-			break;
-		if ((rc = on_frame(s, body, len)) != 0 ||
-		    s->state == S_FAILED || s->state == S_CLOSED)
+	if (s->in.len == s->in_off)
+		s->frame_at = s->now;
+	while (n > 0 && s->state != S_FAILED && s->state != S_CLOSED)
+		if ((rc = feed_some(s, &p, &n)) != 0)
 			return rc;
-		off += used;
-	}
-	if (off < n && buf_put(&s->in, p + off, n - off) != 0)
-		return fail(s, TSYNC_EPROTO, ERR_MALFORMED, "frame too large");
-	for (;;) {
-		rc = frame_next(s->in.p, s->in.len, &body, &len, &used);
-		if (rc < 0)
-			return fail(s, TSYNC_EPROTO, ERR_MALFORMED,
-				    "frame length out of bounds");
-		if (rc == 0)
-			break;
-		rc = on_frame(s, body, len);
-		buf_consume(&s->in, used);
-		if (rc != 0 || s->state == S_FAILED || s->state == S_CLOSED)
-			return rc;
-	}
-	if (s->in.len == 0 && s->in.cap > (4u << 20))
+	if (s->state == S_FAILED || s->state == S_CLOSED)
+		return 0;
+	partial_frame(s);
+	if (s->in.len == s->in_off && s->in.cap > (4u << 20)) {
 		buf_free(&s->in);
+		s->in_off = 0;
+	}
+	if (s->out.len - s->out_off > SESS_OUT_MAX)
+		return fail(s, TSYNC_EPROTO, ERR_LIMIT,
+			    "%s does not read: %zu bytes wait to be sent, over "
+			    "the cap of %u",
+			    s->peer_name, s->out.len - s->out_off,
+			    SESS_OUT_MAX);
 	return 0;
 }
 
 const uint8_t *
 sess_pending(struct sess *s, size_t *n)
 {
-	*n = s->out.len;
-	return s->out.p;
+	*n = s->out.len - s->out_off;
+	return s->out.p + s->out_off;
 }
 
 void
 sess_sent(struct sess *s, size_t n)
 {
 	s->st.sent_bytes += n;
-	buf_consume(&s->out, n);
+	buf_drop(&s->out, &s->out_off, n);
+	if (s->out.len == 0 && s->out.cap > (4u << 20))
+		buf_free(&s->out); /* a backlog drained: give back its room */
+}
+
+/*
+ * The time a frame of `len` bytes may take from its first byte (or the end
+ * of the frame before it) to its last: the idle timeout, plus 1 s per
+ * FRAME_MIN_RATE bytes.  Bytes that trickle in do not count as word from
+ * the peer; only whole frames do.
+ */
+static uint64_t
+frame_deadline(const struct sess *s, size_t len)
+{
+	return s->cfg.idle_ms + (uint64_t)len * 1000 / FRAME_MIN_RATE;
+}
+
+/* Fails the session when a partial frame is older than its deadline. */
+static void
+check_frame_deadline(struct sess *s)
+{
+	uint64_t limit = frame_deadline(s, s->frame_len);
+
+	if (s->in.len == s->in_off || s->now < s->frame_at ||
+	    s->now - s->frame_at <= limit)
+		return;
+	fail(s, TSYNC_EIO, ERR_TIMEOUT,
+	     "no word from %s for %llu ms: a frame of %zu bytes is not "
+	     "complete (%zu bytes arrived; it had %llu ms)",
+	     s->peer_name, (unsigned long long)(s->now - s->frame_at),
+	     s->frame_len, s->in.len - s->in_off, (unsigned long long)limit);
 }
 
 int
 sess_poll(struct sess *s, uint64_t now_ms, struct sess_action *a)
 {
 	s->now = now_ms;
+	if (s->state != S_FAILED && s->state != S_CLOSED)
+		check_frame_deadline(s);
 	if (s->state != S_FAILED && s->state != S_CLOSED) {
 		if (now_ms - s->last_rx > s->cfg.idle_ms)
 			fail(s, TSYNC_EIO, ERR_TIMEOUT,

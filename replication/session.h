@@ -18,6 +18,19 @@
 struct tsync_node;
 struct sess;
 
+/*
+ * Per-peer caps of a session (docs/protocol.md, section 9.1).  Over any of
+ * them the session fails with ERROR 8 (LIMIT), or ERROR 6 (TIMEOUT) for a
+ * frame that does not complete in time.
+ */
+#define SESS_OUT_MAX (32u << 20) /* output waiting for a peer that does
+				  * not read */
+#define PING_MAX 8               /* PINGs accepted per window */
+#define PING_WINDOW_MS 10000
+#define FRAME_MIN_RATE (16u << 10) /* a frame must complete within the
+				    * idle timeout plus 1 s per this many
+				    * bytes */
+
 struct sess_cfg {
 	struct tsync_node *node;
 	int one_shot;                /* sync: close once both sides are done */

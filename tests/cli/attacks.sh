@@ -3,7 +3,9 @@
 # nothing else lost: a village writing another's scope, an auditor
 # writing, a forged signature relayed through a street, a broken chain, a
 # gap, equivocation, a replayed batch, a revoked node connecting and its
-# txn arriving through a relay; and the TLS refusals.
+# txn arriving through a relay; the TLS refusals; and hostile peers with a
+# valid certificate, each held to its caps (docs/protocol.md, section 9.1)
+# while an honest child keeps syncing.
 source "$(dirname "$0")/lib.sh"
 F=${2:?usage: attacks.sh tiersync tsync_forge}
 node d gangzha
@@ -121,4 +123,67 @@ for n in d v; do expect 0 "$T" verify "$W/$n"; done
 # The street was compromised (a forged txn written into its log): verify says so.
 expect 1 "$T" verify "$W/s"
 has "signature does not verify"
+
+# Hostile peers with a valid certificate (section 9.1 of protocol.md).
+node hs gangzha/henghe
+# Under ASan freed memory sits in its quarantine (256 MiB by default) and
+# would count in VmRSS: keep it small so that RSS measures the caps.
+if grep -q __asan_init "$T" 2>/dev/null; then
+	export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=8"
+fi
+node hv gangzha/henghe/honest
+node hx gangzha/henghe/hostile
+PH=$(free_port)
+serve hs --listen 127.0.0.1:$PH --parent 127.0.0.1:$PD
+wait_port $PH
+expect 0 "$T" sync "$W/hv" --peer 127.0.0.1:$PH
+rss() { awk '/^VmRSS/ { print $2 }' /proc/$1/status; }
+rss0=$(rss $PID_hs)
+# A PING flooder that never reads is dropped at PING 9.
+"$F" net "$W/hx" 127.0.0.1:$PH pingflood 10 >"$W/out" 2>&1
+has '^closed after'
+if wait_for 5 grep -q 'PING flood' "$W/hs.log"; then ok; else bad "PING flood not logged"; fi
+# Links per identity: the fifth at once is refused.
+"$F" net "$W/hx" 127.0.0.1:$PH hold 6 2 >"$W/out" 2>&1
+has '^open 4 of 6'
+if grep -q 'already has 4 links' "$W/hs.log"; then ok; else bad "per-identity cap not logged"; fi
+# Empty BATCHes, each answered by an ACK, from a peer that never reads:
+# once 28 MiB wait for it the street stops reading it, and drops it when
+# the idle timeout passes.  Meanwhile a frame that trickles, one byte per
+# second, is dropped after its deadline (the 30 s idle timeout plus 1 s
+# per 16 KiB), and an honest child keeps syncing; the street holds at
+# most its caps.
+"$F" net "$W/hx" 127.0.0.1:$PH batchflood 120 >"$W/flood.out" 2>&1 &
+FL=$!
+"$F" net "$W/hx" 127.0.0.1:$PH trickle 60 >"$W/trickle.out" 2>&1 &
+TR=$!
+peak=0 i=0
+while kill -0 $FL 2>/dev/null || kill -0 $TR 2>/dev/null; do
+	i=$((i + 1))
+	"$T" sql "$W/hv" "INSERT INTO cases(id, scope) VALUES('hv-$i', 'gangzha/henghe/honest')" >/dev/null
+	expect 0 "$T" sync "$W/hv" --peer 127.0.0.1:$PH --timeout 20
+	r=$(rss $PID_hs); [ "$r" -gt "$peak" ] && peak=$r
+	sleep 2
+done
+wait $FL $TR
+cat "$W/flood.out" "$W/trickle.out" >&2
+cat "$W/flood.out" >"$W/out"
+has '^server stopped reading after'
+has '^closed after'
+if grep -q 'not reading from it until they drain' "$W/hs.log"; then ok; else bad "backpressure not logged"; fi
+cat "$W/trickle.out" >"$W/out"
+has '^closed after (3[0-9]|4[0-5]) s'
+if grep -q 'a frame of 1000 bytes is not complete' "$W/hs.log"; then ok; else bad "trickling frame not logged"; fi
+if wait_for 10 has_rows d "id LIKE 'hv-%'" $i; then ok; else bad "the honest child's rows did not reach the district during the floods"; fi
+echo "serve RSS: ${rss0} kB before, peak ${peak} kB during the floods" >&2
+[ $((peak - rss0)) -lt 102400 ] && ok || bad "serve grew by $((peak - rss0)) kB under the floods (caps: about 100 MiB)"
+# Links in all: with 64 descriptors, 32 inbound links; the rest refused.
+kill $PID_hs; wait $PID_hs 2>/dev/null
+(ulimit -n 64; exec "$T" serve "$W/hs" --listen 127.0.0.1:$PH >>"$W/hs.log" 2>&1) &
+PIDS+=($!)
+wait_port $PH
+"$F" net "$W/hx" 127.0.0.1:$PH raw 40 2 >"$W/out" 2>&1
+has '^open 3[12] of 40'
+if grep -q 'inbound links, the cap' "$W/hs.log"; then ok; else bad "connection cap not logged"; fi
+expect 0 "$T" sync "$W/hv" --peer 127.0.0.1:$PH
 finish

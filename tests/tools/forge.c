@@ -14,17 +14,43 @@
  *                                          log without any check
  *   tsync_forge expire CA_DIR NODE_DIR     replaces NODE's certificate by
  *                                          an expired one from the CA
+ *
+ * Hostile peers over the network, with NODE's real certificate over TLS
+ * (each prints what happened and exits 0 if it could connect):
+ *
+ *   tsync_forge net NODE_DIR HOST:PORT pingflood SECONDS
+ *        HELLO and VV, then PINGs as fast as the socket takes them, never
+ *        reading, until the server drops the link or SECONDS pass; prints
+ *        "server stopped reading after S s" when no byte was taken for
+ *        3 s, then "closed after S s" or "still open after S s".
+ *   tsync_forge net NODE_DIR HOST:PORT batchflood SECONDS
+ *        the same with empty BATCHes, each answered by an ACK.
+ *   tsync_forge net NODE_DIR HOST:PORT trickle SECONDS
+ *        a frame that announces 1000 bytes, then one byte per second.
+ *   tsync_forge net NODE_DIR HOST:PORT hold K SECONDS
+ *        K links with the same identity, each sends HELLO; after SECONDS
+ *        prints "open M" (links the server did not close).
+ *   tsync_forge net NODE_DIR HOST:PORT raw K SECONDS
+ *        K plain TCP connections that send nothing; prints "open M".
  */
+#define _GNU_SOURCE /* POLLRDHUP */
+#include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <netdb.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <openssl/pem.h>
 
 #include "frame.h"
 #include "node_int.h"
+#include "tls.h"
 #include "txn.h"
 
 static void
@@ -190,6 +216,364 @@ expire(const char *ca_dir, const char *node_dir)
 	EVP_PKEY_free(cak);
 }
 
+/* ---- hostile peers over TLS ------------------------------------------ */
+
+struct peer {
+	int fd, dead;
+	struct tls tls;
+};
+
+static double
+secs(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int
+dial(const char *addr)
+{
+	char host[256], *colon;
+	struct addrinfo hints, *res = NULL;
+	int fd;
+
+	snprintf(host, sizeof(host), "%s", addr);
+	if ((colon = strrchr(host, ':')) == NULL)
+		die("address is not HOST:PORT");
+	*colon = '\0';
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	if (getaddrinfo(host, colon + 1, &hints, &res) != 0 || res == NULL)
+		die("cannot resolve");
+	fd = socket(res->ai_family, SOCK_STREAM, 0);
+	if (fd < 0 || connect(fd, res->ai_addr, res->ai_addrlen) != 0)
+		die("cannot connect");
+	freeaddrinfo(res);
+	return fd;
+}
+
+/* Sends all of p, waiting for room; -1 once the server dropped us. */
+static int
+send_all(struct peer *pe, const uint8_t *p, size_t n)
+{
+	while (n > 0 && !pe->dead) {
+		ssize_t w = send(pe->fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (w > 0) {
+			p += w;
+			n -= (size_t)w;
+		} else if (w < 0 && (errno == EAGAIN || errno == EINTR)) {
+			struct pollfd pf = {pe->fd, POLLOUT, 0};
+
+			poll(&pf, 1, 50);
+		} else {
+			pe->dead = 1;
+		}
+	}
+	return pe->dead ? -1 : 0;
+}
+
+/* Moves TLS output to the socket. */
+static int
+flush_tls(struct peer *pe)
+{
+	uint8_t b[16384];
+	size_t k;
+
+	while ((k = tls_take(&pe->tls, b, sizeof(b))) > 0)
+		if (send_all(pe, b, k) != 0)
+			return -1;
+	return 0;
+}
+
+static void
+handshake(struct peer *pe, SSL_CTX *ctx, const char *addr)
+{
+	uint8_t b[16384];
+	double until = secs() + 10;
+
+	memset(pe, 0, sizeof(*pe));
+	pe->fd = dial(addr);
+	if (tls_init(&pe->tls, ctx, 0) != 0)
+		die("tls_init");
+	while (!pe->tls.done) {
+		struct pollfd pf = {pe->fd, POLLIN, 0};
+		ssize_t r;
+
+		if (tls_read(&pe->tls, b, 0) < 0)
+			die(pe->tls.why);
+		flush_tls(pe);
+		if (pe->tls.done)
+			break;
+		if (secs() > until || poll(&pf, 1, 1000) < 0)
+			die("handshake timed out");
+		if (!(pf.revents & (POLLIN | POLLHUP)))
+			continue;
+		if ((r = recv(pe->fd, b, sizeof(b), 0)) <= 0)
+			die("the server closed the link in the handshake");
+		tls_feed(&pe->tls, b, (size_t)r);
+	}
+}
+
+/* Sends one plaintext frame through TLS. */
+static int
+send_frame(struct peer *pe, const struct buf *f)
+{
+	size_t off = 0;
+
+	while (off < f->len) {
+		int w = tls_write(&pe->tls, f->p + off, f->len - off);
+
+		if (w <= 0)
+			return -1;
+		off += (size_t)w;
+		if (flush_tls(pe) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+static void
+hello_vv(struct tsync_node *n, struct buf *b)
+{
+	msgpack_packer pk;
+	size_t at = frame_begin(b, &pk);
+
+	msgpack_pack_array(&pk, 7);
+	msgpack_pack_uint8(&pk, WIRE_HELLO);
+	msgpack_pack_uint32(&pk, PROTO_VERSION);
+	msgpack_pack_uint64(&pk, n->id);
+	msgpack_pack_str_with_body(&pk, n->scope, strlen(n->scope));
+	msgpack_pack_str_with_body(&pk, n->role, strlen(n->role));
+	msgpack_pack_uint32(&pk, SCHEMA_VERSION);
+	msgpack_pack_uint8(&pk, 0);
+	frame_end(b, at);
+	at = frame_begin(b, &pk);
+	msgpack_pack_array(&pk, 2);
+	msgpack_pack_uint8(&pk, WIRE_VV);
+	msgpack_pack_array(&pk, 0);
+	frame_end(b, at);
+}
+
+/* 1 if the server closed the socket (EOF or reset); reads and drops. */
+static int
+closed_by_server(struct peer *pe)
+{
+	uint8_t b[16384];
+	ssize_t r;
+
+	if (pe->dead)
+		return 1;
+	while ((r = recv(pe->fd, b, sizeof(b), MSG_DONTWAIT)) > 0)
+		;
+	if (r == 0 || (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK))
+		pe->dead = 1;
+	return pe->dead;
+}
+
+/* Appends 256 PINGs or empty BATCHes, as TLS records, to c. */
+static void
+flood_more(struct peer *pe, int batch, uint64_t *k, struct buf *c)
+{
+	struct buf b;
+	msgpack_packer pk;
+	uint8_t t[16384];
+	size_t got;
+	unsigned i;
+
+	buf_init(&b, NULL, 0);
+	for (i = 0; i < 256; i++) {
+		size_t at = frame_begin(&b, &pk);
+
+		if (batch) {
+			msgpack_pack_array(&pk, 3);
+			msgpack_pack_uint8(&pk, WIRE_BATCH);
+			msgpack_pack_uint64(&pk, ++*k);
+			msgpack_pack_array(&pk, 0);
+		} else {
+			msgpack_pack_array(&pk, 2);
+			msgpack_pack_uint8(&pk, WIRE_PING);
+			msgpack_pack_uint64(&pk, ++*k);
+		}
+		frame_end(&b, at);
+	}
+	if (tls_write(&pe->tls, b.p, b.len) != (int)b.len)
+		die("tls_write");
+	while ((got = tls_take(&pe->tls, t, sizeof(t))) > 0)
+		buf_put(c, t, got);
+	buf_free(&b);
+}
+
+/*
+ * Floods PINGs or empty BATCHes, never reading, until the server drops
+ * the link or SECONDS pass.  Says when the server stopped reading (no
+ * byte taken for 3 s) and when it closed the link.
+ */
+static void
+flood(struct tsync_node *n, SSL_CTX *ctx, const char *addr, int batch,
+      double seconds)
+{
+	struct peer pe;
+	struct buf b, c;
+	double t0, until, moved;
+	uint64_t k = 0, bytes = 0;
+	size_t off = 0;
+	int stalled = 0;
+
+	handshake(&pe, ctx, addr);
+	buf_init(&b, NULL, 0);
+	buf_init(&c, NULL, 0);
+	hello_vv(n, &b);
+	send_frame(&pe, &b);
+	t0 = moved = secs();
+	until = t0 + seconds;
+	while (secs() < until && !pe.dead) {
+		struct pollfd pf = {pe.fd, POLLOUT | POLLRDHUP, 0};
+		ssize_t w;
+
+		if (off == c.len) {
+			c.len = off = 0;
+			flood_more(&pe, batch, &k, &c);
+		}
+		w = send(pe.fd, c.p + off, c.len - off,
+			 MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (w > 0) {
+			off += (size_t)w;
+			bytes += (uint64_t)w;
+			moved = secs();
+			continue;
+		}
+		if (w < 0 && errno != EAGAIN && errno != EINTR) {
+			pe.dead = 1;
+			break;
+		}
+		if (!stalled && secs() - moved > 3) {
+			stalled = 1;
+			printf("server stopped reading after %.1f s, %llu "
+			       "bytes sent\n",
+			       moved - t0, (unsigned long long)bytes);
+		}
+		poll(&pf, 1, 100);
+		if (pf.revents & (POLLHUP | POLLERR | POLLRDHUP))
+			pe.dead = 1;
+	}
+	if (pe.dead)
+		printf("closed after %.1f s, %llu frames, %llu bytes sent\n",
+		       secs() - t0, (unsigned long long)k,
+		       (unsigned long long)bytes);
+	else
+		printf("still open after %.1f s, %llu frames, %llu bytes "
+		       "sent\n",
+		       secs() - t0, (unsigned long long)k,
+		       (unsigned long long)bytes);
+	buf_free(&b);
+	buf_free(&c);
+	tls_free(&pe.tls);
+	close(pe.fd);
+}
+
+/* A HELLO that never completes: one byte per second. */
+static void
+trickle(SSL_CTX *ctx, const char *addr, double seconds)
+{
+	struct peer pe;
+	struct buf b;
+	double t0, until;
+	uint8_t x = 0x97;
+
+	handshake(&pe, ctx, addr);
+	buf_init(&b, NULL, 0);
+	buf_put(&b, "\x00\x00\x03\xe8", 4);
+	send_frame(&pe, &b);
+	t0 = secs();
+	until = t0 + seconds;
+	while (secs() < until && !closed_by_server(&pe)) {
+		b.len = 0;
+		buf_put(&b, &x, 1);
+		send_frame(&pe, &b);
+		sleep(1);
+	}
+	if (pe.dead)
+		printf("closed after %.0f s\n", secs() - t0);
+	else
+		printf("still open after %.0f s\n", secs() - t0);
+	buf_free(&b);
+	tls_free(&pe.tls);
+	close(pe.fd);
+}
+
+/* K links, TLS and HELLO (or plain TCP); prints how many stay open. */
+static void
+hold(struct tsync_node *n, SSL_CTX *ctx, const char *addr, int k,
+     double seconds, int raw)
+{
+	struct peer *pe = calloc((size_t)k, sizeof(*pe));
+	struct buf b;
+	int i, open = 0;
+	double until;
+
+	buf_init(&b, NULL, 0);
+	hello_vv(n, &b);
+	for (i = 0; i < k; i++) {
+		if (raw) {
+			pe[i].fd = dial(addr);
+			continue;
+		}
+		handshake(&pe[i], ctx, addr);
+		send_frame(&pe[i], &b);
+	}
+	until = secs() + seconds;
+	while (secs() < until) {
+		for (i = 0; i < k; i++)
+			closed_by_server(&pe[i]);
+		usleep(100000);
+	}
+	for (i = 0; i < k; i++) {
+		open += !closed_by_server(&pe[i]);
+		if (!raw)
+			tls_free(&pe[i].tls);
+		close(pe[i].fd);
+	}
+	printf("open %d of %d\n", open, k);
+	buf_free(&b);
+	free(pe);
+}
+
+static int
+net_main(int argc, char **argv)
+{
+	struct tsync_node *n = NULL;
+	SSL_CTX *ctx;
+	char err[256];
+	const char *mode;
+
+	if (argc < 6)
+		die("usage: see the comment at the top of forge.c");
+	if (tsync_node_open(argv[2], NULL, &n) != 0)
+		die(tsync_node_errmsg(n));
+	if ((ctx = tls_ctx_new(argv[2], n, err, sizeof(err))) == NULL)
+		die(err);
+	mode = argv[4];
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (strcmp(mode, "pingflood") == 0)
+		flood(n, ctx, argv[3], 0, atof(argv[5]));
+	else if (strcmp(mode, "batchflood") == 0)
+		flood(n, ctx, argv[3], 1, atof(argv[5]));
+	else if (strcmp(mode, "trickle") == 0)
+		trickle(ctx, argv[3], atof(argv[5]));
+	else if ((strcmp(mode, "hold") == 0 || strcmp(mode, "raw") == 0) &&
+		 argc >= 7)
+		hold(n, ctx, argv[3], (int)strtol(argv[5], NULL, 10),
+		     atof(argv[6]), strcmp(mode, "raw") == 0);
+	else
+		die("unknown net mode");
+	SSL_CTX_free(ctx);
+	tsync_node_close(n);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -203,6 +587,8 @@ main(int argc, char **argv)
 	if (argc < 4)
 		die("usage: see the comment at the top of forge.c");
 	mode = argv[1];
+	if (strcmp(mode, "net") == 0)
+		return net_main(argc, argv);
 	if (strcmp(mode, "expire") == 0) {
 		expire(argv[2], argv[3]);
 		return 0;

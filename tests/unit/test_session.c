@@ -176,6 +176,349 @@ hello_frame(uint8_t *out, uint32_t proto, uint32_t schema)
 	return n;
 }
 
+/* ---- Per-peer caps (docs/protocol.md, section 9.1) ------------------ */
+
+/* A session over n that has taken the peer's HELLO (and, if vv, its VV). */
+static struct sess *
+caps_sess(struct tsync_node *n, uint64_t idle_ms, int vv)
+{
+	struct sess_cfg c = {0};
+	struct sess *s;
+	uint8_t fr[256];
+	size_t len = hello_frame(fr, PROTO_VERSION, SCHEMA_VERSION);
+
+	c.node = n;
+	c.idle_ms = idle_ms;
+	s = sess_new(&c, 0);
+	sess_feed(s, fr, len);
+	if (vv)
+		sess_feed(s, (const uint8_t *)"\x00\x00\x00\x03\x92\x02\x90",
+			  7);
+	CHECK(!sess_closed(s));
+	return s;
+}
+
+/* Polls s at `now`; returns 1 if it closed, with its text in why. */
+static int
+caps_closed(struct sess *s, uint64_t now, char *why, size_t len)
+{
+	struct sess_action a;
+	int closed = 0;
+
+	while (sess_poll(s, now, &a))
+		if (a.type == SA_CLOSE) {
+			closed = 1;
+			snprintf(why, len, "%s", a.text);
+		}
+	return closed;
+}
+
+static void
+caps_expect(struct sess *s, uint64_t now, const char *expect)
+{
+	char why[320] = "";
+
+	CHECK(caps_closed(s, now, why, sizeof(why)));
+	if (strstr(why, expect) == NULL)
+		fprintf(stderr, "close text '%s' lacks '%s'\n", why, expect);
+	CHECK(strstr(why, expect) != NULL);
+}
+
+static double
+caps_secs(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* A VV frame of k streams (origin i, scope, seq i). */
+static void
+caps_vv(struct buf *b, uint32_t k)
+{
+	msgpack_packer pk;
+	size_t f = frame_begin(b, &pk);
+	uint32_t i;
+
+	msgpack_pack_array(&pk, 2);
+	msgpack_pack_uint8(&pk, WIRE_VV);
+	msgpack_pack_array(&pk, 3 * (size_t)k);
+	for (i = 0; i < k; i++) {
+		msgpack_pack_uint64(&pk, 1000 + (uint64_t)i);
+		msgpack_pack_str_with_body(&pk, "gangzha/qinzao/feiqiao", 22);
+		msgpack_pack_uint64(&pk, 1 + (uint64_t)i);
+	}
+	CHECK_EQ(frame_end(b, f), 0);
+}
+
+/* A BATCH of k bodies: each a msgpack bin of `size` bytes, which decodes
+ * but is no txn (so it is quarantined as malformed). */
+static void
+caps_junk_batch(struct buf *b, uint64_t no, unsigned k, size_t size)
+{
+	msgpack_packer pk;
+	size_t f = frame_begin(b, &pk);
+	uint8_t *junk = calloc(1, size), sig[64] = {0};
+	unsigned i;
+
+	msgpack_pack_array(&pk, 3);
+	msgpack_pack_uint8(&pk, WIRE_BATCH);
+	msgpack_pack_uint64(&pk, no);
+	msgpack_pack_array(&pk, 2 * (size_t)k);
+	for (i = 0; i < k; i++) {
+		snprintf((char *)junk, size, "junk %llu %u",
+			 (unsigned long long)no, i);
+		msgpack_pack_bin_with_body(&pk, junk, size);
+		msgpack_pack_bin_with_body(&pk, sig, 64);
+	}
+	free(junk);
+	CHECK_EQ(frame_end(b, f), 0);
+}
+
+static long long
+caps_q(struct tsync_node *n, const char *what)
+{
+	sqlite3_stmt *s;
+	char sql[300];
+	long long v = -1;
+
+	snprintf(sql, sizeof(sql), "SELECT %s FROM ts_quarantine WHERE peer "
+		 "LIKE '%%gangzha/x%%'", what);
+	sqlite3_prepare_v2(tsync_node_db(n), sql, -1, &s, NULL);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		v = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	return v;
+}
+
+/* msgpack counts are checked against the bytes before unpacking. */
+static void
+caps_counts(struct tsync_node *n)
+{
+	/* array32 of 2^32-1, map32 of 2^31, in 5 bytes; 17 nested arrays. */
+	static const uint8_t a32[] = {0xdd, 0xff, 0xff, 0xff, 0xff};
+	static const uint8_t m32[] = {0xdf, 0x80, 0x00, 0x00, 0x00, 0x01};
+	static const uint8_t ok[] = {0x93, 0x01, 0xa1, 'x', 0xc4, 0x01, 0x00};
+	uint8_t deep[FRAME_DEPTH_MAX + 2];
+	size_t budget = FRAME_ELEMS_MAX, used = 0;
+	struct buf b;
+	msgpack_packer pk;
+	struct sess *s;
+	size_t f;
+
+	CHECK_EQ(frame_mp_check(a32, sizeof(a32), &budget, &used),
+		 TSYNC_ECORRUPT);
+	CHECK_EQ(frame_mp_check(m32, sizeof(m32), &budget, &used),
+		 TSYNC_ECORRUPT);
+	memset(deep, 0x91, sizeof(deep));
+	deep[sizeof(deep) - 1] = 0x00;
+	CHECK_EQ(frame_mp_check(deep, sizeof(deep), &budget, &used),
+		 TSYNC_ECORRUPT);
+	CHECK_EQ(frame_mp_check(deep + 2, sizeof(deep) - 2, &budget, &used),
+		 0);
+	CHECK_EQ(frame_mp_check(ok, sizeof(ok), &budget, &used), 0);
+	CHECK_EQ(used, sizeof(ok));
+	budget = 2;
+	CHECK_EQ(frame_mp_check(ok, sizeof(ok), &budget, &used),
+		 TSYNC_ECORRUPT); /* 3 objects over a budget of 2 */
+	/* As a frame: refused by the check, never handed to msgpack-c. */
+	bad_input(n, (const uint8_t *)"\x00\x00\x00\x05\xdd\xff\xff\xff\xff", 9,
+		  "msgpack counts beyond its bytes");
+	/* Inside a txn body of a BATCH, which txn_decode() would unpack. */
+	buf_init(&b, NULL, 0);
+	b.len = 0;
+	{
+		uint8_t sig[64] = {0};
+
+		s = caps_sess(n, 0, 1);
+		f = frame_begin(&b, &pk);
+		msgpack_pack_array(&pk, 3);
+		msgpack_pack_uint8(&pk, WIRE_BATCH);
+		msgpack_pack_uint64(&pk, 1);
+		msgpack_pack_array(&pk, 2);
+		msgpack_pack_bin_with_body(&pk, a32, sizeof(a32));
+		msgpack_pack_bin_with_body(&pk, sig, sizeof(sig));
+		CHECK_EQ(frame_end(&b, f), 0);
+		sess_feed(s, b.p, b.len);
+		caps_expect(s, 0, "txn 1 of BATCH 1: msgpack counts beyond");
+		sess_free(s);
+	}
+	buf_free(&b);
+}
+
+/* PINGs: PING_MAX per window are answered, one more fails the session. */
+static void
+caps_ping(struct tsync_node *n)
+{
+	static const uint8_t ping[] = {0, 0, 0, 3, 0x92, 0x06, 0x01};
+	struct sess *s = caps_sess(n, 0, 1);
+	char why[320];
+	size_t pend;
+	unsigned i;
+
+	for (i = 0; i < PING_MAX; i++)
+		sess_feed(s, ping, sizeof(ping));
+	CHECK(!caps_closed(s, 0, why, sizeof(why)));
+	/* One more within the same window: a flood. */
+	for (i = 0; i < PING_MAX; i++)
+		sess_feed(s, ping, sizeof(ping));
+	CHECK(caps_closed(s, 0, why, sizeof(why)));
+	CHECK(strstr(why, "PING flood") != NULL);
+	sess_pending(s, &pend);
+	CHECK(pend < 4096);
+	sess_free(s);
+	/* PING_MAX in each window, window after window: answered. */
+	s = caps_sess(n, 0, 1);
+	for (i = 0; i < PING_MAX; i++)
+		sess_feed(s, ping, sizeof(ping));
+	CHECK(!caps_closed(s, PING_WINDOW_MS, why, sizeof(why)));
+	for (i = 0; i < PING_MAX; i++)
+		sess_feed(s, ping, sizeof(ping));
+	CHECK(!caps_closed(s, PING_WINDOW_MS, why, sizeof(why)));
+	sess_free(s);
+}
+
+/* A frame that trickles fails once its deadline passes, though bytes
+ * keep arriving; a frame that completes in time resets the clock. */
+static void
+caps_trickle(struct tsync_node *n)
+{
+	static const uint8_t ping[] = {0, 0, 0, 3, 0x92, 0x06, 0x01};
+	struct sess *s = caps_sess(n, 1000, 1);
+	char why[320];
+	uint64_t t;
+	unsigned i;
+
+	/* A 1000-byte frame, one byte every 100 ms. */
+	sess_feed(s, (const uint8_t *)"\x00\x00\x03\xe8", 4);
+	for (t = 100, i = 0; t <= 1000; t += 100, i++) {
+		CHECK(!caps_closed(s, t, why, sizeof(why)));
+		sess_feed(s, (const uint8_t *)"\x92", 1);
+	}
+	/* Deadline: 1000 ms idle + 1000 bytes at 16 KiB/s = 1061 ms. */
+	CHECK(!caps_closed(s, 1061, why, sizeof(why)));
+	sess_feed(s, (const uint8_t *)"\x92", 1);
+	caps_expect(s, 1100, "a frame of 1000 bytes is not complete");
+	sess_free(s);
+	/* Whole frames byte by byte, each within its deadline: kept. */
+	s = caps_sess(n, 1000, 1);
+	for (t = 0; t < 5000; t += 100) {
+		sess_feed(s, ping + (t / 100) % 7, 1);
+		CHECK(!caps_closed(s, t, why, sizeof(why)));
+	}
+	sess_free(s);
+}
+
+/* A VV of VV_MAX streams takes well under a second; one more is refused. */
+static void
+caps_vv_size(struct tsync_node *n)
+{
+	struct buf b;
+	struct sess *s;
+	char why[320];
+	double t0;
+
+	buf_init(&b, NULL, 0);
+	caps_vv(&b, VV_MAX);
+	s = caps_sess(n, 0, 0);
+	t0 = caps_secs();
+	sess_feed(s, b.p, b.len);
+	CHECK(!caps_closed(s, 0, why, sizeof(why)));
+	fprintf(stderr, "VV of %u streams: %.3f s\n", VV_MAX,
+		caps_secs() - t0);
+	CHECK(caps_secs() - t0 < 2.0);
+	sess_free(s);
+	b.len = 0;
+	caps_vv(&b, VV_MAX + 1);
+	s = caps_sess(n, 0, 0);
+	t0 = caps_secs();
+	sess_feed(s, b.p, b.len);
+	caps_expect(s, 0, "over the cap");
+	CHECK(caps_secs() - t0 < 2.0);
+	sess_free(s);
+	buf_free(&b);
+}
+
+/* Junk bodies: the quarantine keeps at most its share per peer, and of a
+ * body that does not decode only a prefix. */
+static void
+caps_quarantine(struct tsync_node *n)
+{
+	struct sess *s = caps_sess(n, 0, 1);
+	struct buf b;
+	char why[320];
+	uint64_t no;
+
+	buf_init(&b, NULL, 0);
+	for (no = 1; no <= 5; no++) { /* 5 batches of 10 bodies of 1 MiB */
+		b.len = 0;
+		caps_junk_batch(&b, no, 10, 1u << 20);
+		sess_feed(s, b.p, b.len);
+		CHECK(!caps_closed(s, 0, why, sizeof(why)));
+	}
+	CHECK_EQ(caps_q(n, "count(*)"), 50);
+	CHECK_EQ(caps_q(n, "max(length(body))"), 256);
+	for (no = 6; no <= 10; no++) { /* then thousands of small ones */
+		b.len = 0;
+		caps_junk_batch(&b, no, 1000, 200);
+		sess_feed(s, b.p, b.len);
+		CHECK(!caps_closed(s, 0, why, sizeof(why)));
+	}
+	CHECK(caps_q(n, "count(*)") < 5050);
+	CHECK(caps_q(n, "sum(length(body) + length(sig) + 64)") <=
+	      (1 << 20));
+	CHECK(caps_q(n, "sum(length(body) + length(sig) + 64)") >
+	      (1 << 20) - 4096);
+	sess_free(s);
+	buf_free(&b);
+}
+
+/* Output is consumed in O(1) amortized: a big backlog drained in small
+ * writes takes linear time. */
+static void
+caps_drain(struct tsync_node *n)
+{
+	static const uint8_t ping[] = {0, 0, 0, 3, 0x92, 0x06, 0x01};
+	struct sess *s = caps_sess(n, 0, 1);
+	size_t pend, total = 0;
+	double t0;
+	unsigned i;
+
+	/* PONGs pile up (no one reads): PING_MAX per window of time. */
+	for (i = 0; i < 200000; i++) {
+		char why[320];
+
+		sess_feed(s, ping, sizeof(ping));
+		if (caps_closed(s, (uint64_t)(i / PING_MAX + 1) *
+				       PING_WINDOW_MS, why, sizeof(why)))
+			break;
+	}
+	CHECK(!sess_closed(s));
+	sess_pending(s, &pend);
+	CHECK(pend > 1000000);
+	t0 = caps_secs();
+	while (sess_pending(s, &pend), pend > 0) {
+		sess_sent(s, pend < 16 ? pend : 16);
+		total += pend < 16 ? pend : 16;
+	}
+	fprintf(stderr, "drained %zu bytes in 16-byte writes: %.3f s\n",
+		total, caps_secs() - t0);
+	CHECK(caps_secs() - t0 < 1.0);
+	sess_free(s);
+}
+
+static void
+caps(struct tsync_node *n)
+{
+	caps_counts(n);
+	caps_ping(n);
+	caps_trickle(n);
+	caps_vv_size(n);
+	caps_quarantine(n);
+	caps_drain(n);
+}
+
 /* ---- Bad days: a full disk, a failure in the middle of any write ------ */
 
 /* The handle holds no transaction and takes a local write. */
@@ -528,6 +871,7 @@ main(void)
 		CHECK(ok);
 		sess_free(s);
 	}
+	caps(st);
 
 	tsync_node_close(d);
 	tsync_node_close(st);
