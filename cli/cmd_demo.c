@@ -75,19 +75,28 @@ check(struct demo *d, int ok, const char *what)
 	fflush(stdout);
 }
 
+/*
+ * A loopback port nothing listens on, below the ephemeral range (32768
+ * and up) so that no outgoing connection can take it before serve binds.
+ */
 static int
-free_port(void)
+free_port(int i)
 {
 	struct sockaddr_in a = {.sin_family = AF_INET};
-	socklen_t len = sizeof(a);
-	int s = socket(AF_INET, SOCK_STREAM, 0), port = 0;
+	int tries, port = 0;
 
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (s >= 0 && bind(s, (struct sockaddr *)&a, sizeof(a)) == 0 &&
-	    getsockname(s, (struct sockaddr *)&a, &len) == 0)
-		port = ntohs(a.sin_port);
-	if (s >= 0)
-		close(s);
+	for (tries = 0; tries < 200 && port == 0; tries++) {
+		int s = socket(AF_INET, SOCK_STREAM, 0);
+
+		a.sin_port = htons((uint16_t)(20000 + (getpid() * 7 + tries * 131 +
+						       i * 997 +
+						       (int)time(NULL)) % 12000));
+		if (s >= 0 && bind(s, (struct sockaddr *)&a, sizeof(a)) == 0)
+			port = ntohs(a.sin_port);
+		if (s >= 0)
+			close(s);
+	}
 	return port;
 }
 
@@ -226,7 +235,7 @@ setup(struct demo *d)
 				   offices[i].auditor ? "auditor" : "office",
 				   365, d->path[i], err, sizeof(err)) != 0)
 			return fail("%s", err);
-		d->port[i] = free_port();
+		d->port[i] = free_port(i);
 	}
 	for (i = 0; i < NNODE; i++) {
 		snprintf(addr, sizeof(addr), "127.0.0.1:%d", d->port[i]);

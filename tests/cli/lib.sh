@@ -49,7 +49,7 @@ trap 'stop_all; if [ $FAILS -eq 0 ]; then rm -rf "$W"; else echo "kept $W"; fi' 
 free_port() {
 	local p
 	for _ in $(seq 50); do
-		p=$((20000 + RANDOM % 30000))
+		p=$((20000 + RANDOM % 12000)) # below the ephemeral range (32768-)
 		if ! (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null; then echo $p; return; fi
 	done
 	echo 0
