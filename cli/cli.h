@@ -60,5 +60,6 @@ int cmd_report(struct args *a);
 int cmd_check(struct args *a);
 int cmd_generate(struct args *a);
 int cmd_demo(struct args *a);
+int cmd_user(struct args *a);
 
 #endif

@@ -5,18 +5,22 @@
 #include <string.h>
 
 #include "cli.h"
+#include "tiersync/web.h"
 
 int
 cmd_serve(struct args *a)
 {
 	static const char u[] = "tiersync serve NODE_DIR [--listen ADDR:PORT] "
-				"[--parent HOST:PORT] [--quiet]";
+				"[--parent HOST:PORT] [--http ADDR:PORT] "
+				"[--quiet]";
 	struct tsync_serve_opts o;
-	const char *dir;
+	struct tsync_web *web = NULL;
+	const char *dir, *http;
 	char err[512];
 	int rc;
 
 	memset(&o, 0, sizeof(o));
+	http = arg_opt(a, "--http");
 	o.listen = arg_opt(a, "--listen");
 	o.parent = arg_opt(a, "--parent");
 	o.quiet = arg_flag(a, "--quiet");
@@ -24,7 +28,16 @@ cmd_serve(struct args *a)
 		return usage_error(u, "NODE_DIR is needed");
 	if ((rc = arg_done(a, u)) != 0)
 		return rc;
-	if (tsync_serve(dir, &o, err, sizeof(err)) != 0)
+	/* The web app runs on its own thread beside the sync loop. */
+	rc = tsync_web_start(dir, http, &web, err, sizeof(err));
+	if (rc != 0 && !(rc == TSYNC_ENOENT && http == NULL))
+		return fail("%s", err);
+	if (web != NULL && !o.quiet)
+		fprintf(stderr, "web app on http://%s/\n",
+			http ? http : "(http_listen)");
+	rc = tsync_serve(dir, &o, err, sizeof(err));
+	tsync_web_stop(web);
+	if (rc != 0)
 		return fail("%s", err);
 	return EXIT_DONE;
 }

@@ -18,7 +18,7 @@ static const char usage[] =
 	"  status NODE_DIR [--json]  identity, streams, counts\n"
 	"  verify NODE_DIR           audit chains, signatures, scopes, tables\n"
 	"  digest NODE_DIR [--scope PATH]\n"
-	"  serve NODE_DIR [--listen ADDR:PORT] [--parent HOST:PORT] [--quiet]\n"
+	"  serve NODE_DIR [--listen ADDR:PORT] [--parent HOST:PORT] [--http ADDR:PORT] [--quiet]\n"
 	"  sync NODE_DIR --peer HOST:PORT [--timeout SECONDS]\n"
 	"  bundle export NODE_DIR --for SCOPE --out FILE [--since FILE]\n"
 	"  bundle import NODE_DIR FILE\n"
@@ -37,6 +37,8 @@ static const char usage[] =
 	"  check NODE_DIR [--json]    held records that break a rule\n"
 	"  generate NODE_DIR [--scale X] [--seed N] [--years N]\n"
 	"  demo [DIR]                 a whole district on this machine\n"
+	"  user add|passwd|disable|list NODE_DIR [NAME] [--role ROLE]\n"
+	"                             web app accounts (password on stdin)\n"
 	"  help [COMMAND]";
 
 struct cmd {
@@ -52,7 +54,7 @@ static const struct cmd cmds[] = {
 	{"sync", cmd_sync},     {"bundle", cmd_bundle},
 	{"conflicts", cmd_conflicts}, {"report", cmd_report},
 	{"check", cmd_check},   {"generate", cmd_generate},
-	{"demo", cmd_demo},
+	{"demo", cmd_demo},     {"user", cmd_user},
 };
 
 /* Prints the usage lines of one command; 0 if it has none. */

@@ -1,6 +1,7 @@
 /*
  * config.c - reads tiersync.conf (INI, parsed by Debian's inih).  Keys
- * live in the [node] section: listen, parent, max_clock_skew_ms.
+ * live in the [node] section: listen, parent, max_clock_skew_ms,
+ * http_listen.
  *
  * The file is checked whole on every read: a line that is neither a
  * comment, a [section] header nor KEY = VALUE, a key outside [node], a key
@@ -19,7 +20,7 @@
 #include "node_int.h"
 
 static const char *const conf_keys[] = {"listen", "parent",
-					"max_clock_skew_ms"};
+					"max_clock_skew_ms", "http_listen"};
 #define NKEYS (sizeof(conf_keys) / sizeof(conf_keys[0]))
 
 struct want {
@@ -80,7 +81,7 @@ on_entry(void *arg, const char *section, const char *name, const char *value)
 			break;
 	if (i == NKEYS)
 		return refuse(w, "unknown key '%s' (known: listen, parent, "
-				 "max_clock_skew_ms)",
+				 "max_clock_skew_ms, http_listen)",
 			      name);
 	if (w->seen[i]++ && (w->raw[0] == ' ' || w->raw[0] == '\t'))
 		return refuse(w, "an indented line continues '%s'; give "

@@ -5,7 +5,8 @@ set -euo pipefail
 
 pkgs=(gcc make cmake pkg-config sqlite3 libsqlite3-dev libuv1-dev libssl-dev
       openssl libmsgpack-dev libinih-dev libjansson-dev iproute2 procps
-      python3 chromium fonts-wqy-zenhei)
+      libmicrohttpd-dev python3 python3-selenium chromium chromium-driver
+      fonts-wqy-zenhei)
 
 missing=()
 for p in "${pkgs[@]}"; do

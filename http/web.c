@@ -1,0 +1,887 @@
+/*
+ * web.c - the work room's browser app: static pages and the JSON API.
+ *
+ * libmicrohttpd parses HTTP and runs every handler on one internal thread,
+ * so this module's state (a node handle of its own, the accounts database,
+ * the sessions) is touched by that thread only; the serving process's
+ * libuv loop never sees it and learns of writes as of any other process's
+ * (the replica is the meeting point).  Routes are listed in docs/http-api.md.
+ *
+ * Limits: 64 connections (16 per address), 30 s idle timeout, 64 KiB for
+ * a request's headers (libmicrohttpd answers 431 over it), 256 KiB for a
+ * body (413).  Sessions: 256 at most, 12 hours each, a random token in an
+ * HttpOnly SameSite=Strict cookie; every write needs the session's CSRF
+ * token in X-CSRF-Token.
+ */
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+#include <microhttpd.h>
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+
+#include "tiersync/records.h"
+#include "tiersync/web.h"
+#include "node_int.h"
+#include "users.h"
+#include "web_assets.h"
+
+#define MAX_SESSIONS 256
+#define SESSION_SECONDS (12 * 3600)
+#define BODY_MAX (256u << 10)
+
+struct session {
+	char token[65], csrf[65];
+	char user[65], role[16];
+	time_t expires;
+};
+
+struct tsync_web {
+	struct MHD_Daemon *d;
+	struct tsync_node *n;
+	sqlite3 *users;
+	char dir[1024];
+	int open_mode; /* loopback and no account: no login */
+	struct session s[MAX_SESSIONS];
+};
+
+struct req {
+	char *body;
+	size_t len;
+	int too_big;
+};
+
+/* ---- Responses ------------------------------------------------------ */
+
+static enum MHD_Result
+send_buf(struct MHD_Connection *c, unsigned status, const char *type,
+	 const void *p, size_t len, int cache, const char *cookie)
+{
+	struct MHD_Response *r;
+	enum MHD_Result ok;
+
+	r = MHD_create_response_from_buffer(len, (void *)p,
+					    MHD_RESPMEM_MUST_COPY);
+	if (r == NULL)
+		return MHD_NO;
+	MHD_add_response_header(r, "Content-Type", type);
+	MHD_add_response_header(r, "Cache-Control",
+				cache ? "public, max-age=3600" : "no-store");
+	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+	MHD_add_response_header(r, "Content-Security-Policy",
+				"default-src 'self'; style-src 'self' "
+				"'unsafe-inline'; frame-ancestors 'none'");
+	MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
+	if (cookie != NULL)
+		MHD_add_response_header(r, "Set-Cookie", cookie);
+	ok = MHD_queue_response(c, status, r);
+	MHD_destroy_response(r);
+	return ok;
+}
+
+/* Sends `j` (stolen) as JSON. */
+static enum MHD_Result
+send_json(struct MHD_Connection *c, unsigned status, json_t *j,
+	  const char *cookie)
+{
+	char *text = json_dumps(j, JSON_COMPACT);
+	enum MHD_Result ok;
+
+	json_decref(j);
+	if (text == NULL)
+		return MHD_NO;
+	ok = send_buf(c, status, "application/json; charset=utf-8", text,
+		      strlen(text), 0, cookie);
+	free(text);
+	return ok;
+}
+
+/*
+ * An error as {"error": message, "field": name}; the field is the text
+ * before " (" when the message names one ("category (类别): ...").
+ */
+static enum MHD_Result
+send_err(struct MHD_Connection *c, unsigned status, const char *msg)
+{
+	const char *p = strstr(msg, " (");
+	const char *colon = strchr(msg, ':');
+	json_t *j = json_pack("{s:s}", "error", msg);
+
+	if (p != NULL && colon != NULL && p < colon &&
+	    strspn(msg, "abcdefghijklmnopqrstuvwxyz_") == (size_t)(p - msg))
+		json_object_set_new(j, "field", json_stringn(msg, (size_t)(p - msg)));
+	else if (colon != NULL &&
+		 strspn(msg, "abcdefghijklmnopqrstuvwxyz_") == (size_t)(colon - msg))
+		json_object_set_new(j, "field",
+				    json_stringn(msg, (size_t)(colon - msg)));
+	return send_json(c, status, j, NULL);
+}
+
+static unsigned
+status_of(int rc)
+{
+	switch (rc) {
+	case TSYNC_EINVAL: return 400;
+	case TSYNC_ENOENT: return 404;
+	case TSYNC_ESCOPE: return 403;
+	case TSYNC_EAUTH: return 403;
+	case TSYNC_EBUSY: return 503;
+	default: return 500;
+	}
+}
+
+static enum MHD_Result
+send_node_err(struct tsync_web *w, struct MHD_Connection *c, int rc)
+{
+	return send_err(c, status_of(rc), tsync_node_errmsg(w->n));
+}
+
+/* ---- Sessions ---------------------------------------------------------- */
+
+static void
+random_hex(char *out, size_t bytes)
+{
+	unsigned char b[32];
+	size_t i;
+
+	if (bytes > sizeof(b))
+		bytes = sizeof(b);
+	if (RAND_bytes(b, (int)bytes) != 1)
+		memset(b, 0, sizeof(b)); /* never: OpenSSL's RNG is seeded */
+	for (i = 0; i < bytes; i++)
+		snprintf(out + 2 * i, 3, "%02x", b[i]);
+}
+
+static struct session *
+session_new(struct tsync_web *w, const char *user, const char *role)
+{
+	time_t now = time(NULL);
+	struct session *s = &w->s[0];
+	int i;
+
+	for (i = 0; i < MAX_SESSIONS; i++) /* a free or the oldest slot */
+		if (w->s[i].expires < s->expires || w->s[i].expires < now) {
+			s = &w->s[i];
+			if (s->expires < now)
+				break;
+		}
+	random_hex(s->token, 32);
+	random_hex(s->csrf, 32);
+	snprintf(s->user, sizeof(s->user), "%s", user);
+	snprintf(s->role, sizeof(s->role), "%s", role);
+	s->expires = now + SESSION_SECONDS;
+	return s;
+}
+
+static struct session *
+session_of(struct tsync_web *w, struct MHD_Connection *c)
+{
+	const char *tok = MHD_lookup_connection_value(c, MHD_COOKIE_KIND,
+						      "tsid");
+	time_t now = time(NULL);
+	int i;
+
+	if (tok == NULL || strlen(tok) != 64)
+		return NULL;
+	for (i = 0; i < MAX_SESSIONS; i++)
+		if (w->s[i].expires > now &&
+		    CRYPTO_memcmp(w->s[i].token, tok, 64) == 0)
+			return &w->s[i];
+	return NULL;
+}
+
+static void
+cookie_of(const struct session *s, char *out, size_t len)
+{
+	snprintf(out, len,
+		 "tsid=%s; Path=/; HttpOnly; SameSite=Strict; Max-Age=%d",
+		 s ? s->token : "", s ? SESSION_SECONDS : 0);
+}
+
+static int
+csrf_ok(struct MHD_Connection *c, const struct session *s)
+{
+	const char *t = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+						    "X-CSRF-Token");
+
+	return t != NULL && strlen(t) == 64 &&
+	       CRYPTO_memcmp(t, s->csrf, 64) == 0;
+}
+
+static int
+may_write(const struct session *s)
+{
+	return strcmp(s->role, "viewer") != 0;
+}
+
+/* ---- API handlers -------------------------------------------------------- */
+
+static json_t *
+session_json(struct tsync_web *w, const struct session *s)
+{
+	struct tsync_identity id;
+	char name[256];
+
+	tsync_node_identity(w->n, &id);
+	tsync_scope_name(w->n, id.scope, name, sizeof(name));
+	return json_pack("{s:s, s:s, s:s, s:b, s:{s:s, s:s, s:s, s:s}}",
+			 "user", s->user, "role", s->role, "csrf", s->csrf,
+			 "open", w->open_mode, "node", "id", id.node_id,
+			 "scope", id.scope, "role", id.role, "name", name);
+}
+
+static enum MHD_Result
+api_login(struct tsync_web *w, struct MHD_Connection *c, json_t *body)
+{
+	const char *user = json_string_value(json_object_get(body, "user"));
+	const char *pw = json_string_value(json_object_get(body, "password"));
+	char role[16], cookie[160];
+	struct session *s;
+	int rc;
+
+	if (user == NULL || pw == NULL)
+		return send_err(c, 400, "user: give user and password");
+	rc = users_check(w->users, user, pw, role, sizeof(role));
+	if (rc == TSYNC_EBUSY)
+		return send_err(c, 429, "password: too many failed logins; "
+					"the account is locked for 15 minutes "
+					"(登录失败次数过多，账户锁定15分钟)");
+	if (rc != 0)
+		return send_err(c, 403, "password: wrong user or password "
+					"(用户名或密码错误)");
+	s = session_new(w, user, role);
+	cookie_of(s, cookie, sizeof(cookie));
+	return send_json(c, 200, session_json(w, s), cookie);
+}
+
+static enum MHD_Result
+api_kinds(struct MHD_Connection *c)
+{
+	const struct tsync_kind *k;
+	json_t *arr = json_array();
+	size_t nk, i;
+	int f;
+
+	k = tsync_kinds(&nk);
+	for (i = 0; i < nk; i++) {
+		json_t *fields = json_array();
+
+		for (f = 0; f < k[i].nfield; f++) {
+			const struct tsync_field *fd = &k[i].fields[f];
+			static const char *const types[] = {
+				"text", "date", "int", "enum", "list", "ref",
+				"scope"};
+			json_t *ch = json_array();
+			const struct tsync_choice *x;
+
+			for (x = fd->choices; x && x->code; x++)
+				json_array_append_new(
+					ch, json_pack("{s:s, s:s}", "code",
+						      x->code, "label",
+						      x->label));
+			json_array_append_new(
+				fields,
+				json_pack("{s:s, s:s, s:s, s:b, s:o, s:s?, s:s}",
+					  "name", fd->name, "label", fd->label,
+					  "type", types[fd->type], "required",
+					  fd->required, "choices", ch, "ref",
+					  fd->ref, "help", fd->help));
+		}
+		json_array_append_new(
+			arr, json_pack("{s:s, s:s, s:s, s:s?, s:s, s:s?, s:o}",
+				       "name", k[i].name, "table", k[i].table,
+				       "label", k[i].label, "date", k[i].date,
+				       "title", k[i].title, "parent",
+				       k[i].parent, "fields", fields));
+	}
+	return send_json(c, 200, arr, NULL);
+}
+
+static int
+count_cb(void *arg, int ncol, const char *const *names,
+	 const char *const *vals)
+{
+	json_t *o = arg;
+
+	(void)ncol;
+	(void)names;
+	json_object_set_new(o, vals[0] ? vals[0] : "?",
+			    json_integer(vals[1] ? atoll(vals[1]) : 0));
+	return 0;
+}
+
+static int
+peer_cb(void *arg, const struct tsync_peer_info *p)
+{
+	json_array_append_new(
+		arg,
+		json_pack("{s:s, s:s?, s:s?, s:s?, s:s?, s:I, s:I, s:I}", "id",
+			  p->node_id, "scope", p->scope, "role", p->role,
+			  "addr", p->addr, "last_error", p->last_error,
+			  "last_contact_ms", (json_int_t)p->last_contact_ms,
+			  "they_lack", (json_int_t)p->they_lack, "we_lack",
+			  (json_int_t)p->we_lack));
+	return 0;
+}
+
+static int
+quar_cb(void *arg, const struct tsync_quarantine_info *q)
+{
+	json_array_append_new(arg, json_pack("{s:s?, s:s?, s:I}", "peer",
+					     q->peer, "reason", q->reason,
+					     "count", (json_int_t)q->count));
+	return 0;
+}
+
+static enum MHD_Result
+api_status(struct tsync_web *w, struct MHD_Connection *c)
+{
+	struct tsync_counts k;
+	struct tsync_rec_filter f = {0};
+	json_t *risk = json_object(), *peers = json_array(), *q = json_array();
+	json_t *open = NULL, *eq;
+	int rc;
+
+	if ((rc = tsync_node_counts(w->n, &k)) != 0)
+		goto fail;
+	rc = tsync_node_exec(w->n,
+			     "SELECT risk, count(*) FROM disputes WHERE status "
+			     "IN ('registered','mediating') GROUP BY risk",
+			     count_cb, risk);
+	if (rc == 0)
+		rc = tsync_node_peers(w->n, peer_cb, peers);
+	if (rc == 0)
+		rc = tsync_node_quarantine(w->n, quar_cb, q);
+	f.sort = "risk";
+	f.limit = 10;
+	eq = json_pack("{s:s}", "status", "mediating");
+	f.eq = eq;
+	if (rc == 0)
+		rc = tsync_rec_list(w->n, tsync_kind_find("dispute"), &f, &open);
+	json_decref(eq);
+	if (rc != 0)
+		goto fail;
+	return send_json(
+		c, 200,
+		json_pack("{s:I, s:I, s:I, s:I, s:o, s:o, s:o, s:o}", "txns",
+			  (json_int_t)k.txns, "rows", (json_int_t)k.rows,
+			  "conflicts", (json_int_t)k.conflicts, "quarantined",
+			  (json_int_t)k.quarantined, "open_by_risk", risk,
+			  "mediating", open, "peers", peers, "quarantine", q),
+		NULL);
+fail:
+	json_decref(risk);
+	json_decref(peers);
+	json_decref(q);
+	return send_node_err(w, c, rc);
+}
+
+static const char *
+arg(struct MHD_Connection *c, const char *name)
+{
+	const char *v = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND,
+						    name);
+
+	return v && *v ? v : NULL;
+}
+
+static enum MHD_Result
+eq_arg(void *cls, enum MHD_ValueKind kind, const char *key, const char *v)
+{
+	json_t *eq = cls;
+
+	(void)kind;
+	if (v != NULL && *v != '\0')
+		json_object_set_new(eq, key, json_string(v));
+	return MHD_YES;
+}
+
+static enum MHD_Result
+api_list(struct tsync_web *w, struct MHD_Connection *c,
+	 const struct tsync_kind *k)
+{
+	static const char *const reserved[] = {"scope", "from", "to", "search",
+					       "sort", "asc", "limit", "page"};
+	struct tsync_rec_filter f = {0};
+	json_t *eq = json_object(), *out;
+	const char *lim = arg(c, "limit"), *page = arg(c, "page");
+	size_t i;
+	int rc;
+
+	MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, eq_arg, eq);
+	for (i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++)
+		json_object_del(eq, reserved[i]);
+	f.scope = arg(c, "scope");
+	f.from = arg(c, "from");
+	f.to = arg(c, "to");
+	f.search = arg(c, "search");
+	f.sort = arg(c, "sort");
+	f.asc = arg(c, "asc") != NULL;
+	f.limit = lim ? (unsigned)strtoul(lim, NULL, 10) : 50;
+	if (f.limit == 0 || f.limit > 500) {
+		json_decref(eq);
+		return send_err(c, 400, "limit: give 1 to 500");
+	}
+	f.offset = page ? ((unsigned)strtoul(page, NULL, 10) - 1) * f.limit
+			: 0;
+	if (page && strtoul(page, NULL, 10) == 0) {
+		json_decref(eq);
+		return send_err(c, 400, "page: give 1 or more");
+	}
+	f.eq = eq;
+	rc = tsync_rec_list(w->n, k, &f, &out);
+	json_decref(eq);
+	return rc ? send_node_err(w, c, rc) : send_json(c, 200, out, NULL);
+}
+
+static enum MHD_Result
+api_conflicts(struct tsync_web *w, struct MHD_Connection *c);
+static enum MHD_Result
+api_resolve(struct tsync_web *w, struct MHD_Connection *c, const char *id,
+	    json_t *body);
+
+static enum MHD_Result
+api_report(struct tsync_web *w, struct MHD_Connection *c, int html)
+{
+	json_t *r;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+	enum MHD_Result ok;
+	int rc;
+
+	rc = tsync_report(w->n, arg(c, "scope"), arg(c, "from"), arg(c, "to"),
+			  &r);
+	if (rc != 0)
+		return send_node_err(w, c, rc);
+	if (!html)
+		return send_json(c, 200, r, NULL);
+	if ((f = open_memstream(&buf, &len)) == NULL) {
+		json_decref(r);
+		return send_err(c, 500, "out of memory");
+	}
+	tsync_report_render(r, TSYNC_FMT_HTML, f);
+	fclose(f);
+	json_decref(r);
+	ok = send_buf(c, 200, "text/html; charset=utf-8", buf, len, 0, NULL);
+	free(buf);
+	return ok;
+}
+
+static void
+fault_cb(void *arg, const char *fault)
+{
+	json_array_append_new(arg, json_string(fault));
+}
+
+static enum MHD_Result
+api_verify(struct tsync_web *w, struct MHD_Connection *c)
+{
+	json_t *faults = json_array(), *check = NULL;
+	int rc = tsync_node_verify(w->n, fault_cb, faults);
+
+	if (rc != 0 && rc != TSYNC_EVERIFY) {
+		json_decref(faults);
+		return send_node_err(w, c, rc);
+	}
+	if (tsync_rec_check(w->n, &check) != 0)
+		check = json_array();
+	return send_json(c, 200,
+			 json_pack("{s:b, s:o, s:o}", "clean", rc == 0,
+				   "faults", faults, "check", check),
+			 NULL);
+}
+
+/* /api/records/KIND[/ID] */
+static enum MHD_Result
+api_records(struct tsync_web *w, struct MHD_Connection *c,
+	    const struct session *s, const char *method, const char *rest,
+	    json_t *body)
+{
+	char kname[32];
+	const char *slash = strchr(rest, '/');
+	const struct tsync_kind *k;
+	json_t *out = NULL;
+	int rc;
+
+	snprintf(kname, sizeof(kname), "%.*s",
+		 (int)(slash ? (size_t)(slash - rest) : strlen(rest)), rest);
+	if ((k = tsync_kind_find(kname)) == NULL)
+		return send_err(c, 404, "kind: no such record kind");
+	if (strcmp(method, "GET") == 0) {
+		if (slash == NULL)
+			return api_list(w, c, k);
+		rc = tsync_rec_get(w->n, k, slash + 1, &out);
+		return rc ? send_node_err(w, c, rc) : send_json(c, 200, out, NULL);
+	}
+	if (!may_write(s))
+		return send_err(c, 403, "role: a viewer reads only (只读账户)");
+	if (!json_is_object(body))
+		return send_err(c, 400, "body: give a JSON object of fields");
+	if (strcmp(method, "POST") == 0 && slash == NULL) {
+		const char *scope = json_string_value(json_object_get(body,
+								      "scope"));
+		json_t *vals = json_deep_copy(body);
+
+		json_object_del(vals, "scope");
+		rc = tsync_rec_add(w->n, k, vals, s->user, scope, &out);
+		json_decref(vals);
+		return rc ? send_node_err(w, c, rc) : send_json(c, 201, out, NULL);
+	}
+	if (strcmp(method, "PATCH") == 0 && slash != NULL) {
+		rc = tsync_rec_update(w->n, k, slash + 1, body, s->user, &out);
+		return rc ? send_node_err(w, c, rc) : send_json(c, 200, out, NULL);
+	}
+	return send_err(c, 405, "method: not allowed here");
+}
+
+static enum MHD_Result
+route_api(struct tsync_web *w, struct MHD_Connection *c, const char *url,
+	  const char *method, struct req *rq)
+{
+	struct session *s = session_of(w, c);
+	int get = strcmp(method, "GET") == 0;
+	json_t *body = NULL;
+	json_error_t je;
+	enum MHD_Result ok;
+
+	if (rq->too_big)
+		return send_err(c, 413, "body: larger than 256 KiB");
+	if (!get && rq->len > 0 &&
+	    (body = json_loadb(rq->body, rq->len, 0, &je)) == NULL) {
+		char m[256];
+
+		snprintf(m, sizeof(m), "body: bad JSON at line %d column %d: %s",
+			 je.line, je.column, je.text);
+		return send_err(c, 400, m);
+	}
+	if (strcmp(url, "/api/login") == 0 && !get) {
+		ok = api_login(w, c, body);
+		goto out;
+	}
+	if (s == NULL && w->open_mode && strcmp(url, "/api/session") == 0) {
+		char cookie[160];
+
+		s = session_new(w, "本机用户", "admin");
+		cookie_of(s, cookie, sizeof(cookie));
+		ok = send_json(c, 200, session_json(w, s), cookie);
+		goto out;
+	}
+	if (s == NULL) {
+		ok = send_err(c, 401, "session: log in first (请先登录)");
+		goto out;
+	}
+	if (!get && !csrf_ok(c, s)) {
+		ok = send_err(c, 403, "csrf: missing or wrong X-CSRF-Token "
+				      "(请刷新页面)");
+		goto out;
+	}
+	if (strcmp(url, "/api/session") == 0)
+		ok = send_json(c, 200, session_json(w, s), NULL);
+	else if (strcmp(url, "/api/logout") == 0 && !get) {
+		char cookie[160];
+
+		s->expires = 0;
+		cookie_of(NULL, cookie, sizeof(cookie));
+		ok = send_json(c, 200, json_pack("{s:b}", "ok", 1), cookie);
+	} else if (strcmp(url, "/api/kinds") == 0 && get)
+		ok = api_kinds(c);
+	else if (strcmp(url, "/api/status") == 0 && get)
+		ok = api_status(w, c);
+	else if (strcmp(url, "/api/report") == 0 && get)
+		ok = api_report(w, c, 0);
+	else if (strcmp(url, "/api/verify") == 0 && get)
+		ok = api_verify(w, c);
+	else if (strcmp(url, "/api/conflicts") == 0 && get)
+		ok = api_conflicts(w, c);
+	else if (strncmp(url, "/api/conflicts/", 15) == 0 && !get) {
+		ok = may_write(s) ? api_resolve(w, c, url + 15, body)
+				  : send_err(c, 403, "role: a viewer reads "
+						     "only (只读账户)");
+	} else if (strncmp(url, "/api/records/", 13) == 0)
+		ok = api_records(w, c, s, method, url + 13, body);
+	else
+		ok = send_err(c, 404, "path: no such API");
+out:
+	json_decref(body);
+	return ok;
+}
+
+/* ---- Conflicts ------------------------------------------------------------ */
+
+static int
+conflict_cb(void *arg, const struct tsync_conflict *x)
+{
+	char mh[48], th[48];
+
+	tsync_hlc_format(x->mine_hlc, mh, sizeof(mh));
+	tsync_hlc_format(x->theirs_hlc, th, sizeof(th));
+	json_array_append_new(
+		arg, json_pack("{s:s, s:s, s:s, s:s, s:s?, s:s?, s:s, s:s, "
+			       "s:s, s:s, s:b}",
+			       "id", x->id, "table", x->table, "row", x->row,
+			       "column", x->column, "mine", x->mine, "theirs",
+			       x->theirs, "mine_at", mh, "theirs_at", th,
+			       "mine_origin", x->mine_origin, "theirs_origin",
+			       x->theirs_origin, "row_deleted",
+			       x->row_deleted));
+	return 0;
+}
+
+static enum MHD_Result
+api_conflicts(struct tsync_web *w, struct MHD_Connection *c)
+{
+	json_t *arr = json_array();
+	size_t i;
+	json_t *x;
+	int rc = tsync_node_conflicts(w->n, conflict_cb, arr);
+
+	if (rc != 0) {
+		json_decref(arr);
+		return send_node_err(w, c, rc);
+	}
+	/* The record's number, so a person sees which dispute it is. */
+	json_array_foreach(arr, i, x)
+	{
+		const struct tsync_kind *k = tsync_kind_find(
+			json_string_value(json_object_get(x, "table")));
+		json_t *rec = NULL;
+
+		if (k && tsync_rec_get(w->n, k,
+				       json_string_value(json_object_get(x, "row")),
+				       &rec) == 0) {
+			json_object_set(x, "no", json_object_get(rec, "no"));
+			json_object_set_new(x, "kind", json_string(k->name));
+			json_object_set_new(x, "kind_label",
+					    json_string(k->label));
+			if (tsync_kind_field(k, json_string_value(json_object_get(
+							x, "column"))))
+				json_object_set_new(
+					x, "column_label",
+					json_string(tsync_kind_field(
+							    k,
+							    json_string_value(
+								    json_object_get(
+									    x,
+									    "column")))
+							    ->label));
+		}
+		json_decref(rec);
+	}
+	return send_json(c, 200, arr, NULL);
+}
+
+static enum MHD_Result
+api_resolve(struct tsync_web *w, struct MHD_Connection *c, const char *id,
+	    json_t *body)
+{
+	const char *keep = json_string_value(json_object_get(body, "keep"));
+	const char *value = json_string_value(json_object_get(body, "value"));
+	int how, rc;
+
+	if (keep == NULL)
+		return send_err(c, 400, "keep: give mine, theirs or value");
+	if (strcmp(keep, "mine") == 0)
+		how = TSYNC_KEEP_MINE;
+	else if (strcmp(keep, "theirs") == 0)
+		how = TSYNC_KEEP_THEIRS;
+	else if (strcmp(keep, "value") == 0 && value != NULL)
+		how = TSYNC_KEEP_VALUE;
+	else
+		return send_err(c, 400, "keep: give mine, theirs, or value "
+					"with a value");
+	rc = tsync_node_resolve(w->n, id, how, value);
+	return rc ? send_node_err(w, c, rc)
+		  : send_json(c, 200, json_pack("{s:b}", "ok", 1), NULL);
+}
+
+/* ---- Dispatch ----------------------------------------------------------- */
+
+static enum MHD_Result
+serve_asset(struct MHD_Connection *c, const char *url)
+{
+	const struct web_asset *a = web_asset_find(strcmp(url, "/") == 0
+							   ? "/index.html"
+							   : url);
+
+	if (a == NULL)
+		return send_buf(c, 404, "text/plain; charset=utf-8",
+				"not found\n", 10, 0, NULL);
+	return send_buf(c, 200, a->type, a->data, a->len, 1, NULL);
+}
+
+static enum MHD_Result
+on_request(void *cls, struct MHD_Connection *c, const char *url,
+	   const char *method, const char *version, const char *upload,
+	   size_t *upload_size, void **con_cls)
+{
+	struct tsync_web *w = cls;
+	struct req *rq = *con_cls;
+
+	(void)version;
+	if (rq == NULL) {
+		if ((rq = calloc(1, sizeof(*rq))) == NULL)
+			return MHD_NO;
+		*con_cls = rq;
+		return MHD_YES;
+	}
+	if (*upload_size > 0) {
+		if (rq->len + *upload_size > BODY_MAX) {
+			rq->too_big = 1;
+		} else {
+			char *p = realloc(rq->body, rq->len + *upload_size + 1);
+
+			if (p == NULL)
+				return MHD_NO;
+			memcpy(p + rq->len, upload, *upload_size);
+			rq->body = p;
+			rq->len += *upload_size;
+		}
+		*upload_size = 0;
+		return MHD_YES;
+	}
+	if (strncmp(url, "/api/", 5) == 0)
+		return route_api(w, c, url, method, rq);
+	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+		return send_err(c, 405, "method: not allowed here");
+	if (strcmp(url, "/report.html") == 0) {
+		struct session *s = session_of(w, c);
+
+		if (s == NULL)
+			return send_err(c, 401, "session: log in first");
+		return api_report(w, c, 1);
+	}
+	return serve_asset(c, url);
+}
+
+static void
+on_done(void *cls, struct MHD_Connection *c, void **con_cls,
+	enum MHD_RequestTerminationCode toe)
+{
+	struct req *rq = *con_cls;
+
+	(void)cls;
+	(void)c;
+	(void)toe;
+	if (rq != NULL) {
+		free(rq->body);
+		free(rq);
+		*con_cls = NULL;
+	}
+}
+
+/* ---- Start and stop -------------------------------------------------------- */
+
+static int
+parse_addr(const char *addr, struct sockaddr_storage *ss, int *loopback)
+{
+	char host[256];
+	const char *colon = strrchr(addr, ':');
+	struct addrinfo hints = {0}, *ai = NULL;
+	int rc;
+
+	if (colon == NULL || colon == addr || (size_t)(colon - addr) >= sizeof(host))
+		return -1;
+	snprintf(host, sizeof(host), "%.*s", (int)(colon - addr), addr);
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICSERV;
+	if ((rc = getaddrinfo(host, colon + 1, &hints, &ai)) != 0 || ai == NULL)
+		return -1;
+	memcpy(ss, ai->ai_addr, ai->ai_addrlen);
+	if (ai->ai_family == AF_INET)
+		*loopback = (ntohl(((struct sockaddr_in *)ai->ai_addr)
+					   ->sin_addr.s_addr) >>
+			     24) == 127;
+	else
+		*loopback = IN6_IS_ADDR_LOOPBACK(
+			&((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr);
+	freeaddrinfo(ai);
+	return 0;
+}
+
+int
+tsync_web_start(const char *dir, const char *addr, struct tsync_web **out,
+		char *err, size_t errlen)
+{
+	struct sockaddr_storage ss;
+	struct tsync_web *w;
+	char conf[256];
+	int loopback = 0, rc, nusers;
+
+	*out = NULL;
+	if ((w = calloc(1, sizeof(*w))) == NULL)
+		return TSYNC_ENOMEM;
+	snprintf(w->dir, sizeof(w->dir), "%s", dir);
+	if ((rc = tsync_node_open(dir, NULL, &w->n)) != 0) {
+		snprintf(err, errlen, "%s", tsync_node_errmsg(w->n));
+		tsync_web_stop(w);
+		return rc;
+	}
+	if (addr == NULL) {
+		if (node_conf_get(w->n, "http_listen", conf, sizeof(conf)) != 0 ||
+		    conf[0] == '\0') {
+			snprintf(err, errlen, "no http_listen in tiersync.conf");
+			tsync_web_stop(w);
+			return TSYNC_ENOENT;
+		}
+		addr = conf;
+	}
+	if (parse_addr(addr, &ss, &loopback) != 0) {
+		snprintf(err, errlen, "--http %s: give ADDR:PORT, e.g. "
+				      "127.0.0.1:8080",
+			 addr);
+		tsync_web_stop(w);
+		return TSYNC_EINVAL;
+	}
+	if ((rc = users_open(dir, &w->users, err, errlen)) != 0) {
+		tsync_web_stop(w);
+		return rc;
+	}
+	nusers = users_count(w->users);
+	if (nusers <= 0 && !loopback) {
+		snprintf(err, errlen,
+			 "the web app on %s (not loopback) needs an account: "
+			 "run `tiersync user add %s NAME --role admin` first",
+			 addr, dir);
+		tsync_web_stop(w);
+		return TSYNC_EINVAL;
+	}
+	w->open_mode = nusers <= 0 && loopback;
+	w->d = MHD_start_daemon(
+		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL, 0, NULL, NULL,
+		on_request, w, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+		MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u,
+		MHD_OPTION_CONNECTION_LIMIT, 64u,
+		MHD_OPTION_PER_IP_CONNECTION_LIMIT, 16u,
+		MHD_OPTION_CONNECTION_TIMEOUT, 30u,
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64u << 10),
+		MHD_OPTION_NOTIFY_COMPLETED, on_done, w, MHD_OPTION_END);
+	if (w->d == NULL) {
+		snprintf(err, errlen, "cannot listen for the web app on %s "
+				      "(in use?)",
+			 addr);
+		tsync_web_stop(w);
+		return TSYNC_EIO;
+	}
+	*out = w;
+	return 0;
+}
+
+void
+tsync_web_stop(struct tsync_web *w)
+{
+	if (w == NULL)
+		return;
+	if (w->d != NULL)
+		MHD_stop_daemon(w->d);
+	tsync_node_close(w->n);
+	sqlite3_close(w->users);
+	OPENSSL_cleanse(w->s, sizeof(w->s));
+	free(w);
+}

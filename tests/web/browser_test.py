@@ -1,0 +1,240 @@
+"""Browser tests of the work room's web app in headless Chromium (Debian's
+chromium and chromium-driver, driven by python3-selenium).  Screenshots of
+every page go to OUT.  Run by tests/cli/web.sh."""
+import os, signal, subprocess, sys, time, urllib.request
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import Select, WebDriverWait
+
+T, vdir, vhttp, sdir, shttp, pubhttp, out, vpidfile = sys.argv[1:9]
+os.makedirs(out, exist_ok=True)
+fails = passes = 0
+
+
+def check(cond, what):
+    global fails, passes
+    if cond:
+        passes += 1
+    else:
+        fails += 1
+        print("FAIL:", what, flush=True)
+
+
+def browser():
+    o = webdriver.ChromeOptions()
+    o.binary_location = "/usr/bin/chromium"
+    for a in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+              "--disable-background-networking", "--disable-component-update", "--disable-sync",
+              "--disable-dev-shm-usage", "--window-size=1280,1000"):
+        o.add_argument(a)
+    d = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=o)
+    d.set_page_load_timeout(30)
+    return d
+
+
+def wait(d, fn, what, t=30):
+    try:
+        return WebDriverWait(d, t, poll_frequency=0.1).until(lambda x: fn())
+    except Exception:
+        check(False, "timed out: " + what)
+        d.save_screenshot(os.path.join(out, "timeout-" + "".join(c if c.isalnum() else "-" for c in what) + ".png"))
+        print("    page:", d.find_element(By.TAG_NAME, "main").text[:400].replace("\n", " | "), flush=True)
+        return None
+
+
+def el(d, css):
+    found = d.find_elements(By.CSS_SELECTOR, css)
+    return found[0] if found else None
+
+
+def shot(d, name):
+    d.save_screenshot(os.path.join(out, name + ".png"))
+
+
+def login(d, base, user, pw):
+    d.get(base + "/#/login")
+    wait(d, lambda: el(d, "#f-user"), "login form")
+    for f, v in (("#f-user", user), ("#f-password", pw)):
+        el(d, f).clear()
+        el(d, f).send_keys(v)
+    el(d, "#login").click()
+
+
+def fill(d, values):
+    for k, v in values.items():
+        e = el(d, "#f-" + k)
+        if e.tag_name == "select":
+            Select(e).select_by_visible_text(v)
+        elif e.get_attribute("type") == "date":
+            d.execute_script("arguments[0].value = arguments[1]", e, v)
+        else:
+            e.clear()
+            e.send_keys(v)
+
+
+def text(d, css):
+    e = el(d, css)
+    return e.text if e else ""
+
+
+def cli(*args):
+    return subprocess.run([T, *args], capture_output=True, text=True, timeout=60)
+
+
+v = browser()
+try:
+    # Login: a wrong password is shown at the field, then the right one
+    v.get(vhttp + "/")
+    wait(v, lambda: "#/login" in v.current_url, "redirect to login")
+    shot(v, "01-login")
+    login(v, vhttp, "wangfang", "not-the-password")
+    wait(v, lambda: "错误" in text(v, "#err-password"), "login error at field")
+    login(v, vhttp, "wangfang", "clerk-pass-1")
+    wait(v, lambda: el(v, "#risk-cards"), "dashboard after login")
+    check("费桥村" in text(v, "#office"), "office name in header")
+    shot(v, "02-dashboard")
+
+    # Add a dispute through the form; a missing title shows at the field
+    v.get(vhttp + "/#/new/dispute")
+    wait(v, lambda: el(v, "#f-title"), "dispute form")
+    fill(v, {"category": "家庭纠纷", "source": "来访", "parties": "张建国、李秀英", "risk": "中",
+             "lead": "三所联合", "opened": "2026-11-02", "summary": "两户因宅基地边界发生争执"})
+    el(v, "#save").click()
+    wait(v, lambda: "required" in text(v, "#err-title"), "validation error at the title field")
+    check("bad" in el(v, "#row-title").get_attribute("class"), "the title row is marked")
+    shot(v, "03-form-error")
+    check(cli("dispute", "list", vdir, "--json").stdout.count('"title": "宅基地边界争议"') == 0,
+          "nothing written by the refused form")
+    fill(v, {"title": "宅基地边界争议"})
+    el(v, "#save").click()
+    wait(v, lambda: el(v, "#v-no") and text(v, "#v-no"), "record page after save")
+    dno = text(v, "#v-no")
+    check(dno.startswith("费桥2026-"), f"number {dno}")
+    check(text(v, "#v-category") == "家庭纠纷" and text(v, "#v-status") == "已登记", "record shows labels")
+    shot(v, "04-record")
+
+    # Workflow: start mediation, record a session, close with an outcome
+    el(v, "#start-mediation").click()
+    wait(v, lambda: text(v, "#v-status") == "调解中", "status mediating")
+    el(v, "#add-session").click()
+    wait(v, lambda: el(v, "#f-participants"), "mediation form")
+    fill(v, {"date": "2026-11-05", "participants": "王芳（司法所）、李强（派出所）", "result": "达成协议",
+             "agreement": "重新确定界址"})
+    shot(v, "05-mediation-form")
+    el(v, "#save").click()
+    wait(v, lambda: el(v, "#v-no") and "调2026" in text(v, "#v-no"), "mediation saved")
+    v.get(vhttp + "/#/k/dispute")
+    wait(v, lambda: el(v, "#list a"), "dispute list")
+    shot(v, "06-list")
+    el(v, "#list a").click()
+    wait(v, lambda: el(v, "#close"), "close button")
+    check("1" in text(v, "h2"), "the session is listed")
+    el(v, "#close").click()
+    wait(v, lambda: el(v, "#f-outcome"), "close form")
+    fill(v, {"status": "调解成功", "closed": "2026-11-06", "outcome": "调解成功，签订协议"})
+    shot(v, "07-close-form")
+    el(v, "#save").click()
+    wait(v, lambda: text(v, "#v-status") == "调解成功", "resolved")
+    shot(v, "08-resolved")
+
+    # The record reaches the street and its report
+    s = browser()
+    login(s, shttp, "zhoulei", "street-pass-1")
+    wait(s, lambda: el(s, "#risk-cards"), "street dashboard")
+    ok = False
+    for i in range(100):
+        s.get(shttp + "/#/k/dispute?status=resolved&n=" + str(i))
+        wait(s, lambda: el(s, "#total"), "street list")
+        if dno in s.find_element(By.ID, "list").text:
+            ok = True
+            break
+        time.sleep(0.2)
+    check(ok, "the dispute reached the street")
+    shot(s, "09-street-list")
+    s.get(shttp + "/#/report?scope=gangzha/qinzao&from=2026-01-01&to=2026-12-31")
+    wait(s, lambda: el(s, "#rt-disputes"), "street report")
+    check(int(text(s, "#rt-disputes") or 0) >= 1 and text(s, "#rt-resolved") == "1", "street report counts it")
+    check("费桥村" in text(s, "#report-children"), "a row for the village")
+    shot(s, "10-street-report")
+
+    # A conflict made by two nodes, settled on the conflict screen
+    vpid = int(open(vpidfile).read())
+    os.kill(vpid, signal.SIGTERM)
+    time.sleep(0.5)
+    r = cli("dispute", "update", vdir, dno, "--risk", "high", "--by", "王芳")
+    check(r.returncode == 0, "village edit offline: " + r.stderr)
+    s.get(shttp + "/#/k/dispute")
+    wait(s, lambda: el(s, "#list a"), "street list")
+    el(s, "#list a").click()
+    wait(s, lambda: el(s, "#edit"), "edit button")
+    el(s, "#edit").click()
+    wait(s, lambda: el(s, "#f-risk"), "edit form")
+    fill(s, {"risk": "低"})
+    el(s, "#save").click()
+    wait(s, lambda: text(s, "#v-risk") == "低", "street edit saved")
+    vp = subprocess.Popen([T, "serve", vdir, "--http", vhttp.split("//")[1], "--quiet"],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    open(vpidfile, "w").write(str(vp.pid))
+    ok = False
+    for i in range(100):
+        s.get(shttp + "/#/conflicts?n=" + str(i))
+        wait(s, lambda: el(s, "h1"), "conflict page")
+        if el(s, ".conflict"):
+            ok = True
+            break
+        time.sleep(0.2)
+    check(ok, "the conflict shows on the street's conflict screen")
+    check("风险等级" in text(s, ".conflict h2") and dno in text(s, ".conflict h2"), "the conflict names record and field")
+    check({text(s, ".mine"), text(s, ".theirs")} == {"low", "high"}, "both values side by side")
+    shot(s, "11-conflict")
+    btn = el(s, "[id^=keep-theirs-]") if text(s, ".theirs") == "high" else el(s, "[id^=keep-mine-]")
+    btn.click()
+    wait(s, lambda: el(s, "#no-conflicts"), "conflict settled")
+    shot(s, "12-conflict-settled")
+    ok = False
+    for _ in range(100):
+        r = cli("dispute", "show", vdir, dno, "--json")
+        if '"risk": "high"' in r.stdout and cli("conflicts", vdir, "list").stdout.startswith("0 open"):
+            ok = True
+            break
+        time.sleep(0.2)
+    check(ok, "the settlement reached the village")
+    s.get(shttp + "/#/audit")
+    wait(s, lambda: el(s, "#ok-msg") or el(s, "#err-msg"), "audit page")
+    check(el(s, "#ok-msg") is not None, "verify clean at the street")
+    shot(s, "13-audit")
+    s.quit()
+
+    # A viewer cannot write
+    g = browser()
+    login(g, vhttp, "guest", "viewer-pass-1")
+    wait(g, lambda: el(g, "#risk-cards"), "viewer dashboard")
+    check(el(g, "#new-dispute") is None, "no add button for a viewer")
+    g.get(vhttp + "/#/k/dispute")
+    wait(g, lambda: el(g, "#list"), "viewer list")
+    check(el(g, "#new") is None, "no new button in the viewer's list")
+    st = g.execute_async_script("""
+      const done = arguments[arguments.length - 1];
+      fetch('/api/session').then(r => r.json()).then(s =>
+        fetch('/api/records/dispute', {method: 'POST', headers: {'Content-Type': 'application/json',
+          'X-CSRF-Token': s.csrf}, body: '{"title":"x"}'}).then(r => done(r.status)));""")
+    check(st == 403, f"viewer's write refused: {st}")
+    shot(g, "14-viewer")
+    g.quit()
+
+    # A browser without login is refused on a non-loopback address
+    p = browser()
+    p.get(pubhttp + "/#/")
+    wait(p, lambda: "#/login" in p.current_url and el(p, "#f-user"), "login required off loopback")
+    st = p.execute_async_script("""
+      const done = arguments[arguments.length - 1];
+      fetch('/api/status').then(r => done(r.status));""")
+    check(st == 401, f"API refused without login: {st}")
+    shot(p, "15-public-login")
+    p.quit()
+finally:
+    v.quit()
+
+print(f"{passes} passed, {fails} failed")
+sys.exit(1 if fails else 0)
