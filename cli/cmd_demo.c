@@ -29,6 +29,9 @@
 
 #include "cli.h"
 #include "tiersync/records.h"
+#include "tiersync/web.h"
+
+#define DEMO_PASSWORD "demo-pass-1"
 
 extern char **environ;
 
@@ -55,6 +58,8 @@ struct demo {
 	char dir[512];
 	char path[NNODE][600];
 	int port[NNODE];
+	int http[NNODE]; /* web app port, 0 for none */
+	int stay;        /* --stay: keep serving until Ctrl-C */
 	pid_t pid[NNODE];
 	int checks, failed;
 };
@@ -103,7 +108,15 @@ free_port(int i)
 static int
 serve(struct demo *d, int i)
 {
-	char *argv[] = {"tiersync", "serve", d->path[i], "--quiet", NULL};
+	char addr[64];
+	char *argv[] = {"tiersync", "serve", d->path[i], "--quiet", NULL, NULL,
+			NULL};
+
+	if (d->http[i] != 0) {
+		snprintf(addr, sizeof(addr), "127.0.0.1:%d", d->http[i]);
+		argv[4] = "--http";
+		argv[5] = addr;
+	}
 	posix_spawn_file_actions_t fa;
 	char log[700];
 	int rc;
@@ -249,6 +262,14 @@ setup(struct demo *d)
 		if (tsync_node_init(d->path[i], &o, err, sizeof(err)) != 0)
 			return fail("%s", err);
 	}
+	/* The web app on a village and a street, with a demo account. */
+	d->http[V1] = free_port(20 + V1);
+	d->http[S1] = free_port(20 + S1);
+	if (tsync_user_add(d->path[V1], "demo", "clerk", DEMO_PASSWORD, err,
+			   sizeof(err)) != 0 ||
+	    tsync_user_add(d->path[S1], "demo", "clerk", DEMO_PASSWORD, err,
+			   sizeof(err)) != 0)
+		return fail("%s", err);
 	printf("  %d nodes initialised under %s (one folder per office)\n",
 	       NNODE, d->dir);
 	return 0;
@@ -409,6 +430,36 @@ start_all(struct demo *d, int from, int to)
 	pause_ms(300);
 }
 
+/* GET `path` from the web app on `port`; 1 if it answers 200 with `want`. */
+static int
+web_get(int port, const char *path, const char *want)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	char req[256], resp[8192];
+	size_t got = 0;
+	ssize_t k;
+	int s = socket(AF_INET, SOCK_STREAM, 0), ok = 0;
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	a.sin_port = htons((uint16_t)port);
+	if (s < 0)
+		return 0;
+	snprintf(req, sizeof(req),
+		 "GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n", path);
+	if (connect(s, (struct sockaddr *)&a, sizeof(a)) == 0 &&
+	    write(s, req, strlen(req)) == (ssize_t)strlen(req)) {
+		while (got < sizeof(resp) - 1 &&
+		       (k = read(s, resp + got, sizeof(resp) - 1 - got)) > 0)
+			got += (size_t)k;
+		resp[got] = '\0';
+		ok = strncmp(resp, "HTTP/1.0 200", 12) == 0 ||
+		     strncmp(resp, "HTTP/1.1 200", 12) == 0;
+		ok = ok && strstr(resp, want) != NULL;
+	}
+	close(s);
+	return ok;
+}
+
 static void
 run(struct demo *d)
 {
@@ -429,6 +480,12 @@ run(struct demo *d)
 		ok &= wait_count(d, i, "SELECT count(*) FROM offices", 8,
 				 15000) == 8;
 	check(d, ok, "every village and the grid hold the offices (broadcast)");
+	for (i = 0, ok = 0; i < 50 && !ok; i++) {
+		ok = web_get(d->http[S1], "/", "三所共建工作台");
+		if (!ok)
+			pause_ms(100);
+	}
+	check(d, ok, "the street's web app answers");
 
 	say("The village links go down; villages work offline");
 	for (i = V1; i <= G; i++)
@@ -517,18 +574,27 @@ run(struct demo *d)
 	ok = n && tsync_node_verify(n, fault_cb, NULL) == 0;
 	tsync_node_close(n);
 	check(d, ok, "verify at the auditor: every chain, signature and scope");
+
+	say("The web app, in Chinese, for the clerks who will not use a shell");
+	check(d, web_get(d->http[V1], "/", "三所共建工作台"),
+	      "Feiqiao's web app answers");
+	printf("  费桥村 (village): http://127.0.0.1:%d/  秦灶街道 (street): "
+	       "http://127.0.0.1:%d/\n  account: demo / %s\n",
+	       d->http[V1], d->http[S1], DEMO_PASSWORD);
 }
 
 int
 cmd_demo(struct args *a)
 {
-	static const char usage[] = "tiersync demo [DIR]";
+	static const char usage[] = "tiersync demo [DIR] [--stay]";
 	struct demo *d = calloc(1, sizeof(*d));
-	const char *dir = arg_next(a);
+	const char *dir;
 	int i, rc;
 
 	if (d == NULL)
 		return fail("out of memory");
+	d->stay = arg_flag(a, "--stay");
+	dir = arg_next(a);
 	if (arg_done(a, usage) != 0) {
 		free(d);
 		return EXIT_USAGE;
@@ -550,6 +616,19 @@ cmd_demo(struct args *a)
 		return rc;
 	}
 	run(d);
+	if (d->stay && d->failed == 0) {
+		sigset_t set;
+		int sig;
+
+		printf("\nthe district keeps running: open the addresses above;"
+		       " Ctrl-C stops it\n");
+		fflush(stdout);
+		sigemptyset(&set);
+		sigaddset(&set, SIGINT);
+		sigaddset(&set, SIGTERM);
+		sigprocmask(SIG_BLOCK, &set, NULL);
+		sigwait(&set, &sig);
+	}
 	for (i = 0; i < NNODE; i++)
 		stop(d, i);
 	printf("\n%d checks, %d failed; nodes left in %s\n", d->checks,

@@ -6,7 +6,10 @@ source "$(dirname "$0")/lib.sh"
 start=$SECONDS
 expect 0 "$T" demo "$W/demo"
 cat "$W/out"
-has '^17 checks, 0 failed'
+has '^19 checks, 0 failed'
+has '✓ the street.s web app answers'
+has '费桥村 \(village\): http://127.0.0.1:[0-9]+/'
+has 'account: demo / demo-pass-1'
 hasnt '✗'
 has '✓ the district holds all 8 disputes'
 has '✓ Xinhe village holds only its own 2 disputes'
