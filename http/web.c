@@ -497,6 +497,61 @@ api_verify(struct tsync_web *w, struct MHD_Connection *c)
 			 NULL);
 }
 
+static int
+prov_cb(void *arg, const struct tsync_provenance *p)
+{
+	char at[48];
+
+	tsync_hlc_format(p->hlc, at, sizeof(at));
+	json_array_append_new(
+		arg, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I}", "column",
+			       p->column, "at", at, "origin", p->origin,
+			       "origin_scope", p->origin_scope, "origin_role",
+			       p->origin_role, "stream_scope", p->stream_scope,
+			       "seq", (json_int_t)p->seq));
+	return 0;
+}
+
+/* /api/provenance/KIND/ID: which node wrote each value, when, in which
+ * txn of which stream. */
+static enum MHD_Result
+api_provenance(struct tsync_web *w, struct MHD_Connection *c, const char *rest)
+{
+	const char *slash = strchr(rest, '/');
+	const struct tsync_kind *k;
+	json_t *rec = NULL, *arr, *x;
+	char kname[32];
+	size_t i;
+	int rc;
+
+	if (slash == NULL)
+		return send_err(c, 404, "path: give /api/provenance/KIND/ID");
+	snprintf(kname, sizeof(kname), "%.*s", (int)(slash - rest), rest);
+	if ((k = tsync_kind_find(kname)) == NULL)
+		return send_err(c, 404, "kind: no such record kind");
+	if ((rc = tsync_rec_get(w->n, k, slash + 1, &rec)) != 0)
+		return send_node_err(w, c, rc);
+	arr = json_array();
+	rc = tsync_node_provenance(w->n, k->table,
+				   json_string_value(json_object_get(rec, "id")),
+				   prov_cb, arr);
+	if (rc != 0) {
+		json_decref(rec);
+		json_decref(arr);
+		return send_node_err(w, c, rc);
+	}
+	json_array_foreach(arr, i, x)
+	{
+		const char *col = json_string_value(json_object_get(x, "column"));
+		const struct tsync_field *f = tsync_kind_field(k, col);
+
+		json_object_set_new(x, "label", json_string(f ? f->label : col));
+		json_object_set(x, "value", json_object_get(rec, col));
+	}
+	json_decref(rec);
+	return send_json(c, 200, json_pack("{s:o}", "columns", arr), NULL);
+}
+
 /* /api/records/KIND[/ID] */
 static enum MHD_Result
 api_records(struct tsync_web *w, struct MHD_Connection *c,
@@ -603,7 +658,9 @@ route_api(struct tsync_web *w, struct MHD_Connection *c, const char *url,
 		ok = may_write(s) ? api_resolve(w, c, url + 15, body)
 				  : send_err(c, 403, "role: a viewer reads "
 						     "only (只读账户)");
-	} else if (strncmp(url, "/api/records/", 13) == 0)
+	} else if (strncmp(url, "/api/provenance/", 16) == 0 && get)
+		ok = api_provenance(w, c, url + 16);
+	else if (strncmp(url, "/api/records/", 13) == 0)
 		ok = api_records(w, c, s, method, url + 13, body);
 	else
 		ok = send_err(c, 404, "path: no such API");

@@ -411,6 +411,7 @@ import_batch(struct tsync_node *n, const struct frame *f, const char *peer,
 	const msgpack_object *a;
 	struct apply_report rep;
 	struct wire_txn *w;
+	size_t budget = BATCH_ELEMS_MAX;
 	uint32_t cnt, i;
 	int rc;
 
@@ -420,9 +421,20 @@ import_batch(struct tsync_node *n, const struct frame *f, const char *peer,
 	if (w == NULL)
 		return TSYNC_ENOMEM;
 	for (i = 0; i < cnt; i += 2) {
+		size_t used;
+
 		if (a[i].type != MSGPACK_OBJECT_BIN ||
 		    a[i + 1].type != MSGPACK_OBJECT_BIN ||
 		    a[i + 1].via.bin.size != KEYS_SIG_LEN) {
+			free(w);
+			return TSYNC_EPROTO;
+		}
+		/* As on a socket (session.c on_batch): txn_decode unpacks
+		 * each body, so its counts are checked against its bytes
+		 * first, all bodies sharing one budget. */
+		if (a[i].via.bin.size > 0 &&
+		    frame_mp_check((const uint8_t *)a[i].via.bin.ptr,
+				   a[i].via.bin.size, &budget, &used) != 0) {
 			free(w);
 			return TSYNC_EPROTO;
 		}

@@ -235,8 +235,18 @@ async function pageRecord(name, id) {
     h('table', { id: 'sub-' + c.name }, ...(rec[c.table] || []).map((x) => h('tr', {}, h('td', {}, x.no), h('td', {}, x[c.date] || ''),
       ...c.fields.filter((f) => f.name !== c.parent && f.type !== 'date').slice(0, 3).map((f) => h('td', {}, label(f, x))))))]);
   const edits = (rec.edits || []).map((e) => h('li', {}, e.by + ' ' + e.at + ' 修改了 ' + (e.fields || []).map((f) => (k.fields.find((x) => x.name === f) || { label: f }).label).join('、')));
-  show(h('h1', {}, k.label + ' ' + rec.no), h('div', { class: 'bar' }, ...steps(name, rec)), dl, ...sub.flat(),
-    edits.length ? h('h2', {}, '修改记录') : null, edits.length ? h('ul', { id: 'edits' }, ...edits) : null);
+  const prov = h('div', { id: 'provenance' });
+  const provBtn = h('button', { class: 'alt', id: 'show-provenance', onclick: async () => {
+    const p = await api('GET', '/api/provenance/' + name + '/' + rec.id);
+    if (!p.ok) return prov.replaceChildren(msg(p.body.error));
+    prov.replaceChildren(h('h2', {}, '数据来源（每个值由哪个节点、何时、经哪条数据流写入）'),
+      h('table', { id: 'provenance-table' }, h('tr', {}, h('th', {}, '字段'), h('th', {}, '值'), h('th', {}, '写入节点'), h('th', {}, '节点辖区'), h('th', {}, '时间'), h('th', {}, '数据流 / 序号')),
+        ...p.body.columns.map((c) => h('tr', {}, h('td', {}, c.label), h('td', {}, Array.isArray(c.value) ? c.value.join('、') : (c.value ?? '')),
+          h('td', {}, c.origin), h('td', {}, c.origin_scope + (c.origin_role === 'office' ? '' : ' ' + c.origin_role)), h('td', {}, c.at),
+          h('td', {}, c.stream_scope + ' #' + c.seq)))));
+  } }, '数据来源');
+  show(h('h1', {}, k.label + ' ' + rec.no), h('div', { class: 'bar' }, ...steps(name, rec), provBtn), dl, ...sub.flat(),
+    edits.length ? h('h2', {}, '修改记录') : null, edits.length ? h('ul', { id: 'edits' }, ...edits) : null, prov);
 }
 
 /* ---- Forms: add, edit, and the workflow steps -------------------------- */

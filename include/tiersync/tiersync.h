@@ -226,6 +226,22 @@ enum { TSYNC_KEEP_MINE = 0, TSYNC_KEEP_THEIRS = 1, TSYNC_KEEP_VALUE = 2 };
 int tsync_node_resolve(struct tsync_node *n, const char *id, int how,
 		       const char *value);
 
+/* ---- Provenance: who wrote each value ---------------------------------- */
+
+struct tsync_provenance {
+	const char *column;       /* valid during the callback */
+	uint64_t hlc;             /* the version's HLC */
+	char origin[17];          /* the node that wrote it */
+	const char *origin_scope; /* its certified scope, "" if unknown */
+	const char *origin_role;
+	const char *stream_scope; /* the stream (origin, scope) that carried it */
+	uint64_t seq;             /* its txn in that stream, 0 if not found */
+};
+typedef int (*tsync_prov_cb)(void *arg, const struct tsync_provenance *p);
+/* Calls cb for every written column of row `id` of replicated `table`. */
+int tsync_node_provenance(struct tsync_node *n, const char *table,
+			  const char *id, tsync_prov_cb cb, void *arg);
+
 /* ---- Peers and replication -------------------------------------------- */
 
 struct tsync_peer_info {

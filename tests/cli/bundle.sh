@@ -82,4 +82,11 @@ expect 0 "$T" verify "$W/v2"
 expect 2 "$T" bundle export "$W/v" --out x
 expect 1 "$T" bundle import "$W/v" "$W/nonexistent"
 has 'cannot open'
+# A bundle whose txn announces 134 million msgpack elements is refused
+# before msgpack-c allocates for them (found by fuzz_bundle), within a
+# 1 GB address-space limit.
+top=$(cd "$(dirname "$0")/../.." && pwd)
+(ulimit -v 1000000; "$T" bundle import "$W/s" "$top/tests/fuzz/corpus/bundle/txn-count-oom") >"$W/out" 2>&1
+[ $? -eq 1 ] && ok || bad "the oversized-count bundle was not refused cleanly"
+has 'corrupt frame at byte 24'
 finish

@@ -125,6 +125,15 @@ s, j, _ = c.call("PATCH", "/api/records/dispute/" + did, {"status": "resolved", 
 check(s == 400 and j["field"] == "status" and "never mediated" in j["error"], f"workflow step 400: {j}")
 s, j, _ = c.call("PATCH", "/api/records/dispute/" + did, {"status": "mediating"})
 check(s == 200 and j["status"] == "mediating", "patch")
+s, sess, _ = c.call("GET", "/api/session")
+s, j, _ = c.call("GET", "/api/provenance/dispute/" + did)
+cols = {x["column"]: x for x in j.get("columns", [])}
+check(s == 200 and cols["title"]["origin"] == sess["node"]["id"] and cols["title"]["value"] == "宅基地纠纷"
+      and cols["status"]["stream_scope"] == "gangzha/qinzao/feiqiao" and cols["status"]["seq"] >= 2
+      and cols["status"]["seq"] > cols["title"]["seq"] and cols["category"]["label"] == "类别",
+      f"provenance: {s} {j}")
+s, j, _ = c.call("GET", "/api/provenance/dispute/nope")
+check(s == 404, "provenance of nothing 404")
 s, j, _ = c.call("DELETE", "/api/records/dispute/" + did, {})
 check(s == 405, "no DELETE")
 s, j, _ = c.call("GET", "/api/records/dispute?limit=0")

@@ -200,10 +200,20 @@ try:
             break
         time.sleep(0.2)
     check(ok, "the settlement reached the village")
+    # Provenance at the street: the village wrote the title, in its stream
+    s.get(shttp + "/#/k/dispute?n=p")
+    wait(s, lambda: el(s, "#list a"), "street list for provenance")
+    el(s, "#list a").click()
+    wait(s, lambda: el(s, "#show-provenance"), "provenance button")
+    el(s, "#show-provenance").click()
+    wait(s, lambda: el(s, "#provenance-table"), "provenance table")
+    ptxt = text(s, "#provenance-table")
+    check("gangzha/qinzao/feiqiao #" in ptxt and "事由" in ptxt, "provenance names the village's stream")
+    shot(s, "13-provenance")
     s.get(shttp + "/#/audit")
     wait(s, lambda: el(s, "#ok-msg") or el(s, "#err-msg"), "audit page")
     check(el(s, "#ok-msg") is not None, "verify clean at the street")
-    shot(s, "13-audit")
+    shot(s, "14-audit")
     s.quit()
 
     # A viewer cannot write
@@ -220,7 +230,7 @@ try:
         fetch('/api/records/dispute', {method: 'POST', headers: {'Content-Type': 'application/json',
           'X-CSRF-Token': s.csrf}, body: '{"title":"x"}'}).then(r => done(r.status)));""")
     check(st == 403, f"viewer's write refused: {st}")
-    shot(g, "14-viewer")
+    shot(g, "15-viewer")
     g.quit()
 
     # A browser without login is refused on a non-loopback address
@@ -231,7 +241,7 @@ try:
       const done = arguments[arguments.length - 1];
       fetch('/api/status').then(r => done(r.status));""")
     check(st == 401, f"API refused without login: {st}")
-    shot(p, "15-public-login")
+    shot(p, "16-public-login")
     p.quit()
 finally:
     v.quit()
