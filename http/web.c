@@ -690,6 +690,29 @@ conflict_cb(void *arg, const struct tsync_conflict *x)
 	return 0;
 }
 
+/* The field's Chinese name, and the values' labels for an enumeration. */
+static void
+label_conflict(const struct tsync_kind *k, json_t *x)
+{
+	const struct tsync_field *f = tsync_kind_field(
+		k, json_string_value(json_object_get(x, "column")));
+	static const char *const sides[] = {"mine", "theirs"};
+	size_t i;
+
+	if (f == NULL)
+		return;
+	json_object_set_new(x, "column_label", json_string(f->label));
+	for (i = 0; i < 2 && f->type == TSYNC_FT_ENUM; i++) {
+		char key[16];
+		const char *l = tsync_choice_label(
+			f, json_string_value(json_object_get(x, sides[i])));
+
+		snprintf(key, sizeof(key), "%s_label", sides[i]);
+		if (l != NULL)
+			json_object_set_new(x, key, json_string(l));
+	}
+}
+
 static enum MHD_Result
 api_conflicts(struct tsync_web *w, struct MHD_Connection *c)
 {
@@ -716,17 +739,7 @@ api_conflicts(struct tsync_web *w, struct MHD_Connection *c)
 			json_object_set_new(x, "kind", json_string(k->name));
 			json_object_set_new(x, "kind_label",
 					    json_string(k->label));
-			if (tsync_kind_field(k, json_string_value(json_object_get(
-							x, "column"))))
-				json_object_set_new(
-					x, "column_label",
-					json_string(tsync_kind_field(
-							    k,
-							    json_string_value(
-								    json_object_get(
-									    x,
-									    "column")))
-							    ->label));
+			label_conflict(k, x);
 		}
 		json_decref(rec);
 	}

@@ -186,9 +186,11 @@ try:
         time.sleep(0.2)
     check(ok, "the conflict shows on the street's conflict screen")
     check("风险等级" in text(s, ".conflict h2") and dno in text(s, ".conflict h2"), "the conflict names record and field")
-    check({text(s, ".mine"), text(s, ".theirs")} == {"low", "high"}, "both values side by side")
+    vals = {el(s, ".mine").get_attribute("data-value"), el(s, ".theirs").get_attribute("data-value")}
+    check(vals == {"low", "high"} and {text(s, ".mine"), text(s, ".theirs")} == {"低（low）", "高（high）"},
+          "both values side by side, with their labels")
     shot(s, "11-conflict")
-    btn = el(s, "[id^=keep-theirs-]") if text(s, ".theirs") == "high" else el(s, "[id^=keep-mine-]")
+    btn = el(s, "[id^=keep-theirs-]") if el(s, ".theirs").get_attribute("data-value") == "high" else el(s, "[id^=keep-mine-]")
     btn.click()
     wait(s, lambda: el(s, "#no-conflicts"), "conflict settled")
     shot(s, "12-conflict-settled")
