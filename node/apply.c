@@ -106,31 +106,6 @@ read_row(struct tsync_node *n, struct tbl *t, const char *id, size_t idlen,
 	return 0;
 }
 
-/* Scope of the row as stored (index 1 of its values), or NULL. */
-static int
-row_scope_ok(const struct rowstate *rs, const struct txn *t)
-{
-	msgpack_unpacked up;
-	size_t off = 0;
-	int ok = 1;
-
-	if (rs->cur.len == 0)
-		return 1;
-	msgpack_unpacked_init(&up);
-	if (msgpack_unpack_next(&up, (const char *)rs->cur.p, rs->cur.len,
-				&off) == MSGPACK_UNPACK_SUCCESS &&
-	    up.data.type == MSGPACK_OBJECT_ARRAY &&
-	    up.data.via.array.size >= 2) {
-		const msgpack_object *sc = &up.data.via.array.ptr[1];
-
-		ok = sc->type == MSGPACK_OBJECT_STR &&
-		     sc->via.str.size == t->scope_len &&
-		     memcmp(sc->via.str.ptr, t->scope, t->scope_len) == 0;
-	}
-	msgpack_unpacked_destroy(&up);
-	return ok;
-}
-
 static int
 prepare_upsert(struct tsync_node *n, struct tbl *t)
 {
@@ -364,42 +339,352 @@ versions_rise(const struct txn *t, const struct txn_change *c)
 	return 1;
 }
 
+/* The scope a held row carries (index 1 of its values), if known. */
+static int
+row_scope(const struct rowstate *rs, char *out, size_t outlen)
+{
+	msgpack_unpacked up;
+	size_t off = 0;
+	int ok = 0;
+
+	out[0] = '\0';
+	if (rs->cur.len == 0)
+		return 0;
+	msgpack_unpacked_init(&up);
+	if (msgpack_unpack_next(&up, (const char *)rs->cur.p, rs->cur.len,
+				&off) == MSGPACK_UNPACK_SUCCESS &&
+	    up.data.type == MSGPACK_OBJECT_ARRAY &&
+	    up.data.via.array.size >= 2 &&
+	    up.data.via.array.ptr[1].type == MSGPACK_OBJECT_STR &&
+	    up.data.via.array.ptr[1].via.str.size < outlen) {
+		const msgpack_object *sc = &up.data.via.array.ptr[1];
+
+		memcpy(out, sc->via.str.ptr, sc->via.str.size);
+		out[sc->via.str.size] = '\0';
+		ok = 1;
+	}
+	msgpack_unpacked_destroy(&up);
+	return ok;
+}
+
+static int
+same_scope_str(const struct txn *t, const char *scope)
+{
+	return strlen(scope) == t->scope_len &&
+	       memcmp(scope, t->scope, t->scope_len) == 0;
+}
+
+/* Runs sql with ?1 = tid, ?2 = id. */
+static int
+row_exec(struct tsync_node *n, const char *sql, int tid, const char *id,
+	 size_t idlen)
+{
+	sqlite3_stmt *s;
+	int rc = sqlite3_prepare_v2(n->db, sql, -1, &s, NULL);
+
+	if (rc != SQLITE_OK)
+		return node_sqlerr(n, rc, "id clash");
+	sqlite3_bind_int(s, 1, tid);
+	sqlite3_bind_text(s, 2, id, (int)idlen, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	sqlite3_finalize(s);
+	return rc == SQLITE_DONE ? 0 : node_sqlerr(n, rc, "id clash");
+}
+
+/*
+ * 1 if change c writes anything here: an insert or a delete (the row
+ * slot), or an update carrying a column this node knows.  Only such a
+ * change claims its id (verify.c counts the same way).
+ */
+static int
+change_writes(const struct tbl *tb, const struct txn_change *c)
+{
+	struct txn_col col;
+	uint32_t j;
+
+	if (c->kind != TXN_UPDATE)
+		return 1;
+	for (j = 0; j < c->ncols; j++) {
+		txn_col_at(c, j, &col);
+		if (tbl_col(tb, col.name, col.name_len) >= 2)
+			return 1;
+	}
+	return 0;
+}
+
+/* Merges the kept change `body` (a one-change txn, see clash_put). */
+static int
+merge_kept(struct tsync_node *n, struct tbl *tb, const void *body,
+	   size_t len, struct rowstate *rs, struct buf *scratch)
+{
+	struct txn t;
+	struct txn_change c;
+	char err[96];
+	uint8_t *copy = malloc(len ? len : 1);
+	int rc;
+
+	if (copy == NULL)
+		return node_err(n, TSYNC_ENOMEM, "out of memory");
+	memcpy(copy, body, len);
+	rc = txn_decode(&t, copy, len, err, sizeof(err));
+	if (rc == 0 && t.nchanges == 1) {
+		txn_change_at(&t, 0, &c);
+		rc = read_row(n, tb, c.id, c.id_len, rs);
+		if (rc == 0)
+			rc = merge_change(n, &t, &c, tb, rs, scratch);
+	} else {
+		rc = node_err(n, TSYNC_ECORRUPT, "a kept change is corrupt: %s",
+			      err);
+	}
+	txn_done(&t);
+	free(copy);
+	return rc;
+}
+
+/*
+ * Rebuilds row (tb, id) from the kept changes of scope `owner` alone:
+ * the table row, its versions, its conflicts and pending overwrites are
+ * dropped and those changes merged again (in any order: the merge does
+ * not depend on it).
+ */
+static int
+rebuild(struct tsync_node *n, struct tbl *tb, const char *id, size_t idlen,
+	const char *owner, struct buf *scratch)
+{
+	struct rowstate rs;
+	sqlite3_stmt *s;
+	char sql[600];
+	int rc, applying = n->cap.applying;
+
+	n->cap.applying = 1;
+	snprintf(sql, sizeof(sql), "DELETE FROM \"%s\" WHERE id = ?2 AND"
+		 " ?1 = ?1", tb->name);
+	rc = row_exec(n, sql, tb->tid, id, idlen);
+	if (rc == 0)
+		rc = row_exec(n, "DELETE FROM ts_ver WHERE tid = ?1 AND"
+				 " id = ?2", tb->tid, id, idlen);
+	if (rc == 0)
+		rc = row_exec(n, "DELETE FROM ts_heads WHERE tid = ?1 AND"
+				 " id = ?2 AND col >= 2", tb->tid, id, idlen);
+	if (rc == 0)
+		rc = row_exec(n, "DELETE FROM ts_over WHERE tid = ?1 AND"
+				 " id = ?2", tb->tid, id, idlen);
+	if (rc != 0) {
+		n->cap.applying = applying;
+		return rc;
+	}
+	rc = sqlite3_prepare_v2(n->db, "SELECT body FROM ts_clash WHERE"
+				       " tid = ?1 AND id = ?2 AND scope = ?3"
+				       " ORDER BY hlc, origin", -1, &s, NULL);
+	if (rc != SQLITE_OK) {
+		n->cap.applying = applying;
+		return node_sqlerr(n, rc, "id clash");
+	}
+	sqlite3_bind_int(s, 1, tb->tid);
+	sqlite3_bind_text(s, 2, id, (int)idlen, SQLITE_TRANSIENT);
+	sqlite3_bind_text(s, 3, owner, -1, SQLITE_STATIC);
+	buf_init(&rs.cur, &n->ops, 0);
+	while (rc == 0 && (rc = sqlite3_step(s)) == SQLITE_ROW)
+		rc = merge_kept(n, tb, sqlite3_column_blob(s, 0),
+				(size_t)sqlite3_column_bytes(s, 0), &rs,
+				scratch);
+	if (rc == SQLITE_DONE)
+		rc = 0;
+	else if (rc > 0)
+		rc = node_sqlerr(n, rc, "id clash");
+	sqlite3_finalize(s);
+	buf_free(&rs.cur);
+	n->cap.applying = applying;
+	return rc;
+}
+
+/*
+ * Change i of t to the contested id c->id: keeps it, then either merges
+ * it (its scope owns the id and still did), leaves it aside (another
+ * scope owns the id), or rebuilds the row (the owner changed, or a local
+ * commit already wrote a change that must not show).  `local`: capture
+ * already wrote this change to the row.
+ */
+static int
+clash_apply(struct tsync_node *n, const struct txn *t, uint32_t i,
+	    const struct txn_change *c, struct tbl *tb, struct rowstate *rs,
+	    struct buf *scratch, int local)
+{
+	char before[SCOPE_MAX + 1], after[SCOPE_MAX + 1];
+	int rc;
+
+	if ((rc = clash_owner(n, tb->tid, c->id, c->id_len, before,
+			      sizeof(before))) != 0 ||
+	    (rc = clash_put(n, tb->tid, t, i)) != 0 ||
+	    (rc = clash_owner(n, tb->tid, c->id, c->id_len, after,
+			      sizeof(after))) != 0)
+		return rc;
+	if (strcmp(before, after) == 0 && same_scope_str(t, after)) {
+		if (!local && (rc = read_row(n, tb, c->id, c->id_len, rs)) == 0)
+			rc = merge_change(n, t, c, tb, rs, scratch);
+	} else if (strcmp(before, after) != 0 || local) {
+		rc = rebuild(n, tb, c->id, c->id_len, after, scratch);
+	}
+	if (rc == 0)
+		rc = clash_heads(n, tb->tid, c->id, c->id_len);
+	return rc;
+}
+
+/*
+ * The id c->id is held with scope `owner` and a change of another scope
+ * arrived: from now on every change to it is kept in ts_clash.  The
+ * owner's changes so far are in the log, in the streams of its scope.
+ */
+static int
+clash_start(struct tsync_node *n, struct tbl *tb, const struct txn_change *c,
+	    const char *owner)
+{
+	sqlite3_stmt *st, *lg;
+	int rc;
+
+	if ((rc = clash_ensure(n)) != 0)
+		return rc;
+	rc = sqlite3_prepare_v2(n->db, "SELECT sid FROM ts_streams WHERE"
+				       " scope = ?1", -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return node_sqlerr(n, rc, "id clash");
+	rc = sqlite3_prepare_v2(n->db, "SELECT body FROM ts_log WHERE k"
+				       " BETWEEN ?1 AND ?2 ORDER BY k", -1,
+				&lg, NULL);
+	if (rc != SQLITE_OK) {
+		sqlite3_finalize(st);
+		return node_sqlerr(n, rc, "id clash");
+	}
+	sqlite3_bind_text(st, 1, owner, -1, SQLITE_STATIC);
+	rc = 0;
+	while (rc == 0 && sqlite3_step(st) == SQLITE_ROW) {
+		int64_t sid = sqlite3_column_int64(st, 0);
+
+		sqlite3_reset(lg);
+		sqlite3_bind_int64(lg, 1, LOG_ROWID(sid, 1));
+		sqlite3_bind_int64(lg, 2, LOG_ROWID(sid + 1, 0) - 1);
+		while (rc == 0 && sqlite3_step(lg) == SQLITE_ROW) {
+			struct txn lt;
+			struct txn_change lc;
+			char err[96];
+			uint32_t j;
+
+			if (txn_decode(&lt, sqlite3_column_blob(lg, 0),
+				       (size_t)sqlite3_column_bytes(lg, 0), err,
+				       sizeof(err)) == 0)
+				for (j = 0; j < lt.nchanges && rc == 0; j++) {
+					txn_change_at(&lt, j, &lc);
+					if (lc.id_len == c->id_len &&
+					    memcmp(lc.id, c->id, c->id_len) == 0 &&
+					    store_table(n, lc.table,
+							lc.table_len) == tb &&
+					    change_writes(tb, &lc))
+						rc = clash_put(n, tb->tid, &lt, j);
+				}
+			txn_done(&lt);
+		}
+	}
+	sqlite3_finalize(lg);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* Merges change i of t; *clash says ts_clash may hold rows. */
+static int
+merge_one(struct tsync_node *n, const struct txn *t, uint32_t i,
+	  struct tbl *tb, struct rowstate *rs, struct buf *scratch,
+	  int *clash)
+{
+	char owner[SCOPE_MAX + 1];
+	struct txn_change c;
+	int rc;
+
+	txn_change_at(t, i, &c);
+	if (!change_writes(tb, &c))
+		return 0;
+	if (*clash && (rc = clash_held(n, tb->tid, c.id, c.id_len)) != 0)
+		return rc < 0 ? rc
+			      : clash_apply(n, t, i, &c, tb, rs, scratch, 0);
+	if ((rc = read_row(n, tb, c.id, c.id_len, rs)) != 0)
+		return rc;
+	if (row_scope(rs, owner, sizeof(owner)) && !same_scope_str(t, owner)) {
+		/* An id another scope holds: never a refusal (the rule in
+		 * docs/data-model.md, "One id, two scopes"). */
+		if ((rc = clash_start(n, tb, &c, owner)) != 0)
+			return rc;
+		*clash = 1;
+		return clash_apply(n, t, i, &c, tb, rs, scratch, 0);
+	}
+	return merge_change(n, t, &c, tb, rs, scratch);
+}
+
 /* Checks and merges every change of t; R_OK or a reason. */
 static int
 merge_txn(struct tsync_node *n, const struct txn *t, struct buf *scratch,
-	  int *err)
+	  int *clash, int *err)
 {
 	struct rowstate rs;
 	struct txn_change c;
 	struct tbl *tb;
 	uint32_t i;
-	int rc = 0, why = R_OK;
+	int rc = 0;
 
-	buf_init(&rs.cur, &n->ops, 0);
-	/* First pass: every change touches rows of this scope only.  A
-	 * one-change txn (the common case) keeps the row it read. */
-	for (i = 0; i < t->nchanges && why == R_OK && rc == 0; i++) {
+	/* First, the txn itself: every version rises above what it names. */
+	for (i = 0; i < t->nchanges; i++) {
 		txn_change_at(t, i, &c);
-		if ((tb = store_table(n, c.table, c.table_len)) == NULL)
-			continue;
-		rc = read_row(n, tb, c.id, c.id_len, &rs);
-		if (rc == 0 && !row_scope_ok(&rs, t))
-			why = R_ROWSCOPE;
-		if (rc == 0 && why == R_OK && !versions_rise(t, &c))
-			why = R_MALFORMED;
+		if (store_table(n, c.table, c.table_len) != NULL &&
+		    !versions_rise(t, &c)) {
+			*err = 0;
+			return R_MALFORMED;
+		}
 	}
-	for (i = 0; i < t->nchanges && why == R_OK && rc == 0; i++) {
+	buf_init(&rs.cur, &n->ops, 0);
+	for (i = 0; i < t->nchanges && rc == 0; i++) {
 		txn_change_at(t, i, &c);
 		if ((tb = store_table(n, c.table, c.table_len)) == NULL)
 			continue;
-		if (t->nchanges > 1)
-			rc = read_row(n, tb, c.id, c.id_len, &rs);
-		if (rc == 0)
-			rc = merge_change(n, t, &c, tb, &rs, scratch);
+		rc = merge_one(n, t, i, tb, &rs, scratch, clash);
 	}
 	buf_free(&rs.cur);
 	*err = rc;
-	return why;
+	return R_OK;
+}
+
+int
+clash_local(struct tsync_node *n, const uint8_t *body, size_t len)
+{
+	struct rowstate rs;
+	struct txn_change c;
+	struct txn t;
+	struct tbl *tb;
+	struct buf scratch;
+	char err[96];
+	uint32_t i;
+	int rc;
+
+	if (!clash_any(n))
+		return 0;
+	if (txn_decode(&t, body, len, err, sizeof(err)) != 0) {
+		txn_done(&t);
+		return node_err(n, TSYNC_ECORRUPT, "own txn: %s", err);
+	}
+	buf_init(&rs.cur, &n->ops, 0);
+	buf_init(&scratch, &n->ops, 0);
+	rc = 0;
+	for (i = 0; i < t.nchanges && rc == 0; i++) {
+		txn_change_at(&t, i, &c);
+		if ((tb = store_table(n, c.table, c.table_len)) == NULL)
+			continue;
+		rc = change_writes(tb, &c) ? clash_held(n, tb->tid, c.id,
+							 c.id_len)
+					   : 0;
+		if (rc == 1)
+			rc = clash_apply(n, &t, i, &c, tb, &rs, &scratch, 1);
+	}
+	buf_free(&scratch);
+	buf_free(&rs.cur);
+	txn_done(&t);
+	return rc;
 }
 
 /*
@@ -529,6 +814,7 @@ struct ctx {
 	/* The head of the run's stream, kept here and written once per run. */
 	struct stream_head head;
 	int head_loaded, head_dirty;
+	int clash; /* ts_clash may hold rows (docs/data-model.md) */
 };
 
 /* Checks a txn against its stream head; R_OK, R_DUP or a reason. */
@@ -667,7 +953,7 @@ apply_one(struct ctx *x, struct item *it, int check_sig, int *applied)
 	    txn_verify_sig(ce->key, t->hash, it->w->sig) != 0)
 		why = R_SIGNATURE;
 	if (why == R_OK) {
-		why = merge_txn(x->n, t, &x->scratch, &rc);
+		why = merge_txn(x->n, t, &x->scratch, &x->clash, &rc);
 		if (rc != 0)
 			return rc;
 		if (why == R_OK) {
@@ -816,6 +1102,7 @@ apply_batch(struct tsync_node *n, const struct wire_txn *w, size_t count,
 		goto out;
 	}
 	n->cap.applying = 1;
+	x.clash = clash_any(n);
 	buf_init(&x.scratch, &n->ops, 0);
 	/* Split the batch into runs of one stream each. */
 	for (i = 0; i < count && rc == 0; i = j) {

@@ -765,8 +765,10 @@ emit_txn(struct commit *cm, uint32_t i, uint32_t j, uint32_t nrows)
 	keys_sha256(cm->body.p, cm->body.len, hash);
 	if (txn_sign(n->key, hash, sig) != 0)
 		return node_err(n, TSYNC_EAUTH, "cannot sign the txn");
-	return log_append(n, &h, n->id, scope, first->scope_len, cm->body.p,
-			  cm->body.len, hash, sig, cm->hlc, 1);
+	rc = log_append(n, &h, n->id, scope, first->scope_len, cm->body.p,
+			cm->body.len, hash, sig, cm->hlc, 1);
+	/* A change to an id two scopes used is kept with the others. */
+	return rc == 0 ? clash_local(n, cm->body.p, cm->body.len) : rc;
 }
 
 static int

@@ -8,6 +8,7 @@
 
 #include "conflict.h"
 #include "node_int.h"
+#include "scope.h"
 #include "txn.h"
 
 /* The cached statement `which`, bound to (column, version). */
@@ -114,6 +115,240 @@ conflict_id(const char *table, const char *id, size_t idlen, const char *col,
 	hex_encode(h, 6, out);
 }
 
+/* ---- id clashes ---------------------------------------------------------- */
+
+int
+clash_ensure(struct tsync_node *n)
+{
+	return store_exec(n, "CREATE TABLE IF NOT EXISTS ts_clash(tid INTEGER"
+			     " NOT NULL, id TEXT NOT NULL, hlc INTEGER NOT"
+			     " NULL, origin INTEGER NOT NULL, scope TEXT NOT"
+			     " NULL, kind INTEGER NOT NULL, aside INTEGER NOT"
+			     " NULL, body BLOB NOT NULL, PRIMARY KEY(tid, id,"
+			     " hlc, origin, scope)) WITHOUT ROWID");
+}
+
+int
+clash_any(struct tsync_node *n)
+{
+	sqlite3_stmt *s;
+	int any;
+
+	/* No table yet: nothing was ever contested here. */
+	if (sqlite3_prepare_v2(n->db, "SELECT 1 FROM ts_clash LIMIT 1", -1, &s,
+			       NULL) != SQLITE_OK)
+		return 0;
+	any = sqlite3_step(s) == SQLITE_ROW;
+	sqlite3_finalize(s);
+	return any;
+}
+
+int
+clash_held(struct tsync_node *n, int tid, const char *id, size_t idlen)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if (sqlite3_prepare_v2(n->db, "SELECT 1 FROM ts_clash WHERE tid = ?1"
+				      " AND id = ?2 LIMIT 1", -1, &s,
+			       NULL) != SQLITE_OK)
+		return 0;
+	sqlite3_bind_int(s, 1, tid);
+	sqlite3_bind_text(s, 2, id, (int)idlen, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	sqlite3_finalize(s);
+	if (rc == SQLITE_ROW)
+		return 1;
+	return rc == SQLITE_DONE ? 0 : node_sqlerr(n, rc, "id clashes");
+}
+
+/*
+ * Change i of t as a txn body of its own: t's header, the one table it
+ * touches, the change with table index 0.  It decodes like any txn, so a
+ * rebuild merges it with the same code as a received txn.
+ */
+static int
+clash_body(const struct txn *t, uint32_t i, struct buf *b)
+{
+	const msgpack_object *a = t->changes[i].via.array.ptr;
+	msgpack_packer pk;
+	uint32_t k;
+
+	txn_packer(&pk, b);
+	msgpack_pack_array(&pk, 9);
+	msgpack_pack_uint8(&pk, TXN_FMT);
+	msgpack_pack_uint64(&pk, t->origin);
+	msgpack_pack_str_with_body(&pk, t->scope, t->scope_len);
+	msgpack_pack_uint64(&pk, t->seq);
+	msgpack_pack_bin_with_body(&pk, t->prev, KEYS_HASH_LEN);
+	msgpack_pack_uint64(&pk, t->hlc);
+	msgpack_pack_uint32(&pk, t->schema);
+	msgpack_pack_array(&pk, 1);
+	msgpack_pack_object(&pk, t->tables->via.array.ptr[a[0].via.u64]);
+	msgpack_pack_array(&pk, 1);
+	msgpack_pack_array(&pk, 6);
+	msgpack_pack_uint8(&pk, 0);
+	for (k = 1; k < 6; k++)
+		msgpack_pack_object(&pk, a[k]);
+	return b->err != 0 ? TSYNC_ENOMEM : 0;
+}
+
+int
+clash_put(struct tsync_node *n, int tid, const struct txn *t, uint32_t i)
+{
+	struct txn_change c;
+	struct buf b;
+	sqlite3_stmt *s;
+	int rc;
+
+	txn_change_at(t, i, &c);
+	buf_init(&b, &n->ops, 0);
+	if ((rc = clash_body(t, i, &b)) != 0) {
+		buf_free(&b);
+		return node_err(n, rc, "out of memory");
+	}
+	rc = sqlite3_prepare_v2(n->db,
+				"INSERT OR IGNORE INTO ts_clash(tid, id, hlc,"
+				" origin, scope, kind, aside, body) VALUES(?1,"
+				" ?2, ?3, ?4, ?5, ?6, 0, ?7)",
+				-1, &s, NULL);
+	if (rc != SQLITE_OK) {
+		buf_free(&b);
+		return node_sqlerr(n, rc, "id clashes");
+	}
+	sqlite3_bind_int(s, 1, tid);
+	sqlite3_bind_text(s, 2, c.id, (int)c.id_len, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 3, (int64_t)t->hlc);
+	sqlite3_bind_int64(s, 4, (int64_t)t->origin);
+	sqlite3_bind_text(s, 5, t->scope, (int)t->scope_len, SQLITE_STATIC);
+	sqlite3_bind_int(s, 6, c.kind);
+	sqlite3_bind_blob(s, 7, b.p, (int)b.len, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	sqlite3_finalize(s);
+	buf_free(&b);
+	return rc == SQLITE_DONE ? 0 : node_sqlerr(n, rc, "id clashes");
+}
+
+/* Prepares sql with ?1 = tid, ?2 = id. */
+static sqlite3_stmt *
+clash_stmt(struct tsync_node *n, const char *sql, int tid, const char *id,
+	   size_t idlen)
+{
+	sqlite3_stmt *s;
+
+	if (sqlite3_prepare_v2(n->db, sql, -1, &s, NULL) != SQLITE_OK)
+		return NULL;
+	sqlite3_bind_int(s, 1, tid);
+	sqlite3_bind_text(s, 2, id, (int)idlen, SQLITE_TRANSIENT);
+	return s;
+}
+
+int
+clash_owner(struct tsync_node *n, int tid, const char *id, size_t idlen,
+	    char *out, size_t outlen)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	out[0] = '\0';
+	/* Valid versions lie below 2^63: SQLite's order is version_cmp's. */
+	s = clash_stmt(n, "SELECT scope FROM ts_clash WHERE tid = ?1 AND"
+			  " id = ?2 ORDER BY hlc, origin, scope LIMIT 1",
+		       tid, id, idlen);
+	if (s == NULL)
+		return node_sqlerr(n, sqlite3_errcode(n->db), "id clashes");
+	if ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		ts_fmt(out, outlen, "%s", sqlite3_column_text(s, 0));
+	sqlite3_finalize(s);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return node_sqlerr(n, rc, "id clashes");
+	s = clash_stmt(n, "UPDATE ts_clash SET aside = (scope <> ?3) WHERE"
+			  " tid = ?1 AND id = ?2 AND aside <> (scope <> ?3)",
+		       tid, id, idlen);
+	if (s == NULL)
+		return node_sqlerr(n, sqlite3_errcode(n->db), "id clashes");
+	sqlite3_bind_text(s, 3, out, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	sqlite3_finalize(s);
+	return rc == SQLITE_DONE ? 0 : node_sqlerr(n, rc, "id clashes");
+}
+
+/* One scope's kept changes of a contested id, summed up. */
+struct claim {
+	char scope[SCOPE_MAX + 1];
+	uint64_t hlc, origin; /* its earliest change */
+	int live; /* its latest insert or delete is an insert */
+};
+
+static int
+clash_head_put(struct tsync_node *n, int tid, const char *id, size_t idlen,
+	       const struct claim *c)
+{
+	sqlite3_stmt *s = clash_stmt(n, "INSERT OR IGNORE INTO ts_heads(tid,"
+				        " id, col, hlc, origin, val) VALUES(?1,"
+				        " ?2, 1, ?3, ?4, ?5)",
+				     tid, id, idlen);
+	int rc;
+
+	if (s == NULL)
+		return node_sqlerr(n, sqlite3_errcode(n->db), "id clashes");
+	sqlite3_bind_int64(s, 3, (int64_t)c->hlc);
+	sqlite3_bind_int64(s, 4, (int64_t)c->origin);
+	sqlite3_bind_text(s, 5, c->scope, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	sqlite3_finalize(s);
+	return rc == SQLITE_DONE ? 0 : node_sqlerr(n, rc, "id clashes");
+}
+
+int
+clash_heads(struct tsync_node *n, int tid, const char *id, size_t idlen)
+{
+	struct claim cur;
+	sqlite3_stmt *s;
+	char owner[SCOPE_MAX + 1];
+	int rc, have = 0;
+
+	if ((rc = clash_owner(n, tid, id, idlen, owner, sizeof(owner))) != 0)
+		return rc;
+	s = clash_stmt(n, "DELETE FROM ts_heads WHERE tid = ?1 AND id = ?2"
+			  " AND col = 1", tid, id, idlen);
+	if (s == NULL)
+		return node_sqlerr(n, sqlite3_errcode(n->db), "id clashes");
+	rc = sqlite3_step(s);
+	sqlite3_finalize(s);
+	if (rc != SQLITE_DONE)
+		return node_sqlerr(n, rc, "id clashes");
+	s = clash_stmt(n, "SELECT scope, hlc, origin, kind FROM ts_clash WHERE"
+			  " tid = ?1 AND id = ?2 AND aside ORDER BY scope,"
+			  " hlc, origin", tid, id, idlen);
+	if (s == NULL)
+		return node_sqlerr(n, sqlite3_errcode(n->db), "id clashes");
+	memset(&cur, 0, sizeof(cur));
+	rc = 0;
+	while (rc == 0 && sqlite3_step(s) == SQLITE_ROW) {
+		const char *sc = (const char *)sqlite3_column_text(s, 0);
+		uint64_t h = (uint64_t)sqlite3_column_int64(s, 1);
+		uint64_t o = (uint64_t)sqlite3_column_int64(s, 2);
+		int kind = sqlite3_column_int(s, 3);
+
+		if (!have || strcmp(sc, cur.scope) != 0) {
+			if (have && cur.live)
+				rc = clash_head_put(n, tid, id, idlen, &cur);
+			memset(&cur, 0, sizeof(cur));
+			ts_fmt(cur.scope, sizeof(cur.scope), "%s", sc);
+			cur.hlc = h;
+			cur.origin = o;
+			have = 1;
+		}
+		if (kind != TXN_UPDATE) /* rows come in version order */
+			cur.live = kind == TXN_INSERT;
+	}
+	sqlite3_finalize(s);
+	if (rc == 0 && have && cur.live)
+		rc = clash_head_put(n, tid, id, idlen, &cur);
+	return rc;
+}
+
 /* ---- listing and settling (public) ------------------------------------ */
 
 /* Column i of s as text, or as its bytes if it is a blob; NULL if NULL. */
@@ -131,6 +366,53 @@ conflict_value(sqlite3_stmt *s, int i, size_t *len, int *blob)
 	if (v == NULL && *blob)
 		v = ""; /* a blob of no bytes */
 	return v;
+}
+
+/* What the listing names as the column of an id clash. */
+#define CLASH_COLUMN "scope (id used by two scopes: the other's record " \
+		     "is kept aside)"
+
+/*
+ * An id clash as a conflict (ts_heads, col 1): "mine" is the scope that
+ * owns the id (its earliest change), "theirs" the other scope, named by
+ * its earliest change.  Returns cb's result, or <0 on error.
+ */
+static int
+clash_entry(struct tsync_node *n, const struct tbl *t, sqlite3_stmt *h,
+	    struct tsync_conflict *c, tsync_conflict_cb cb, void *arg)
+{
+	const char *id = (const char *)sqlite3_column_text(h, 1);
+	sqlite3_stmt *o = NULL, *live = NULL;
+	char sql[512];
+	int rc;
+
+	c->table = t->name;
+	c->row = id;
+	c->column = CLASH_COLUMN;
+	c->theirs_hlc = (uint64_t)sqlite3_column_int64(h, 3);
+	id_format((uint64_t)sqlite3_column_int64(h, 4), c->theirs_origin);
+	c->theirs = conflict_value(h, 5, &c->theirs_len, &c->theirs_blob);
+	conflict_id(t->name, id, strlen(id), "scope", c->theirs_hlc,
+		    (uint64_t)sqlite3_column_int64(h, 4), c->id);
+	id_format(0, c->mine_origin);
+	o = clash_stmt(n, "SELECT scope, hlc, origin FROM ts_clash WHERE"
+			  " tid = ?1 AND id = ?2 ORDER BY hlc, origin, scope"
+			  " LIMIT 1", t->tid, id, strlen(id));
+	if (o != NULL && sqlite3_step(o) == SQLITE_ROW) {
+		c->mine = conflict_value(o, 0, &c->mine_len, &c->mine_blob);
+		c->mine_hlc = (uint64_t)sqlite3_column_int64(o, 1);
+		id_format((uint64_t)sqlite3_column_int64(o, 2), c->mine_origin);
+	}
+	snprintf(sql, sizeof(sql), "SELECT 1 FROM \"%s\" WHERE id = ?1",
+		 t->name);
+	if (sqlite3_prepare_v2(n->db, sql, -1, &live, NULL) == SQLITE_OK) {
+		sqlite3_bind_text(live, 1, id, -1, SQLITE_STATIC);
+		c->row_deleted = sqlite3_step(live) != SQLITE_ROW;
+	}
+	rc = cb(arg, c);
+	sqlite3_finalize(live);
+	sqlite3_finalize(o);
+	return rc != 0 ? 1 : 0;
 }
 
 int
@@ -156,9 +438,19 @@ tsync_node_conflicts(struct tsync_node *n, tsync_conflict_cb cb, void *arg)
 		uint64_t wh = 0, wo = 0;
 		char sql[512];
 
-		if (t == NULL || col < 2 || col >= t->ncol)
+		if (t == NULL || col < 1 || col >= t->ncol)
 			continue;
 		memset(&c, 0, sizeof(c));
+		if (col == 1) {
+			rc = clash_entry(n, t, s, &c, cb, arg);
+			if (rc < 0)
+				break;
+			if (rc > 0) {
+				rc = SQLITE_DONE;
+				break;
+			}
+			continue;
+		}
 		if (sqlite3_column_type(s, 6) != SQLITE_NULL &&
 		    ver_unpack(sqlite3_column_blob(s, 6),
 			       (size_t)sqlite3_column_bytes(s, 6), vers,
@@ -222,7 +514,7 @@ find_head(struct tsync_node *n, struct found *f)
 		int col = sqlite3_column_int(s, 2);
 		char cid[13];
 
-		if (t == NULL || col < 2 || col >= t->ncol)
+		if (t == NULL || col < 1 || col >= t->ncol)
 			continue;
 		conflict_id(t->name, id, strlen(id), t->cols[col],
 			    (uint64_t)sqlite3_column_int64(s, 3),
@@ -259,6 +551,16 @@ tsync_node_resolve(struct tsync_node *n, const char *cid, int how,
 						 "`tiersync conflicts DIR list`)",
 				cid);
 	t = store_table_tid(n, f.tid);
+	if (f.col == 1)
+		return node_err(n, TSYNC_EINVAL,
+				"%s is an id used by two scopes: row %s/%s "
+				"belongs to the scope that wrote it first, and "
+				"the other scope's record with that id is kept "
+				"aside on every node that sees both.  It is not "
+				"settled here: in the other scope, enter that "
+				"record again under a new id and delete %s "
+				"there; the clash then clears everywhere",
+				cid, t->name, f.row, f.row);
 	if ((rc = tsync_node_begin(n)) != 0)
 		return rc;
 	if (how == TSYNC_KEEP_THEIRS)

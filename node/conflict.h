@@ -46,4 +46,41 @@ int over_scan(struct tsync_node *n);
 void conflict_id(const char *table, const char *id, size_t idlen,
 		 const char *col, uint64_t hlc, uint64_t origin, char out[13]);
 
+/*
+ * Id clashes (docs/data-model.md, "One id, two scopes").  A row id belongs
+ * to the scope of its earliest change: the smallest (hlc, origin, scope)
+ * of the changes held for that (table, id).  While only one scope ever
+ * wrote an id nothing is recorded.  Once a change of a second scope is
+ * held, the id is "contested" and every change to it, of every scope, is
+ * kept in ts_clash (its own one-change txn body, the owner's changes with
+ * aside = 0, the others with aside = 1); the table, ts_ver and ts_heads
+ * hold the merge of the owner's changes only, and ts_heads holds one row
+ * with col = 1 (the scope slot) per other scope whose own record would be
+ * live, named by that scope's earliest version, valued with its scope.
+ * When an earlier change of another scope arrives, the row is rebuilt
+ * from that scope's changes.  The result depends only on the txns held.
+ */
+struct txn;
+struct tbl;
+
+/* 1 if ts_clash holds anything (0 when it does not exist yet). */
+int clash_any(struct tsync_node *n);
+/* 1 if (tid, id) is contested, 0 if not, <0 on error. */
+int clash_held(struct tsync_node *n, int tid, const char *id, size_t idlen);
+/* Creates ts_clash if it is missing. */
+int clash_ensure(struct tsync_node *n);
+/* Keeps change i of t (table tid) in ts_clash. */
+int clash_put(struct tsync_node *n, int tid, const struct txn *t,
+	      uint32_t i);
+/* The owner's scope of (tid, id) into out (empty if none); marks every
+ * kept change of another scope as aside. */
+int clash_owner(struct tsync_node *n, int tid, const char *id, size_t idlen,
+		char *out, size_t outlen);
+/* Rewrites the scope-slot heads (col 1) of (tid, id) in ts_heads. */
+int clash_heads(struct tsync_node *n, int tid, const char *id, size_t idlen);
+/* A local commit's txn (capture.c): keeps its changes to contested ids,
+ * and rebuilds a row a change of another scope must not show
+ * (implemented in apply.c, next to the merge). */
+int clash_local(struct tsync_node *n, const uint8_t *body, size_t len);
+
 #endif

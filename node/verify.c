@@ -10,7 +10,10 @@
  * 2. Replaying the log into a scratch table (per column: the largest
  *    version and its value) gives what the replicated tables must hold;
  *    any row that differs, is missing, or is extra is a fault, as is any
- *    column version in ts_ver that the log does not explain.
+ *    column version in ts_ver that the log does not explain.  An id that
+ *    changes of several scopes wrote belongs to the scope of its earliest
+ *    change; the others must be kept aside in ts_clash and listed in
+ *    ts_heads (col 1), and only the owner's changes count for the table.
  * The replay is independent of merge.c on purpose: it is a second
  * implementation of the same rule (the largest version wins).
  */
@@ -19,10 +22,18 @@
 #include <string.h>
 
 #include "node_int.h"
+#include "revoke.h"
 #include "scope.h"
 #include "txn.h"
 
 #define MAX_FAULTS 200
+
+#define DROP_TEMP                                                          \
+	"DROP TABLE IF EXISTS temp.vx; DROP TABLE IF EXISTS temp.vall;"    \
+	" DROP TABLE IF EXISTS temp.vprev; DROP TABLE IF EXISTS"           \
+	" temp.vclaim; DROP TABLE IF EXISTS temp.vown;"                    \
+	" DROP TABLE IF EXISTS temp.vclash; DROP TABLE IF EXISTS"          \
+	" temp.vchead;"
 
 struct audit {
 	struct tsync_node *n;
@@ -31,6 +42,7 @@ struct audit {
 	unsigned faults;
 	sqlite3_stmt *put;
 	sqlite3_stmt *all, *prev; /* every version; every version overwritten */
+	sqlite3_stmt *claim;      /* every change: who wrote which id */
 };
 
 static void __attribute__((format(printf, 2, 3)))
@@ -48,10 +60,10 @@ fault(struct audit *a, const char *fmt, ...)
 		a->cb(a->arg, line);
 }
 
-/* Binds ?1..?5 = (tid, row id, column, hlc, origin) to a reset s. */
+/* Binds ?1..?6 = (tid, row id, column, hlc, origin, scope) to a reset s. */
 static sqlite3_stmt *
 bind_version(sqlite3_stmt *s, int tid, const struct txn_change *c, int col,
-	     uint64_t hlc, uint64_t origin)
+	     uint64_t hlc, uint64_t origin, const struct txn *t)
 {
 	sqlite3_reset(s);
 	sqlite3_bind_int(s, 1, tid);
@@ -59,6 +71,7 @@ bind_version(sqlite3_stmt *s, int tid, const struct txn_change *c, int col,
 	sqlite3_bind_int(s, 3, col);
 	sqlite3_bind_int64(s, 4, (int64_t)hlc);
 	sqlite3_bind_int64(s, 5, (int64_t)origin);
+	sqlite3_bind_text(s, 6, t->scope, (int)t->scope_len, SQLITE_STATIC);
 	return s;
 }
 
@@ -66,10 +79,10 @@ static int
 put(struct audit *a, int tid, const struct txn_change *c, int col,
     const struct txn *t, const msgpack_object *val, int alive)
 {
-	sqlite3_stmt *s = bind_version(a->put, tid, c, col, t->hlc, t->origin);
+	sqlite3_stmt *s = bind_version(a->put, tid, c, col, t->hlc, t->origin,
+				       t);
 	int rc;
 
-	sqlite3_bind_text(s, 6, t->scope, (int)t->scope_len, SQLITE_STATIC);
 	if (val != NULL)
 		txn_bind_value(s, 7, val);
 	else
@@ -84,17 +97,19 @@ static int
 put_tree(struct audit *a, int tid, const struct txn_change *c, int col,
 	 const struct txn *t, const struct txn_col *cv)
 {
-	sqlite3_stmt *s = bind_version(a->all, tid, c, col, t->hlc, t->origin);
+	sqlite3_stmt *s = bind_version(a->all, tid, c, col, t->hlc, t->origin,
+				       t);
 	int rc;
 
-	txn_bind_value(s, 6, cv->value);
+	txn_bind_value(s, 7, cv->value);
 	rc = sqlite3_step(s);
 	sqlite3_reset(s);
 	if (rc != SQLITE_DONE)
 		return node_sqlerr(a->n, rc, "replay");
 	if (cv->prev_hlc == 0 && cv->prev_origin == 0)
 		return 0;
-	s = bind_version(a->prev, tid, c, col, cv->prev_hlc, cv->prev_origin);
+	s = bind_version(a->prev, tid, c, col, cv->prev_hlc, cv->prev_origin,
+			 t);
 	rc = sqlite3_step(s);
 	sqlite3_reset(s);
 	return rc == SQLITE_DONE ? 0 : node_sqlerr(a->n, rc, "replay");
@@ -116,9 +131,10 @@ audit_conflicts(struct audit *a)
 		" AND EXISTS (SELECT 1 FROM temp.vall b WHERE b.tid = a.tid"
 		" AND b.id = a.id AND b.col = a.col AND"
 		" ts_version_cmp(b.hlc, b.origin, a.hlc, a.origin) > 0)"
-		" EXCEPT SELECT tid, id, col, hlc, origin FROM ts_heads)",
+		" EXCEPT SELECT tid, id, col, hlc, origin FROM ts_heads"
+		" WHERE col >= 2)",
 		"SELECT tid, id, col FROM (SELECT tid, id, col, hlc, origin"
-		" FROM ts_heads EXCEPT SELECT a.tid, a.id, a.col, a.hlc,"
+		" FROM ts_heads WHERE col >= 2 EXCEPT SELECT a.tid, a.id, a.col, a.hlc,"
 		" a.origin FROM temp.vall a WHERE NOT EXISTS (SELECT 1 FROM"
 		" temp.vprev p WHERE p.tid = a.tid AND p.id = a.id AND"
 		" p.col = a.col AND p.hlc = a.hlc AND p.origin = a.origin)"
@@ -154,12 +170,127 @@ audit_conflicts(struct audit *a)
 	return 0;
 }
 
+static int count_of(struct tsync_node *n, const char *sql, int64_t *out);
+
+/* Reports each (tid, id, scope) that sql returns as a fault. */
+static int
+clash_faults(struct audit *a, const char *sql, const char *what)
+{
+	sqlite3_stmt *s;
+	int rc = sqlite3_prepare_v2(a->n->db, sql, -1, &s, NULL);
+
+	if (rc != SQLITE_OK)
+		return node_sqlerr(a->n, rc, "id clashes");
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		const struct tbl *t =
+			store_table_tid(a->n, sqlite3_column_int(s, 0));
+
+		fault(a, "row %s/%s, scope %s: %s", t ? t->name : "?",
+		      sqlite3_column_text(s, 1), sqlite3_column_text(s, 2),
+		      what);
+	}
+	sqlite3_finalize(s);
+	return rc == SQLITE_DONE ? 0 : node_sqlerr(a->n, rc, "id clashes");
+}
+
+/*
+ * Ids used by more than one scope (docs/data-model.md, "One id, two
+ * scopes"): the id belongs to the scope of its earliest change, the
+ * smallest (hlc, origin, scope).  ts_clash must keep exactly every change
+ * of such an id, those of other scopes marked aside; ts_heads must list,
+ * in the scope slot (col 1), each other scope whose own record is live,
+ * by its earliest change.  Then the other scopes' versions leave the
+ * replay, so the tables are checked against the owner's changes alone.
+ */
+static int
+audit_clashes(struct audit *a)
+{
+	static const char *const kept[2] = {
+		"SELECT tid, id, scope FROM (SELECT tid, id, hlc, origin,"
+		" scope, aside FROM temp.vclash EXCEPT SELECT tid, id, hlc,"
+		" origin, scope, aside FROM %s)",
+		"SELECT tid, id, scope FROM (SELECT tid, id, hlc, origin,"
+		" scope, aside FROM %s EXCEPT SELECT tid, id, hlc, origin,"
+		" scope, aside FROM temp.vclash)",
+	};
+	static const char *const heads[2] = {
+		"SELECT tid, id, scope FROM (SELECT tid, id, hlc, origin, scope"
+		" FROM temp.vchead EXCEPT SELECT tid, id, hlc, origin, val FROM"
+		" ts_heads WHERE col = 1)",
+		"SELECT tid, id, val FROM (SELECT tid, id, hlc, origin, val"
+		" FROM ts_heads WHERE col = 1 EXCEPT SELECT tid, id, hlc,"
+		" origin, scope FROM temp.vchead)",
+	};
+	static const char *const what[4] = {
+		"a change the log holds to an id two scopes used is not kept "
+		"in the id clashes (or kept with the wrong owner)",
+		"the id clashes keep a change the log does not explain",
+		"the id is used by this scope too, but the clash is not listed",
+		"an id clash is listed that the log does not explain",
+	};
+	const char *src = "main.ts_clash";
+	char sql[1024];
+	int64_t have = 0;
+	int i, rc;
+
+	rc = store_exec(a->n,
+			"CREATE TEMP TABLE vown AS SELECT c.tid, c.id, (SELECT"
+			" d.scope FROM temp.vclaim d WHERE d.tid = c.tid AND"
+			" d.id = c.id ORDER BY d.hlc, d.origin, d.scope LIMIT"
+			" 1) AS scope FROM (SELECT tid, id FROM temp.vclaim"
+			" GROUP BY tid, id HAVING count(DISTINCT scope) > 1)"
+			" c;"
+			"CREATE TEMP TABLE vclash AS SELECT v.tid, v.id, v.hlc,"
+			" v.origin, v.scope, v.scope <> o.scope AS aside FROM"
+			" temp.vclaim v JOIN temp.vown o ON o.tid = v.tid AND"
+			" o.id = v.id;"
+			"CREATE TEMP TABLE vchead AS SELECT g.tid, g.id, (SELECT"
+			" k.hlc FROM temp.vclaim k WHERE k.tid = g.tid AND"
+			" k.id = g.id AND k.scope = g.scope ORDER BY k.hlc,"
+			" k.origin LIMIT 1) AS hlc, (SELECT k.origin FROM"
+			" temp.vclaim k WHERE k.tid = g.tid AND k.id = g.id"
+			" AND k.scope = g.scope ORDER BY k.hlc, k.origin LIMIT"
+			" 1) AS origin, g.scope FROM (SELECT DISTINCT tid, id,"
+			" scope FROM temp.vclash WHERE aside) g WHERE (SELECT"
+			" k.kind FROM temp.vclaim k WHERE k.tid = g.tid AND"
+			" k.id = g.id AND k.scope = g.scope AND k.kind <> 0"
+			" ORDER BY k.hlc DESC, k.origin DESC LIMIT 1) = 1");
+	if (rc != 0)
+		return rc;
+	if ((rc = count_of(a->n, "SELECT count(*) FROM sqlite_master WHERE"
+				 " name = 'ts_clash'", &have)) != 0)
+		return rc;
+	if (have == 0)
+		src = "(SELECT 0 AS tid, '' AS id, 0 AS hlc, 0 AS origin, ''"
+		      " AS scope, 0 AS aside WHERE 0)";
+	for (i = 0; i < 2; i++) {
+		ts_fmt(sql, sizeof(sql), kept[i], src);
+		if ((rc = clash_faults(a, sql, what[i])) != 0)
+			return rc;
+	}
+	for (i = 0; i < 2; i++)
+		if ((rc = clash_faults(a, heads[i], what[2 + i])) != 0)
+			return rc;
+	/* From here on the replay holds the owners' changes only. */
+	return store_exec(a->n,
+			  "DELETE FROM temp.vx WHERE EXISTS (SELECT 1 FROM"
+			  " temp.vown o WHERE o.tid = vx.tid AND o.id = vx.id"
+			  " AND o.scope <> vx.scope);"
+			  "DELETE FROM temp.vall WHERE EXISTS (SELECT 1 FROM"
+			  " temp.vown o WHERE o.tid = vall.tid AND o.id ="
+			  " vall.id AND o.scope <> vall.scope);"
+			  "DELETE FROM temp.vprev WHERE EXISTS (SELECT 1 FROM"
+			  " temp.vown o WHERE o.tid = vprev.tid AND o.id ="
+			  " vprev.id AND o.scope <> vprev.scope)");
+}
+
 static int
 replay(struct audit *a, const struct txn *t)
 {
 	struct txn_change c;
 	struct txn_col col;
 	struct tbl *tb;
+	sqlite3_stmt *s;
 	uint32_t i, j;
 	int rc, ci;
 
@@ -168,6 +299,21 @@ replay(struct audit *a, const struct txn *t)
 		tb = store_table(a->n, c.table, c.table_len);
 		if (tb == NULL)
 			continue; /* a table of a newer schema: kept verbatim */
+		/* A change claims its id if it writes a slot known here. */
+		for (j = 0, ci = c.kind != TXN_UPDATE ? 0 : -1;
+		     ci < 0 && j < c.ncols; j++) {
+			txn_col_at(&c, j, &col);
+			if (tbl_col(tb, col.name, col.name_len) >= 2)
+				ci = 0;
+		}
+		if (ci < 0)
+			continue;
+		s = bind_version(a->claim, tb->tid, &c, c.kind, t->hlc,
+				 t->origin, t);
+		rc = sqlite3_step(s);
+		sqlite3_reset(s);
+		if (rc != SQLITE_DONE)
+			return node_sqlerr(a->n, rc, "replay");
 		if (c.kind != TXN_UPDATE &&
 		    (rc = put(a, tb->tid, &c, 0, t, NULL,
 			      c.kind == TXN_INSERT)) != 0)
@@ -317,6 +463,23 @@ audit_stream(struct audit *a, int64_t sid, struct walk *w, uint64_t head,
 	return 0;
 }
 
+/* Held txns of a revoked origin that the list does not accept. */
+static int
+audit_revoked(struct audit *a, int64_t sid, const struct walk *w)
+{
+	struct crl_cut c;
+	int rc = crl_beyond(a->n, w->origin, w->scope, sid, &c);
+
+	if (rc == 0 && c.count > 0)
+		fault(a, "stream %s: seq %llu..%llu (%llu txns) held beyond "
+			 "its origin's revocation: list #%llu accepts up to "
+			 "seq %llu%s", w->name, (unsigned long long)c.first,
+		      (unsigned long long)c.end, (unsigned long long)c.count,
+		      (unsigned long long)c.list, (unsigned long long)c.last,
+		      c.by_seq ? "" : " (by time)");
+	return rc;
+}
+
 static int
 audit_streams(struct audit *a)
 {
@@ -342,6 +505,8 @@ audit_streams(struct audit *a)
 		rc = audit_stream(a, sqlite3_column_int64(s, 0), &w,
 				  (uint64_t)sqlite3_column_int64(s, 3),
 				  sqlite3_column_blob(s, 4));
+		if (rc == 0)
+			rc = audit_revoked(a, sqlite3_column_int64(s, 0), &w);
 		if (rc != 0)
 			break;
 	}
@@ -370,7 +535,7 @@ state_sql(const struct tbl *t, char *sql, size_t len)
 		n += (size_t)snprintf(sql + n, len - n,
 				      ", (SELECT val FROM temp.vx x WHERE"
 				      " x.tid = r.tid AND x.id = r.id AND"
-				      " x.col = %d)", i);
+				      " x.scope = r.scope AND x.col = %d)", i);
 	if (n < len)
 		n += (size_t)snprintf(sql + n, len - n,
 				      " FROM temp.vx r WHERE r.tid = %d AND"
@@ -539,7 +704,7 @@ sql_version_cmp(sqlite3_context *cx, int argc, sqlite3_value **v)
 int
 tsync_node_verify(struct tsync_node *n, tsync_fault_cb cb, void *arg)
 {
-	struct audit a = {n, cb, arg, 0, NULL, NULL, NULL};
+	struct audit a = {n, cb, arg, 0, NULL, NULL, NULL, NULL};
 	int i, rc;
 
 	rc = sqlite3_create_function(n->db, "ts_version_cmp", 4,
@@ -547,46 +712,55 @@ tsync_node_verify(struct tsync_node *n, tsync_fault_cb cb, void *arg)
 				     sql_version_cmp, NULL, NULL);
 	if (rc != SQLITE_OK)
 		return node_sqlerr(n, rc, "verify");
-	rc = store_exec(n, "DROP TABLE IF EXISTS temp.vx;"
-			   "DROP TABLE IF EXISTS temp.vall;"
-			   "DROP TABLE IF EXISTS temp.vprev;"
+	rc = store_exec(n, DROP_TEMP
 			   "CREATE TEMP TABLE vx(tid INTEGER, id TEXT,"
 			   " col INTEGER, hlc INTEGER, origin INTEGER,"
-			   " scope TEXT, val, PRIMARY KEY(tid, id, col))"
-			   " WITHOUT ROWID;"
+			   " scope TEXT, val, PRIMARY KEY(tid, id, scope,"
+			   " col)) WITHOUT ROWID;"
 			   "CREATE TEMP TABLE vall(tid INTEGER, id TEXT,"
-			   " col INTEGER, hlc INTEGER, origin INTEGER, val,"
-			   " PRIMARY KEY(tid, id, col, hlc, origin))"
-			   " WITHOUT ROWID;"
+			   " col INTEGER, hlc INTEGER, origin INTEGER,"
+			   " scope TEXT, val, PRIMARY KEY(tid, id, col, hlc,"
+			   " origin, scope)) WITHOUT ROWID;"
 			   "CREATE TEMP TABLE vprev(tid INTEGER, id TEXT,"
 			   " col INTEGER, hlc INTEGER, origin INTEGER,"
-			   " PRIMARY KEY(tid, id, col, hlc, origin))"
-			   " WITHOUT ROWID; BEGIN");
+			   " scope TEXT, PRIMARY KEY(tid, id, col, hlc,"
+			   " origin, scope)) WITHOUT ROWID;"
+			   "CREATE TEMP TABLE vclaim(tid INTEGER, id TEXT,"
+			   " kind INTEGER, hlc INTEGER, origin INTEGER,"
+			   " scope TEXT, PRIMARY KEY(tid, id, hlc, origin,"
+			   " scope)) WITHOUT ROWID; BEGIN");
 	if (rc != 0)
 		return rc;
 	rc = sqlite3_prepare_v2(n->db,
 				"INSERT INTO temp.vx VALUES(?1, ?2, ?3, ?4, ?5,"
-				" ?6, ?7) ON CONFLICT(tid, id, col) DO UPDATE"
-				" SET hlc = excluded.hlc, origin ="
-				" excluded.origin, scope = excluded.scope, val"
-				" = excluded.val WHERE ts_version_cmp("
+				" ?6, ?7) ON CONFLICT(tid, id, scope, col) DO"
+				" UPDATE SET hlc = excluded.hlc, origin ="
+				" excluded.origin, val = excluded.val WHERE"
+				" ts_version_cmp("
 				"excluded.hlc, excluded.origin, vx.hlc,"
 				" vx.origin) > 0",
 				-1, &a.put, NULL);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_prepare_v2(n->db,
 					"INSERT OR IGNORE INTO temp.vall VALUES(?1,"
-					" ?2, ?3, ?4, ?5, ?6)",
+					" ?2, ?3, ?4, ?5, ?6, ?7)",
 					-1, &a.all, NULL);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_prepare_v2(n->db,
 					"INSERT OR IGNORE INTO temp.vprev VALUES("
-					"?1, ?2, ?3, ?4, ?5)",
+					"?1, ?2, ?3, ?4, ?5, ?6)",
 					-1, &a.prev, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v2(n->db,
+					"INSERT OR IGNORE INTO temp.vclaim VALUES("
+					"?1, ?2, ?3, ?4, ?5, ?6)",
+					-1, &a.claim, NULL);
 	if (rc != SQLITE_OK)
 		rc = node_sqlerr(n, rc, "verify");
 	if (rc == 0)
 		rc = audit_streams(&a);
+	if (rc == 0)
+		rc = audit_clashes(&a);
 	for (i = 0; rc == 0 && i < n->ntbl; i++)
 		rc = audit_table(&a, &n->tbls[i]);
 	if (rc == 0)
@@ -598,9 +772,8 @@ tsync_node_verify(struct tsync_node *n, tsync_fault_cb cb, void *arg)
 	sqlite3_finalize(a.put);
 	sqlite3_finalize(a.all);
 	sqlite3_finalize(a.prev);
-	sqlite3_exec(n->db, "ROLLBACK; DROP TABLE IF EXISTS temp.vx;"
-			    " DROP TABLE IF EXISTS temp.vall;"
-			    " DROP TABLE IF EXISTS temp.vprev", NULL, NULL, NULL);
+	sqlite3_finalize(a.claim);
+	sqlite3_exec(n->db, "ROLLBACK; " DROP_TEMP, NULL, NULL, NULL);
 	if (rc != 0)
 		return rc;
 	if (a.faults > MAX_FAULTS && cb != NULL) {

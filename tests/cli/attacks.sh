@@ -5,7 +5,9 @@
 # gap, equivocation, a replayed batch, a revoked node connecting and its
 # txn arriving through a relay; the TLS refusals; and hostile peers with a
 # valid certificate, each held to its caps (docs/protocol.md, section 9.1)
-# while an honest child keeps syncing.
+# while an honest child keeps syncing.  Last, one id used by two sibling
+# villages: every txn is held and relayed, the clash is kept aside and
+# listed (nothing refused, nothing after it blocked).
 source "$(dirname "$0")/lib.sh"
 F=${2:?usage: attacks.sh tiersync tsync_forge}
 node d gangzha
@@ -186,4 +188,67 @@ wait_port $PH
 has '^open 3[12] of 40'
 if grep -q 'inbound links, the cap' "$W/hs.log"; then ok; else bad "connection cap not logged"; fi
 expect 0 "$T" sync "$W/hv" --peer 127.0.0.1:$PH
+# One id, two scopes (docs/data-model.md, "One id, two scopes"): village A
+# makes 2026-001 and syncs; sibling village B makes 2026-001 too (raw
+# SQL), then more records, and syncs.  Every txn of B is authentic and
+# authorized, so the street and the district hold and relay all of them:
+# B's other records arrive, the id stays A's (the earlier creation), and
+# B's 2026-001 is kept aside and listed at every node that sees both.
+node cs gangzha/lianhe
+node la gangzha/lianhe/a
+node lb gangzha/lianhe/b
+node cs2 gangzha/lianhe
+PC=$(free_port)
+serve cs --listen 127.0.0.1:$PC --parent 127.0.0.1:$PD
+wait_port $PC
+"$T" sql "$W/la" "INSERT INTO cases(id, scope, title) VALUES('2026-001', 'gangzha/lianhe/a', 'A 的案')" >/dev/null
+expect 0 "$T" sync "$W/la" --peer 127.0.0.1:$PC
+sleep 0.01
+"$T" sql "$W/lb" "INSERT INTO cases(id, scope, title) VALUES('2026-001', 'gangzha/lianhe/b', 'B 的案')" >/dev/null
+for i in 2 3; do "$T" sql "$W/lb" "INSERT INTO cases(id, scope, title) VALUES('2026-00$i', 'gangzha/lianhe/b', 'B$i')" >/dev/null; done
+"$T" sql "$W/lb" "UPDATE cases SET status = 'closed' WHERE id = '2026-001'" >/dev/null
+expect 0 "$T" sync "$W/lb" --peer 127.0.0.1:$PC
+eq "$(rows cs "scope = 'gangzha/lianhe/b'")" 2 "all of B's other records reached the street"
+eq "$(q cs "SELECT scope || '|' || title FROM cases WHERE id = '2026-001'")" "gangzha/lianhe/a|A 的案" "the id stays with the scope that made it first"
+if wait_for 10 has_rows d "scope LIKE 'gangzha/lianhe/%'" 3; then ok; else bad "B's records did not reach the district"; fi
+eq "$(qcount cs 'another scope')" 0 "nothing quarantined at the street"
+eq "$(qcount d 'another scope')" 0 "nothing quarantined at the district"
+expect 0 "$T" conflicts "$W/cs" list
+has 'cases/2026-001  column scope \(id used by two scopes'
+has 'other: +gangzha/lianhe/b'
+has '^1 open conflict$'
+CID=$(sed -n 's/^conflict \([0-9a-f]*\) .*/\1/p' "$W/out")
+expect 0 "$T" status "$W/cs"
+has 'conflicts 1'
+expect 1 "$T" conflicts "$W/cs" resolve "$CID" --keep mine
+has 'used by two scopes.*new id'
+if wait_for 10 "$T" conflicts "$W/d" list --json; then ok; fi
+"$T" conflicts "$W/d" list >"$W/out" 2>&1
+has 'cases/2026-001  column scope'
+eq "$("$T" digest "$W/d" --scope gangzha/lianhe)" "$("$T" digest "$W/cs" --scope gangzha/lianhe)" "street and district digests agree"
+eq "$("$T" digest "$W/d" --scope gangzha/lianhe/a)" "$("$T" digest "$W/la" --scope gangzha/lianhe/a)" "village A and district agree on A"
+for n in cs d la lb; do expect 0 "$T" verify "$W/$n"; done
+# The other order: a second street gets B's txns first (B's row shows),
+# then A's: A's earlier row takes the id and B's moves aside.  Same
+# tables, same listing.
+"$T" bundle export "$W/lb" --for gangzha/lianhe --out "$W/lb.tsb" >/dev/null
+"$T" bundle export "$W/la" --for gangzha/lianhe --out "$W/la.tsb" >/dev/null
+expect 0 "$T" bundle import "$W/cs2" "$W/lb.tsb"
+eq "$(q cs2 "SELECT scope FROM cases WHERE id = '2026-001'")" "gangzha/lianhe/b" "before A arrives, B's row shows"
+expect 0 "$T" bundle import "$W/cs2" "$W/la.tsb"
+has 'quarantined 0'
+eq "$("$T" digest "$W/cs2")" "$("$T" digest "$W/cs")" "same tables whatever the order"
+eq "$("$T" conflicts "$W/cs2" list)" "$("$T" conflicts "$W/cs" list)" "same clash listing whatever the order"
+expect 0 "$T" verify "$W/cs2"
+# B enters its record again under a new id and deletes 2026-001: the
+# clash clears everywhere, nothing of B is lost.
+"$T" sql "$W/lb" "INSERT INTO cases(id, scope, title, status) VALUES('2026-004', 'gangzha/lianhe/b', 'B 的案', 'closed'); DELETE FROM cases WHERE id = '2026-001'" >/dev/null
+expect 0 "$T" sync "$W/lb" --peer 127.0.0.1:$PC
+expect 0 "$T" conflicts "$W/cs" list
+has '^0 open conflicts$'
+eq "$(q cs "SELECT title FROM cases WHERE id = '2026-004'")" "B 的案" "B's record under its new id"
+eq "$(q cs "SELECT title FROM cases WHERE id = '2026-001'")" "A 的案" "A's record untouched"
+if wait_for 10 has_rows d "id = '2026-004'" 1; then ok; else bad "B's new id did not reach the district"; fi
+eq "$("$T" digest "$W/d" --scope gangzha/lianhe)" "$("$T" digest "$W/cs" --scope gangzha/lianhe)" "street and district agree after B's fix"
+for n in cs d; do expect 0 "$T" verify "$W/$n"; done
 finish
