@@ -8,6 +8,7 @@
 int bench_local_write(const char *dir);
 int bench_replication(const char *dir);
 int bench_records(const char *dir);
+int bench_web(const char *dir);
 
 int
 main(int argc, char **argv)
@@ -22,6 +23,8 @@ main(int argc, char **argv)
 		return bench_replication(argv[2]);
 	if (strcmp(argv[1], "records") == 0)
 		return bench_records(argv[2]);
+	if (strcmp(argv[1], "web") == 0)
+		return bench_web(argv[2]);
 	fprintf(stderr, "tsync_bench: unknown group '%s'\n", argv[1]);
 	return 2;
 }
