@@ -1,5 +1,6 @@
 /*
- * cmd_ca.c - `tiersync ca init` and `tiersync ca issue`.
+ * cmd_ca.c - `tiersync ca init`, `tiersync ca issue` and `tiersync ca
+ * revoke`.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -80,22 +81,24 @@ static int
 ca_revoke(struct args *a)
 {
 	static const char u[] = "tiersync ca revoke CA_DIR NODE_CERT|NODE_ID "
-				"[--node DISTRICT_NODE_DIR]";
+				"[--node DISTRICT_NODE_DIR] "
+				"[--cut SCOPE=SEQ[,SCOPE=SEQ...]]";
 	const char *node = arg_opt(a, "--node");
+	const char *cuts = arg_opt(a, "--cut");
 	const char *dir = arg_next(a), *cert = arg_next(a);
-	char err[512];
+	char msg[1536];
 	int rc;
 
 	if (dir == NULL || cert == NULL)
 		return usage_error(u, "CA_DIR and NODE_CERT are needed");
 	if ((rc = arg_done(a, u)) != 0)
 		return rc;
-	if (tsync_ca_revoke(dir, cert, node, err, sizeof(err)) != 0)
-		return fail("%s", err);
-	printf("revoked %s; the list is %s/crl.pem%s%s\n", cert, dir,
+	if (tsync_ca_revoke_cut(dir, cert, node, cuts, msg, sizeof(msg)) != 0)
+		return fail("%s", msg);
+	printf("revoked %s; the list is %s/crl.pem%s%s\n%s\n", cert, dir,
 	       node ? ", installed in " : " (install it in the district node "
 					  "with --node to spread it)",
-	       node ? node : "");
+	       node ? node : "", msg);
 	return EXIT_DONE;
 }
 

@@ -12,6 +12,7 @@ static const char usage[] =
 	"  ca init CA_DIR --district NAME [--days N]\n"
 	"  ca issue CA_DIR --scope PATH [--role office|auditor] --out NODE_DIR\n"
 	"  ca revoke CA_DIR NODE_CERT|NODE_ID [--node DISTRICT_NODE_DIR]\n"
+	"            [--cut SCOPE=SEQ[,SCOPE=SEQ...]]\n"
 	"  init NODE_DIR [--parent HOST:PORT] [--listen ADDR:PORT]\n"
 	"  sql NODE_DIR \"SQL\"        read or write through the node\n"
 	"  log NODE_DIR [--limit N]  txns, newest first\n"

@@ -7,6 +7,7 @@
 #include "apply.h"
 #include "conflict.h"
 #include "node_int.h"
+#include "revoke.h"
 #include "scope.h"
 #include "txn.h"
 
@@ -857,9 +858,9 @@ check_txn(struct ctx *x, const struct txn *t, const struct cert_entry **ce)
 		sqlite3_reset(s);
 		return same ? R_DUP : R_EQUIVOCATION;
 	}
-	/* Only txns not held yet are judged against a revocation. */
-	if ((*ce)->revoked_at >= 0 &&
-	    hlc_ms(t->hlc) > (uint64_t)(*ce)->revoked_at)
+	/* Only txns not held yet are judged against a revocation: by the
+	 * stream's position in the list, or by time for older entries. */
+	if (!crl_accepts(n, *ce, t->scope, t->scope_len, t->seq, t->hlc))
 		return R_REVOKED;
 	if (t->seq != h->seq + 1)
 		return R_GAP;

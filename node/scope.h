@@ -6,7 +6,8 @@
  * "*" names a broadcast scope ("gangzha/" followed by "*": the district's rosters and
  * dictionaries, seen by everything below the district).
  *
- * Does not: decide what flows to which peer (replication/visibility).
+ * Decides what a node may hold (scope_may_see), which is also what a
+ * session sends a peer; replication/session.c applies it.
  */
 #ifndef TSYNC_SCOPE_H
 #define TSYNC_SCOPE_H
@@ -23,9 +24,10 @@ int scope_within(const char *s, const char *root);
 int scope_may_write(const char *node_scope, const char *role, const char *s);
 /*
  * 1 if a node of `viewer_scope` and `viewer_role` may hold txns of scope
- * `s`: its own subtree, a broadcast scope above it (parent + "/" + "*"
- * where viewer_scope lies inside parent), or anything in its district
- * for an auditor.
+ * `s`: its own subtree, or a broadcast scope above it (parent + "/" + "*"
+ * where viewer_scope lies inside parent).  The role does not matter: an
+ * auditor sees what an office of its scope sees (a district auditor the
+ * whole district, a village auditor its village).
  */
 int scope_may_see(const char *viewer_scope, const char *viewer_role,
 		  const char *s);

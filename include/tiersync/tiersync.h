@@ -84,6 +84,19 @@ int tsync_ca_issue(const char *ca_dir, const char *scope, const char *role,
  */
 int tsync_ca_revoke(const char *ca_dir, const char *cert,
 		    const char *node_dir, char *err, size_t errlen);
+/*
+ * The same, fixing the revocation positions: for each stream of the
+ * certificate's origin, the last seq every node accepts.  They are the
+ * heads node_dir holds of that origin (when given), overridden or added to
+ * by `cuts` ("SCOPE=SEQ[,SCOPE=SEQ...]", may be NULL); a stream named by
+ * neither is accepted up to seq 0.  With node_dir, the node's list is read
+ * first, and nothing is written if the new list's number would not be
+ * above the one it holds.  On success `msg` receives the list's number and
+ * positions; on failure, the error.
+ */
+int tsync_ca_revoke_cut(const char *ca_dir, const char *cert,
+			const char *node_dir, const char *cuts, char *msg,
+			size_t msglen);
 
 /* ---- Node life cycle ------------------------------------------------ */
 

@@ -8,6 +8,11 @@
  *   tsync_forge chain NODE_DIR OUT         next txn, wrong prev hash
  *   tsync_forge gap NODE_DIR OUT           txn at head + 2
  *   tsync_forge equivocate NODE_DIR OUT    another txn at the head's seq
+ *   tsync_forge backdate NODE_DIR OUT TAG [HOLDER_DIR]
+ *                                          next txn of NODE after the head
+ *                                          NODE (or HOLDER) holds, well
+ *                                          signed, HLC of 2020 (a clock set
+ *                                          back), row forged-backdate-TAG
  *   tsync_forge inject NODE_DIR RELAY_DIR [good]
  *                                          next txn of NODE (bad signature
  *                                          unless "good") put into RELAY's
@@ -60,18 +65,19 @@ die(const char *msg)
 	exit(1);
 }
 
-/* Encodes a one-row insert txn. */
+/* Encodes a one-row insert txn with HLC `ms` (0: now). */
 static void
-body(struct buf *b, uint64_t origin, const char *scope, uint64_t seq,
-     const uint8_t prev[32], const char *id)
+body_at(struct buf *b, uint64_t origin, const char *scope, uint64_t seq,
+	const uint8_t prev[32], const char *id, uint64_t ms)
 {
 	msgpack_packer pk;
 	struct timespec ts;
 	uint64_t hlc;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
-	hlc = hlc_make((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000,
-		       0);
+	if (ms == 0)
+		ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	hlc = hlc_make(ms, 0);
 	txn_packer(&pk, b);
 	msgpack_pack_array(&pk, 9);
 	msgpack_pack_uint8(&pk, TXN_FMT);
@@ -98,6 +104,13 @@ body(struct buf *b, uint64_t origin, const char *scope, uint64_t seq,
 	msgpack_pack_str_with_body(&pk, "forged", 6);
 	msgpack_pack_uint64(&pk, 0);
 	msgpack_pack_uint64(&pk, 0);
+}
+
+static void
+body(struct buf *b, uint64_t origin, const char *scope, uint64_t seq,
+     const uint8_t prev[32], const char *id)
+{
+	body_at(b, origin, scope, seq, prev, id, 0);
 }
 
 static void
@@ -626,6 +639,21 @@ main(int argc, char **argv)
 			inject(relay, n, &b, sig, h.seq + 1);
 			tsync_node_close(relay);
 		}
+	} else if (strcmp(mode, "backdate") == 0 && argc >= 5) {
+		/* A laptop whose clock was set back: HLC at 2020-01-01,
+		 * chained on the head that HOLDER (or NODE) holds. */
+		struct tsync_node *holder = NULL;
+
+		if (argc > 5 && (tsync_node_open(argv[5], NULL, &holder) != 0 ||
+				 log_head(holder, n->id, n->scope,
+					  strlen(n->scope), &h) != 0))
+			die("the holder has no stream of NODE");
+		tsync_node_close(holder);
+		snprintf(id, sizeof(id), "forged-backdate-%s", argv[4]);
+		body_at(&b, n->id, n->scope, h.seq + 1, h.hash, id,
+			1577836800000ULL);
+		sign(n->key, &b, sig);
+		write_bundle(argv[3], n, &b, sig);
 	} else if (strcmp(mode, "chain") == 0) {
 		body(&b, n->id, n->scope, h.seq + 1, zero, id);
 		sign(n->key, &b, sig);

@@ -34,7 +34,7 @@ main(void)
 			       "gangzha/qinzao/other"));
 	CHECK(!scope_may_write("gangzha", "auditor", "gangzha/qinzao"));
 
-	/* Visibility: own subtree, broadcast above, auditors see all. */
+	/* Visibility: own subtree, broadcast above, whatever the role. */
 	CHECK(scope_may_see("gangzha/qinzao", "office", "gangzha/qinzao/feiqiao"));
 	CHECK(scope_may_see("gangzha/qinzao/feiqiao", "office",
 			    "gangzha/qinzao/feiqiao"));
@@ -48,7 +48,20 @@ main(void)
 	CHECK(!scope_may_see("gangzha/qinzao/feiqiao", "office",
 			     "gangzha/other/*"));
 	CHECK(scope_may_see("gangzha", "auditor", "gangzha/other/x"));
+	CHECK(scope_may_see("gangzha", "auditor", "gangzha/*"));
 	CHECK(!scope_may_see("gangzha", "auditor", "other/x"));
+	/* An auditor below the district sees only its own scope. */
+	CHECK(scope_may_see("gangzha/qinzao/feiqiao", "auditor",
+			    "gangzha/qinzao/feiqiao"));
+	CHECK(scope_may_see("gangzha/qinzao/feiqiao", "auditor",
+			    "gangzha/qinzao/*"));
+	CHECK(!scope_may_see("gangzha/qinzao/feiqiao", "auditor",
+			     "gangzha/qinzao/tangzha"));
+	CHECK(!scope_may_see("gangzha/qinzao/feiqiao", "auditor",
+			     "gangzha/qinzao"));
+	CHECK(!scope_may_see("gangzha/qinzao", "auditor", "gangzha/other/x"));
+	CHECK(scope_may_see("gangzha/qinzao", "auditor",
+			    "gangzha/qinzao/tangzha"));
 
 	scope_district("gangzha/qinzao", d, sizeof(d));
 	CHECK_STR(d, "gangzha");
