@@ -103,7 +103,9 @@ main(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "version") == 0 ||
 	    strcmp(argv[1], "--version") == 0) {
-		printf("tiersync %s\n", TSYNC_VERSION_STRING);
+		printf("tiersync %s (protocol %d, schema %d)\n",
+		       TSYNC_VERSION_STRING, TSYNC_PROTOCOL_VERSION,
+		       TSYNC_SCHEMA_VERSION);
 		return EXIT_DONE;
 	}
 	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)

@@ -19,7 +19,8 @@
 #include "keys.h"
 #include "util.h"
 
-#define SCHEMA_VERSION 2 /* 1: cases only; 2: the records (domain/) */
+/* 1: cases only; 2: the records (domain/).  CHANGELOG.md names each. */
+#define SCHEMA_VERSION TSYNC_SCHEMA_VERSION
 #define TBL_MAX_COLS 64
 #define TBL_MAX_TABLES 64 /* tids are 1..TBL_MAX_TABLES */
 

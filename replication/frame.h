@@ -16,9 +16,10 @@
 
 #include <msgpack.h>
 
+#include "tiersync/tiersync.h"
 #include "util.h"
 
-#define PROTO_VERSION 1
+#define PROTO_VERSION TSYNC_PROTOCOL_VERSION /* tiersync.h */
 #define FRAME_MAX (17u << 20) /* one txn of TXN_MAX_BODY plus framing */
 
 /*

@@ -22,7 +22,9 @@
 extern "C" {
 #endif
 
-#define TSYNC_VERSION_STRING "0.3.0"
+#define TSYNC_VERSION_STRING "0.2.0" /* the release (CHANGELOG.md) */
+#define TSYNC_PROTOCOL_VERSION 1      /* what HELLO speaks */
+#define TSYNC_SCHEMA_VERSION 2        /* the replicated tables' version */
 
 enum {
 	TSYNC_OK = 0,
