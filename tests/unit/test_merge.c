@@ -476,7 +476,7 @@ main(int argc, char **argv)
 	{
 		int clashes = 0;
 
-		for (seed = 1; seed <= (seeds + 1) / 2 + 2; seed++) {
+		for (seed = 1; seed <= (seeds + 1) / 2; seed++) {
 			char name[3][32];
 			struct state want, got;
 
