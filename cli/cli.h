@@ -7,6 +7,8 @@
 
 #include <stdio.h>
 
+#include <jansson.h>
+
 #include "tiersync/tiersync.h"
 
 /* Exit codes: 0 done, 1 failed or found faults, 2 bad command line. */
@@ -33,13 +35,22 @@ int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Opens a node or prints why not. */
 struct tsync_node *open_node(const char *dir);
 /*
- * JSON output: a string (NULL prints ""), the first n bytes of s as a
- * string, and a blob as {"blob":"<hex>"}.  Control characters are escaped
- * and bytes that are not UTF-8 become U+FFFD, so the output is always JSON.
+ * JSON output, built with jansson: a string (NULL gives ""), the first n
+ * bytes of s as a string, a blob as {"blob":"<hex>"}, and an unsigned
+ * number.  Bytes that are not UTF-8 become U+FFFD, so the output is always
+ * JSON.  Each returns a new reference, or NULL if memory ran out (json_pack
+ * "o" fails on NULL, so these can go straight into it).
  */
-void json_str(FILE *f, const char *s);
-void json_strn(FILE *f, const char *s, size_t n);
-void json_hex(FILE *f, const void *p, size_t n);
+json_t *jtext(const char *s);
+json_t *jtextn(const char *s, size_t n);
+json_t *jblob(const void *p, size_t n);
+json_t *juint(uint64_t v);
+/*
+ * Prints v on one line (compact, keys in insertion order) to standard
+ * output and drops the reference; NULL means memory ran out.  Returns
+ * EXIT_DONE or EXIT_FAIL (with a message).
+ */
+int jprint(json_t *v);
 
 int cmd_ca(struct args *a);
 int cmd_init(struct args *a);

@@ -13,6 +13,8 @@ static const char usage[] =
 
 struct lst {
 	int json, count;
+	json_t *arr; /* --json: the conflicts so far */
+	int oom;     /* --json: one could not be built */
 };
 
 /* A value for people: text as it is, a blob as x'<hex>', NULL as (null). */
@@ -36,15 +38,12 @@ show_value(const char *v, size_t len, int blob)
 }
 
 /* A value in JSON: a string, {"blob":"<hex>"} or null. */
-static void
-json_value(const char *v, size_t len, int blob)
+static json_t *
+value_json(const char *v, size_t len, int blob)
 {
 	if (v == NULL)
-		fputs("null", stdout);
-	else if (blob)
-		json_hex(stdout, v, len);
-	else
-		json_strn(stdout, v, len);
+		return json_null();
+	return blob ? jblob(v, len) : jtextn(v, len);
 }
 
 static int
@@ -52,10 +51,11 @@ print_conflict(void *arg, const struct tsync_conflict *c)
 {
 	struct lst *l = arg;
 	char mine[64], theirs[64];
+	json_t *v;
 
-	tsync_hlc_format(c->mine_hlc, mine, sizeof(mine));
-	tsync_hlc_format(c->theirs_hlc, theirs, sizeof(theirs));
 	if (!l->json) {
+		tsync_hlc_format(c->mine_hlc, mine, sizeof(mine));
+		tsync_hlc_format(c->theirs_hlc, theirs, sizeof(theirs));
 		printf("conflict %s  %s/%s  column %s%s\n  shown:  ", c->id,
 		       c->table, c->row, c->column,
 		       c->row_deleted ? "  (row deleted since)" : "");
@@ -68,39 +68,43 @@ print_conflict(void *arg, const struct tsync_conflict *c)
 		l->count++;
 		return 0;
 	}
-	printf("%s{\"id\":\"%s\",\"table\":", l->count++ ? "," : "", c->id);
-	json_str(stdout, c->table);
-	printf(",\"row\":");
-	json_str(stdout, c->row);
-	printf(",\"column\":");
-	json_str(stdout, c->column);
-	printf(",\"mine\":");
-	json_value(c->mine, c->mine_len, c->mine_blob);
-	printf(",\"theirs\":");
-	json_value(c->theirs, c->theirs_len, c->theirs_blob);
-	printf(",\"mine_hlc\":%llu,\"mine_origin\":\"%s\",\"theirs_hlc\":%llu,"
-	       "\"theirs_origin\":\"%s\",\"row_deleted\":%s}",
-	       (unsigned long long)c->mine_hlc, c->mine_origin,
-	       (unsigned long long)c->theirs_hlc, c->theirs_origin,
-	       c->row_deleted ? "true" : "false");
+	v = json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:b}", "id",
+		      jtext(c->id), "table", jtext(c->table), "row",
+		      jtext(c->row), "column", jtext(c->column), "mine",
+		      value_json(c->mine, c->mine_len, c->mine_blob), "theirs",
+		      value_json(c->theirs, c->theirs_len, c->theirs_blob),
+		      "mine_hlc", juint(c->mine_hlc), "mine_origin",
+		      jtext(c->mine_origin), "theirs_hlc", juint(c->theirs_hlc),
+		      "theirs_origin", jtext(c->theirs_origin), "row_deleted",
+		      c->row_deleted);
+	if (v == NULL || json_array_append_new(l->arr, v) != 0) {
+		l->oom = 1;
+		return -1; /* stops the listing */
+	}
 	return 0;
 }
 
 static int
 list(struct tsync_node *n, struct args *a)
 {
-	struct lst l = {arg_flag(a, "--json"), 0};
+	struct lst l = {arg_flag(a, "--json"), 0, NULL, 0};
 	int rc;
 
 	if ((rc = arg_done(a, usage)) != 0)
 		return rc;
-	if (l.json)
-		printf("[");
+	if (l.json && (l.arr = json_array()) == NULL)
+		return jprint(NULL);
 	rc = tsync_node_conflicts(n, print_conflict, &l);
-	if (l.json)
-		printf("]\n");
-	else if (rc == 0)
+	if (l.json) {
+		/* Nothing on standard output unless all of it is there. */
+		if (rc == 0 && !l.oom)
+			return jprint(l.arr);
+		json_decref(l.arr);
+		if (l.oom)
+			return jprint(NULL); /* says memory ran out */
+	} else if (rc == 0) {
 		printf("%d open conflict%s\n", l.count, l.count == 1 ? "" : "s");
+	}
 	return rc == 0 ? EXIT_DONE : fail("%s", tsync_node_errmsg(n));
 }
 

@@ -171,7 +171,19 @@ cmd_log(struct args *a)
 struct st {
 	int json;
 	int count;
+	json_t *arr; /* --json: the list being filled */
+	int oom;     /* --json: an item could not be built */
 };
+
+/* Appends an item to the --json list; -1 if it could not be built. */
+static int
+add(struct st *st, json_t *v)
+{
+	if (v != NULL && json_array_append_new(st->arr, v) == 0)
+		return 0;
+	st->oom = 1;
+	return -1; /* stops the listing */
+}
 
 static int
 print_stream(void *arg, const struct tsync_stream_info *s)
@@ -179,19 +191,15 @@ print_stream(void *arg, const struct tsync_stream_info *s)
 	struct st *st = arg;
 	char when[64];
 
+	if (st->json)
+		return add(st, json_pack("{s:o,s:o,s:o,s:o,s:b}", "origin",
+					 jtext(s->origin), "scope",
+					 jtext(s->scope), "seq", juint(s->seq),
+					 "hlc", juint(s->hlc), "local",
+					 s->local));
 	tsync_hlc_format(s->hlc, when, sizeof(when));
-	if (!st->json) {
-		printf("  %s %-40s seq %-8llu %s%s\n", s->origin, s->scope,
-		       (unsigned long long)s->seq, when,
-		       s->local ? "  (local)" : "");
-		return 0;
-	}
-	printf("%s{\"origin\":\"%s\",\"scope\":", st->count++ ? "," : "",
-	       s->origin);
-	json_str(stdout, s->scope);
-	printf(",\"seq\":%llu,\"hlc\":%llu,\"local\":%s}",
-	       (unsigned long long)s->seq, (unsigned long long)s->hlc,
-	       s->local ? "true" : "false");
+	printf("  %s %-40s seq %-8llu %s%s\n", s->origin, s->scope,
+	       (unsigned long long)s->seq, when, s->local ? "  (local)" : "");
 	return 0;
 }
 
@@ -200,20 +208,16 @@ print_quarantine(void *arg, const struct tsync_quarantine_info *q)
 {
 	struct st *st = arg;
 
-	if (st->json) {
-		printf("%s{\"peer\":", st->count++ ? "," : "");
-		json_str(stdout, q->peer);
-		printf(",\"reason\":");
-		json_str(stdout, q->reason);
-		printf(",\"count\":%llu,\"last_at_ms\":%llu}",
-		       (unsigned long long)q->count,
-		       (unsigned long long)q->last_at_ms);
-	} else {
-		printf("%s  %llu from %s: %s\n",
-		       st->count++ ? "" : "quarantined (kept as evidence, not "
-					  "applied):\n",
-		       (unsigned long long)q->count, q->peer, q->reason);
-	}
+	if (st->json)
+		return add(st, json_pack("{s:o,s:o,s:o,s:o}", "peer",
+					 jtext(q->peer), "reason",
+					 jtext(q->reason), "count",
+					 juint(q->count), "last_at_ms",
+					 juint(q->last_at_ms)));
+	printf("%s  %llu from %s: %s\n",
+	       st->count++ ? "" : "quarantined (kept as evidence, not "
+				  "applied):\n",
+	       (unsigned long long)q->count, q->peer, q->reason);
 	return 0;
 }
 
@@ -223,14 +227,12 @@ print_skew(void *arg, const struct tsync_skew_info *k)
 	struct st *st = arg;
 
 	if (st->json)
-		printf("%s{\"origin\":\"%s\",\"ahead_ms\":%llu}",
-		       st->count++ ? "," : "", k->origin,
-		       (unsigned long long)k->ahead_ms);
-	else
-		printf("%s  %s clock ran %llu ms ahead of ours (versions kept; "
-		       "our clock bounded)\n",
-		       st->count++ ? "" : "clock skew:\n", k->origin,
-		       (unsigned long long)k->ahead_ms);
+		return add(st, json_pack("{s:o,s:o}", "origin", jtext(k->origin),
+					 "ahead_ms", juint(k->ahead_ms)));
+	printf("%s  %s clock ran %llu ms ahead of ours (versions kept; "
+	       "our clock bounded)\n",
+	       st->count++ ? "" : "clock skew:\n", k->origin,
+	       (unsigned long long)k->ahead_ms);
 	return 0;
 }
 
@@ -241,51 +243,90 @@ print_peer(void *arg, const struct tsync_peer_info *p)
 	char when[64];
 	uint64_t ms = p->last_contact_ms;
 
+	if (st->json)
+		return add(st,
+			   json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,"
+				     "s:o}",
+				     "node_id", jtext(p->node_id), "role",
+				     jtext(p->role), "scope", jtext(p->scope),
+				     "addr", jtext(p->addr), "last_contact_ms",
+				     juint(ms), "they_lack", juint(p->they_lack),
+				     "we_lack", juint(p->we_lack), "sent",
+				     juint(p->sent), "received",
+				     juint(p->received), "last_error",
+				     p->last_error ? jtext(p->last_error)
+						   : json_null()));
 	tsync_hlc_format(ms << 16, when, sizeof(when));
-	if (!st->json) {
-		printf("  %s %-7s %-32s last contact %s\n"
-		       "      behind: peer lacked %llu of ours, we lacked %llu "
-		       "of its; moved: sent %llu, received %llu%s%s\n",
-		       p->node_id, p->role, p->scope, when,
-		       (unsigned long long)p->they_lack,
-		       (unsigned long long)p->we_lack,
-		       (unsigned long long)p->sent,
-		       (unsigned long long)p->received,
-		       p->last_error ? "\n      last error: " : "",
-		       p->last_error ? p->last_error : "");
-		return 0;
-	}
-	printf("%s{\"node_id\":\"%s\",\"role\":", st->count++ ? "," : "",
-	       p->node_id);
-	json_str(stdout, p->role);
-	printf(",\"scope\":");
-	json_str(stdout, p->scope);
-	printf(",\"addr\":");
-	json_str(stdout, p->addr);
-	printf(",\"last_contact_ms\":%llu,\"they_lack\":%llu,"
-	       "\"we_lack\":%llu,\"sent\":%llu,\"received\":%llu,"
-	       "\"last_error\":",
-	       (unsigned long long)ms, (unsigned long long)p->they_lack,
-	       (unsigned long long)p->we_lack, (unsigned long long)p->sent,
-	       (unsigned long long)p->received);
-	if (p->last_error)
-		json_str(stdout, p->last_error);
-	else
-		printf("null");
-	printf("}");
+	printf("  %s %-7s %-32s last contact %s\n"
+	       "      behind: peer lacked %llu of ours, we lacked %llu "
+	       "of its; moved: sent %llu, received %llu%s%s\n",
+	       p->node_id, p->role, p->scope, when,
+	       (unsigned long long)p->they_lack, (unsigned long long)p->we_lack,
+	       (unsigned long long)p->sent, (unsigned long long)p->received,
+	       p->last_error ? "\n      last error: " : "",
+	       p->last_error ? p->last_error : "");
 	return 0;
+}
+
+/*
+ * --json: the object of `status`, built from the lists, or NULL: *oom if
+ * memory ran out, else *rc says why.
+ */
+static json_t *
+status_json(struct tsync_node *n, const struct tsync_identity *id,
+	    const struct tsync_counts *c, int *rc, int *oom)
+{
+	json_t *lists[4] = {NULL, NULL, NULL, NULL};
+	struct st st = {1, 0, NULL, 0};
+	int i;
+
+	*rc = 0;
+	*oom = 1;
+	for (i = 0; i < 4; i++)
+		if ((lists[i] = json_array()) == NULL)
+			goto drop;
+	st.arr = lists[0];
+	*rc = tsync_node_streams(n, print_stream, &st);
+	st.arr = lists[1];
+	if (*rc == 0)
+		*rc = tsync_node_peers(n, print_peer, &st);
+	st.arr = lists[2];
+	if (*rc == 0)
+		*rc = tsync_node_skews(n, print_skew, &st);
+	st.arr = lists[3];
+	if (*rc == 0)
+		*rc = tsync_node_quarantine(n, print_quarantine, &st);
+	*oom = st.oom;
+	if (*rc != 0 || *oom)
+		goto drop;
+	return json_pack("{s:o,s:o,s:o,s:o,s:{s:o,s:o,s:o,s:o,s:o,s:o},"
+			 "s:o,s:o,s:o,s:o}",
+			 "node_id", jtext(id->node_id), "scope",
+			 jtext(id->scope), "role", jtext(id->role), "district",
+			 jtext(id->district), "counts", "txns", juint(c->txns),
+			 "rows", juint(c->rows), "tombstones",
+			 juint(c->tombstones), "streams", juint(c->streams),
+			 "conflicts", juint(c->conflicts), "quarantined",
+			 juint(c->quarantined), "streams", lists[0], "peers",
+			 lists[1], "clock_skews", lists[2], "quarantine",
+			 lists[3]);
+drop:
+	for (i = 0; i < 4; i++)
+		json_decref(lists[i]);
+	return NULL;
 }
 
 int
 cmd_status(struct args *a)
 {
 	static const char u[] = "tiersync status NODE_DIR [--json]";
-	struct st st = {arg_flag(a, "--json"), 0};
+	struct st st = {arg_flag(a, "--json"), 0, NULL, 0};
 	const char *dir = arg_next(a);
 	struct tsync_identity id;
 	struct tsync_counts c;
 	struct tsync_node *n;
-	int rc;
+	json_t *out;
+	int rc, oom;
 
 	if (dir == NULL)
 		return usage_error(u, "NODE_DIR is needed");
@@ -299,53 +340,35 @@ cmd_status(struct args *a)
 		goto out;
 	}
 	if (st.json) {
-		printf("{\"node_id\":\"%s\",\"scope\":", id.node_id);
-		json_str(stdout, id.scope);
-		printf(",\"role\":");
-		json_str(stdout, id.role);
-		printf(",\"district\":");
-		json_str(stdout, id.district);
-		printf(",\"counts\":{\"txns\":%llu,\"rows\":%llu,"
-		       "\"tombstones\":%llu,\"streams\":%llu,"
-		       "\"conflicts\":%llu,\"quarantined\":%llu},"
-		       "\"streams\":[",
-		       (unsigned long long)c.txns, (unsigned long long)c.rows,
-		       (unsigned long long)c.tombstones,
-		       (unsigned long long)c.streams,
-		       (unsigned long long)c.conflicts,
-		       (unsigned long long)c.quarantined);
-	} else {
-		printf("node      %s\nscope     %s\nrole      %s\n"
-		       "district  %s\n",
-		       id.node_id, id.scope, id.role, id.district);
-		printf("txns %llu, rows %llu, tombstones %llu, conflicts %llu, "
-		       "quarantined %llu\nstreams (%llu):\n",
-		       (unsigned long long)c.txns, (unsigned long long)c.rows,
-		       (unsigned long long)c.tombstones,
-		       (unsigned long long)c.conflicts,
-		       (unsigned long long)c.quarantined,
-		       (unsigned long long)c.streams);
+		/* Nothing on standard output unless all of it is there. */
+		out = status_json(n, &id, &c, &rc, &oom);
+		if (rc != 0 && !oom)
+			rc = fail("%s", tsync_node_errmsg(n));
+		else
+			rc = jprint(out); /* NULL: says memory ran out */
+		goto out;
 	}
+	printf("node      %s\nscope     %s\nrole      %s\n"
+	       "district  %s\n",
+	       id.node_id, id.scope, id.role, id.district);
+	printf("txns %llu, rows %llu, tombstones %llu, conflicts %llu, "
+	       "quarantined %llu\nstreams (%llu):\n",
+	       (unsigned long long)c.txns, (unsigned long long)c.rows,
+	       (unsigned long long)c.tombstones,
+	       (unsigned long long)c.conflicts,
+	       (unsigned long long)c.quarantined,
+	       (unsigned long long)c.streams);
 	rc = tsync_node_streams(n, print_stream, &st);
-	if (st.json)
-		printf("],\"peers\":[");
-	else
-		printf("peers:\n");
+	printf("peers:\n");
 	st.count = 0;
 	if (rc == 0)
 		rc = tsync_node_peers(n, print_peer, &st);
-	if (st.json)
-		printf("],\"clock_skews\":[");
 	st.count = 0;
 	if (rc == 0)
 		rc = tsync_node_skews(n, print_skew, &st);
-	if (st.json)
-		printf("],\"quarantine\":[");
 	st.count = 0;
 	if (rc == 0)
 		rc = tsync_node_quarantine(n, print_quarantine, &st);
-	if (st.json)
-		printf("]}\n");
 	if (rc != 0)
 		rc = fail("%s", tsync_node_errmsg(n));
 out:

@@ -2,6 +2,7 @@
  * util.c - argument parsing and output helpers for the tiersync command.
  */
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -155,46 +156,90 @@ utf8_len(const unsigned char *p, size_t n)
 	return len;
 }
 
-void
-json_strn(FILE *f, const char *s, size_t n)
+/*
+ * The first n bytes of s as a JSON string.  jansson takes only UTF-8, so
+ * a byte that does not start a well-formed sequence becomes U+FFFD first;
+ * jansson escapes the quotes, backslashes and control characters.
+ */
+json_t *
+jtextn(const char *s, size_t n)
 {
+	static const char fffd[] = "\xef\xbf\xbd";
 	const unsigned char *p = (const unsigned char *)s;
-	size_t i = 0, len;
+	size_t i = 0, o = 0, len;
+	json_t *v;
+	char *t;
 
-	fputc('"', f);
+	if (s == NULL)
+		return json_string("");
+	while (i < n && (len = utf8_len(p + i, n - i)) != 0)
+		i += len;
+	if (i == n) /* already UTF-8, the common case */
+		return json_stringn(s, n);
+	if (n > (SIZE_MAX - 1) / 3 || (t = malloc(3 * n + 1)) == NULL)
+		return NULL;
+	memcpy(t, s, i);
+	o = i;
 	while (i < n) {
-		if (p[i] == '"' || p[i] == '\\')
-			fprintf(f, "\\%c", p[i]);
-		else if (p[i] == '\n')
-			fputs("\\n", f);
-		else if (p[i] < 0x20 || p[i] == 0x7f)
-			fprintf(f, "\\u%04x", p[i]);
-		else if ((len = utf8_len(p + i, n - i)) == 0)
-			fputs("\\ufffd", f); /* not UTF-8: U+FFFD per byte */
-		else {
-			fwrite(p + i, 1, len, f);
+		if ((len = utf8_len(p + i, n - i)) == 0) {
+			memcpy(t + o, fffd, 3); /* not UTF-8: U+FFFD per byte */
+			o += 3;
+			i++;
+		} else {
+			memcpy(t + o, p + i, len);
+			o += len;
 			i += len;
-			continue;
 		}
-		i++;
 	}
-	fputc('"', f);
+	v = json_stringn(t, o);
+	free(t);
+	return v;
 }
 
-void
-json_str(FILE *f, const char *s)
+json_t *
+jtext(const char *s)
 {
-	json_strn(f, s ? s : "", s ? strlen(s) : 0);
+	return jtextn(s, s ? strlen(s) : 0);
 }
 
-void
-json_hex(FILE *f, const void *p, size_t n)
+json_t *
+jblob(const void *p, size_t n)
 {
+	static const char hex[] = "0123456789abcdef";
 	const unsigned char *b = p;
+	json_t *v;
+	char *t;
 	size_t i;
 
-	fputs("{\"blob\":\"", f);
-	for (i = 0; i < n; i++)
-		fprintf(f, "%02x", b[i]);
-	fputs("\"}", f);
+	if (n > (SIZE_MAX - 1) / 2 || (t = malloc(2 * n + 1)) == NULL)
+		return NULL;
+	for (i = 0; i < n; i++) {
+		t[2 * i] = hex[b[i] >> 4];
+		t[2 * i + 1] = hex[b[i] & 15];
+	}
+	v = json_pack("{s:s%}", "blob", t, 2 * n);
+	free(t);
+	return v;
+}
+
+json_t *
+juint(uint64_t v)
+{
+	/* HLCs, counts and sizes stay far below 2^63; past it, a number. */
+	if (v > (uint64_t)INT64_MAX)
+		return json_real((double)v);
+	return json_integer((json_int_t)v);
+}
+
+int
+jprint(json_t *v)
+{
+	int rc = 0;
+
+	if (v == NULL)
+		return fail("out of memory building the JSON output");
+	if (json_dumpf(v, stdout, JSON_COMPACT) != 0 || putchar('\n') == EOF)
+		rc = fail("cannot write the JSON output");
+	json_decref(v);
+	return rc;
 }
