@@ -7,7 +7,9 @@
 # valid certificate, each held to its caps (docs/protocol.md, section 9.1)
 # while an honest child keeps syncing.  Last, one id used by two sibling
 # villages: every txn is held and relayed, the clash is kept aside and
-# listed (nothing refused, nothing after it blocked).
+# listed (nothing refused, nothing after it blocked).  Then trust that can
+# be proven: a back-dated txn of a revoked node refused by position, a
+# stale CA folder refused, and auditors held to their certificate scope.
 source "$(dirname "$0")/lib.sh"
 F=${2:?usage: attacks.sh tiersync tsync_forge}
 node d gangzha
@@ -251,4 +253,92 @@ eq "$(q cs "SELECT title FROM cases WHERE id = '2026-001'")" "A 的案" "A's rec
 if wait_for 10 has_rows d "id = '2026-004'" 1; then ok; else bad "B's new id did not reach the district"; fi
 eq "$("$T" digest "$W/d" --scope gangzha/lianhe)" "$("$T" digest "$W/cs" --scope gangzha/lianhe)" "street and district agree after B's fix"
 for n in cs d; do expect 0 "$T" verify "$W/$n"; done
+# Trust that can be proven (docs/protocol.md, sections 8.1 and 5).
+# (1) Revocation by position, not by clock: village ru's laptop is stolen.
+# The district revokes its certificate, which fixes each of ru's streams
+# at the seq the district holds.  The thief sets the clock back to 2020
+# and signs more: a txn beyond the position is refused at the district and
+# at a street that holds the list, whatever its HLC; one that a street
+# took before the list reached it is flagged by verify there.
+node rd gangzha
+node rs gangzha/qinzao
+node ru gangzha/qinzao/ruvillage
+"$T" sql "$W/ru" "INSERT INTO cases(id, scope, title) VALUES('ru-1', 'gangzha/qinzao/ruvillage', '一')" >/dev/null
+"$T" bundle export "$W/ru" --for gangzha/qinzao --out "$W/ru1.tsb" >/dev/null
+expect 0 "$T" bundle import "$W/rs" "$W/ru1.tsb"
+"$T" bundle export "$W/rs" --for gangzha --out "$W/rs1.tsb" >/dev/null
+expect 0 "$T" bundle import "$W/rd" "$W/rs1.tsb"
+expect 0 "$T" ca revoke "$W/ca" "$W/ru/node.crt" --node "$W/rd"
+has 'last seq accepted of each stream: gangzha/qinzao/ruvillage 1$'
+"$F" backdate "$W/ru" "$W/bd2.tsb" 2 || bad "forge backdate"
+expect 0 "$T" bundle import "$W/rs" "$W/bd2.tsb"
+has 'quarantined 0'
+expect 0 "$T" bundle import "$W/rd" "$W/bd2.tsb"
+expect_q rd 'revoked' 1
+eq "$(rows rd "id = 'forged-backdate-2'")" 0 "district kept the back-dated txn out"
+"$T" bundle export "$W/rd" --for gangzha/qinzao --out "$W/rd.tsb" >/dev/null
+expect 0 "$T" bundle import "$W/rs" "$W/rd.tsb"
+expect 1 "$T" verify "$W/rs"
+has 'seq 2\.\.2 \(1 txns\) held beyond its origin.s revocation: list #[0-9]+ accepts up to seq 1$'
+expect 0 "$T" verify "$W/rd"
+"$F" backdate "$W/ru" "$W/bd3.tsb" 3 "$W/rs" || bad "forge backdate 3"
+expect 0 "$T" bundle import "$W/rs" "$W/bd3.tsb"
+expect_q rs 'revoked' 1
+eq "$(rows rs "id = 'forged-backdate-3'")" 0 "street kept the back-dated txn out"
+# An explicit cut: nothing more of any stream of rz is accepted.
+node rz gangzha/qinzao/rz
+"$T" sql "$W/rz" "INSERT INTO cases(id, scope) VALUES('rz-1', 'gangzha/qinzao/rz')" >/dev/null
+expect 0 "$T" ca revoke "$W/ca" "$W/rz/node.crt" --node "$W/rd" --cut gangzha/qinzao/rz=0
+has 'gangzha/qinzao/rz 0$'
+"$T" bundle export "$W/rz" --for gangzha/qinzao --out "$W/rz.tsb" >/dev/null
+expect 0 "$T" bundle import "$W/rd" "$W/rz.tsb"
+expect_q rd 'revoked' 2
+expect 1 "$T" ca revoke "$W/ca" "$W/rz/node.crt" --node "$W/rd"
+has 'already revoked'
+expect 1 "$T" ca revoke "$W/ca" "$W/rs/node.crt" --cut 'gangzha/qinzao=x'
+has '--cut takes SCOPE=SEQ'
+# (2) Lists only move forward.  A CA folder restored from a copy made
+# before the last revocation would issue a number the district already
+# holds, which no node installs: refused, nothing written.
+node rx gangzha/qinzao/rx
+node ry gangzha/qinzao/ry
+cp "$W/ca/crl.pem" "$W/crl.old"
+expect 0 "$T" ca revoke "$W/ca" "$W/rx/node.crt" --node "$W/rd"
+held=$(q rd "SELECT value FROM ts_meta WHERE key = 'crl_number'")
+cp "$W/crl.old" "$W/ca/crl.pem"
+expect 1 "$T" ca revoke "$W/ca" "$W/ry/node.crt" --node "$W/rd"
+has "holds revocation list #$held, but .*crl.pem is #$((held - 1)).*nothing written"
+cmp -s "$W/ca/crl.pem" "$W/crl.old" && ok || bad "the stale CA folder wrote a list"
+eq "$(q rd "SELECT value FROM ts_meta WHERE key = 'crl_number'")" "$held" "the district's list unchanged"
+# A node refuses a list with a lower number than it holds: the street's
+# older list, in a bundle, leaves the district's in place.
+"$T" bundle export "$W/rs" --for gangzha --out "$W/rs2.tsb" >/dev/null
+expect 0 "$T" bundle import "$W/rd" "$W/rs2.tsb"
+eq "$(q rd "SELECT value FROM ts_meta WHERE key = 'crl_number'")" "$held" "an older list is not installed"
+# Putting the latest list back, as the message says, lets the CA go on.
+sqlite3 "$W/rd/replica.db" "SELECT value FROM ts_meta WHERE key = 'crl'" >"$W/ca/crl.pem"
+expect 0 "$T" ca revoke "$W/ca" "$W/ry/node.crt" --node "$W/rd"
+has "list #$((held + 1));"
+# (5) An auditor sees the scope in its certificate: a village auditor
+# pulling from its street receives only its village's streams; a
+# district auditor still receives the whole district.
+node as gangzha/anle
+node ap gangzha/anle/p
+node aq gangzha/anle/q
+node aup gangzha/anle/p auditor
+node aud gangzha auditor
+"$T" sql "$W/ap" "INSERT INTO cases(id, scope) VALUES('ap-1', 'gangzha/anle/p')" >/dev/null
+"$T" sql "$W/aq" "INSERT INTO cases(id, scope) VALUES('aq-1', 'gangzha/anle/q')" >/dev/null
+"$T" sql "$W/as" "INSERT INTO cases(id, scope) VALUES('as-1', 'gangzha/anle')" >/dev/null
+PA=$(free_port)
+serve as --listen 127.0.0.1:$PA
+wait_port $PA
+expect 0 "$T" sync "$W/ap" --peer 127.0.0.1:$PA
+expect 0 "$T" sync "$W/aq" --peer 127.0.0.1:$PA
+expect 0 "$T" sync "$W/aup" --peer 127.0.0.1:$PA
+eq "$(q aup "SELECT group_concat(id) FROM (SELECT id FROM cases ORDER BY id)")" "ap-1" "the village auditor holds its village only"
+eq "$(q aup "SELECT count(*) FROM ts_streams WHERE scope <> 'gangzha/anle/p'")" 0 "no stream of another scope at the village auditor"
+expect 0 "$T" sync "$W/aud" --peer 127.0.0.1:$PA
+eq "$(q aud "SELECT group_concat(id) FROM (SELECT id FROM cases ORDER BY id)")" "ap-1,aq-1,as-1" "the district auditor holds the whole district"
+for n in aup aud; do expect 0 "$T" verify "$W/$n"; done
 finish
