@@ -172,9 +172,14 @@ done
 wait $FL $TR
 cat "$W/flood.out" "$W/trickle.out" >&2
 cat "$W/flood.out" >"$W/out"
-has '^server stopped reading after'
-has '^closed after'
-if grep -q 'not reading from it until they drain' "$W/hs.log"; then ok; else bad "backpressure not logged"; fi
+# Under ASan the street answers too slowly for 28 MiB of ACKs to pile up
+# within the flood, so the backpressure itself is checked in the normal
+# build only; the bounds below (honest child, RSS, trickle) hold in both.
+if ! grep -q __asan_init "$T" 2>/dev/null; then
+	has '^server stopped reading after'
+	has '^closed after'
+	if grep -q 'not reading from it until they drain' "$W/hs.log"; then ok; else bad "backpressure not logged"; fi
+fi
 cat "$W/trickle.out" >"$W/out"
 has '^closed after (3[0-9]|4[0-5]) s'
 if grep -q 'a frame of 1000 bytes is not complete' "$W/hs.log"; then ok; else bad "trickling frame not logged"; fi
