@@ -5,6 +5,7 @@ import os, signal, subprocess, sys, time, urllib.request
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 T, vdir, vhttp, sdir, shttp, pubhttp, out, vpidfile = sys.argv[1:9]
@@ -35,7 +36,11 @@ def browser():
 
 def wait(d, fn, what, t=30):
     try:
-        return WebDriverWait(d, t, poll_frequency=0.1).until(lambda x: fn())
+        # A page re-renders after each action: an element found a moment
+        # ago may be gone (stale); that is "not yet", not a failure.
+        return WebDriverWait(d, t, poll_frequency=0.1,
+                             ignored_exceptions=(StaleElementReferenceException,
+                                                 NoSuchElementException)).until(lambda x: fn())
     except Exception:
         check(False, "timed out: " + what)
         d.save_screenshot(os.path.join(out, "timeout-" + "".join(c if c.isalnum() else "-" for c in what) + ".png"))
