@@ -120,7 +120,7 @@ http(int port, const char *method, const char *path, const char *cookie,
 	}
 	close(fd);
 	r->text[r->len] = '\0';
-	r->status = r->len > 12 ? atoi(r->text + 9) : 0;
+	r->status = r->len > 12 ? (int)strtol(r->text + 9, NULL, 10) : 0;
 	r->body = strstr(r->text, "\r\n\r\n");
 	r->body = r->body ? r->body + 4 : r->text + r->len;
 }
