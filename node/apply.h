@@ -13,9 +13,12 @@
  *     valid signature; the hash links below it then authenticate the whole
  *     run.  If that signature fails the run is redone checking every
  *     signature, so the good txns before a forged one are kept.
- * Every change of a txn must touch rows of the txn's own scope.  A txn
- * failing any check is quarantined (ts_quarantine) with its reason, the
- * peer it came from and the time; the rest of the batch is applied.
+ * A txn failing any check is quarantined (ts_quarantine) with its reason,
+ * the peer it came from and the time; the rest of the batch is applied.
+ * A change to an id another scope already uses is not a failed check: the
+ * txn is held, and the id's owner (its earliest creation) decides what the
+ * row shows; the other scope's changes are kept aside in ts_clash
+ * (docs/data-model.md, "One id, two scopes").
  *
  * Merge: per column, the larger version (hlc, origin) wins; the row slot
  * decides whether the row is live (see docs/data-model.md).  Applying a
