@@ -6,7 +6,7 @@ set -euo pipefail
 pkgs=(gcc make cmake pkg-config sqlite3 libsqlite3-dev libuv1-dev libssl-dev
       openssl libmsgpack-dev libinih-dev libjansson-dev iproute2 procps
       libmicrohttpd-dev python3 python3-selenium chromium chromium-driver
-      fonts-wqy-zenhei clang libclang-rt-14-dev)
+      fonts-wqy-zenhei clang libclang-rt-14-dev iptables faketime)
 
 missing=()
 for p in "${pkgs[@]}"; do
