@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "conflict.h"
+#include "heads.h"
 #include "node_int.h"
 #include "scope.h"
 #include "txn.h"
@@ -922,6 +923,10 @@ capture_commit(struct tsync_node *n)
 		return node_err(n, c->err, "%s", c->errmsg);
 	if (c->nch == 0)
 		return 0;
+	/* A replica restored from an older backup would reuse seqs its
+	 * peers hold with other contents: refused until it caught up. */
+	if ((rc = heads_check(n)) != 0)
+		return rc;
 	memset(&cm, 0, sizeof(cm));
 	cm.n = n;
 	cm.nsorted = c->nch;

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "domain.h"
+#include "heads.h"
 #include "node_int.h"
 #include "scope.h"
 
@@ -416,7 +417,7 @@ tsync_node_commit(struct tsync_node *n)
 {
 	struct store_txn tx = {NULL, 1};
 	uint64_t saved = n->hlc.last;
-	int rc;
+	int rc, wrote = n->cap.nch > 0;
 
 	if (!n->cap.active)
 		return node_err(n, TSYNC_EINVAL, "no transaction is open");
@@ -430,6 +431,11 @@ tsync_node_commit(struct tsync_node *n)
 		return rc;
 	}
 	capture_reset(n);
+	/* After the commit, never before: the heads file may lag behind
+	 * replica.db (a failure here only weakens the restore check), but
+	 * is never ahead of it. */
+	if (wrote)
+		(void)heads_save(n);
 	return 0;
 }
 

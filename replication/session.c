@@ -46,6 +46,7 @@
 
 #include "apply.h"
 #include "frame.h"
+#include "heads.h"
 #include "node_int.h"
 #include "revoke.h"
 #include "scope.h"
@@ -400,8 +401,6 @@ plan_rebuild(struct sess *s)
 	s->plan = NULL;
 	s->nplan = s->plan_pos = 0;
 	s->dirty = 0;
-	if (strcmp(s->n->role, "auditor") == 0)
-		return 0; /* auditors send nothing */
 	rc = log_streams(s->n, &s->plan, &s->nplan);
 	if (rc != 0)
 		return fail(s, rc, ERR_INTERNAL, "cannot read streams: %s",
@@ -415,8 +414,10 @@ send_batch(struct sess *s)
 {
 	msgpack_packer pk;
 	size_t f;
-	int rc;
+	int rc, auditor = strcmp(s->n->role, "auditor") == 0;
 
+	/* An auditor sends a peer only the peer's own txns: those a
+	 * restored office lacks (docs/protocol.md, section 3.4). */
 	s->batch.len = 0;
 	s->batch_count = 0;
 	while (s->plan_pos < s->nplan && s->batch_count < s->cfg.batch_txns &&
@@ -426,11 +427,12 @@ send_batch(struct sess *s)
 		uint64_t have = known_get(s, r->origin, r->scope, sl);
 		unsigned before = s->batch_count;
 
-		if (have >= r->seq || !peer_may_see(s, r->scope)) {
+		if (have >= r->seq || !peer_may_see(s, r->scope) ||
+		    (auditor && r->origin != s->peer_id)) {
 			s->plan_pos++;
 			continue;
 		}
-		if ((rc = send_cert(s, r->origin)) != 0)
+		if (!auditor && (rc = send_cert(s, r->origin)) != 0)
 			return fail(s, rc, ERR_INTERNAL, "out of memory");
 		rc = log_read(s->n, r->sid, have + 1, r->seq,
 			      s->cfg.batch_bytes - s->batch.len,
@@ -612,6 +614,26 @@ vv_size_ok(struct sess *s, uint32_t n, const char *what)
 	return 0;
 }
 
+/*
+ * The peer holds more of one of our own streams than we do: this replica
+ * was restored from an older backup.  The heads file remembers it, so no
+ * local write reuses those seqs until they are fetched back (heads.h).
+ */
+static void
+restored(struct sess *s, const msgpack_object *a, uint64_t my)
+{
+	if (heads_learn(s->n, a[1].via.str.ptr, a[1].via.str.size,
+			a[2].via.u64, s->peer_id) != 0)
+		act(s, SA_LOG, 0, "cannot record the restore: %s",
+		    tsync_node_errmsg(s->n));
+	act(s, SA_LOG, 0,
+	    "%s holds our stream %.*s up to seq %llu, we hold %llu: this "
+	    "replica was restored from a backup; local writes wait until "
+	    "the rest is fetched back",
+	    s->peer_name, (int)a[1].via.str.size, a[1].via.str.ptr,
+	    (unsigned long long)a[2].via.u64, (unsigned long long)my);
+}
+
 /* Records their VV in `known`; counts what each side lacks. */
 static int
 take_vv(struct sess *s, const struct frame *f)
@@ -647,8 +669,11 @@ take_vv(struct sess *s, const struct frame *f)
 	for (i = 0; i < n; i += 3) {
 		uint64_t my = held_seq(mine, cnt, &a[i]);
 
-		if (a[i + 2].via.u64 > my)
-			s->st.we_lack += a[i + 2].via.u64 - my;
+		if (a[i + 2].via.u64 <= my)
+			continue;
+		s->st.we_lack += a[i + 2].via.u64 - my;
+		if (a[i].via.u64 == s->n->id)
+			restored(s, &a[i], my);
 	}
 	free(mine);
 	return 0;
@@ -676,6 +701,23 @@ on_held(void *arg, uint64_t origin, const char *scope, size_t len,
 	known_raise(arg, origin, scope, len, seq);
 }
 
+/* 1 unless the peer is an auditor and w is not a txn of ours: an auditor
+ * sends a restored office its own txns back, nothing else. */
+static int
+from_auditor_ok(struct sess *s, const struct wire_txn *w)
+{
+	struct txn t;
+	char err[96];
+	int ok;
+
+	if (strcmp(s->peer_role, "auditor") != 0)
+		return 1;
+	ok = txn_decode(&t, w->body, w->len, err, sizeof(err)) == 0 &&
+	     t.origin == s->n->id;
+	txn_done(&t);
+	return ok;
+}
+
 static int
 on_batch(struct sess *s, const struct frame *f)
 {
@@ -691,9 +733,6 @@ on_batch(struct sess *s, const struct frame *f)
 	if (frame_u64(f, 1, &no) != 0 || frame_arr(f, 2, &a, &n) != 0 ||
 	    n % 2 != 0)
 		return fail(s, TSYNC_EPROTO, ERR_MALFORMED, "malformed BATCH");
-	if (strcmp(s->peer_role, "auditor") == 0)
-		return fail(s, TSYNC_EPROTO, ERR_ROLE,
-			    "an auditor sends nothing");
 	w = calloc(n / 2 + 1, sizeof(*w));
 	if (w == NULL)
 		return fail(s, TSYNC_ENOMEM, ERR_INTERNAL, "out of memory");
@@ -723,6 +762,12 @@ on_batch(struct sess *s, const struct frame *f)
 		w[i / 2].body = (const uint8_t *)a[i].via.bin.ptr;
 		w[i / 2].len = a[i].via.bin.size;
 		w[i / 2].sig = (const uint8_t *)a[i + 1].via.bin.ptr;
+		if (!from_auditor_ok(s, &w[i / 2])) {
+			free(w);
+			return fail(s, TSYNC_EPROTO, ERR_ROLE,
+				    "an auditor sends nothing but our own "
+				    "txns back");
+		}
 	}
 	rc = apply_batch(s->n, w, n / 2, s->peer_name, &rep, on_held, s);
 	free(w);
@@ -790,8 +835,9 @@ on_done(struct sess *s, const struct frame *f)
 		return fail(s, TSYNC_EIO, ERR_INTERNAL, "cannot read streams");
 	/*
 	 * Everything the peer holds that we may see and that its role lets it
-	 * send us, we now hold too.  An auditor sends nothing, so what it
-	 * holds beyond us is never missing here (docs/protocol.md 3.7).
+	 * send us, we now hold too.  An auditor sends only our own txns back,
+	 * so what else it holds beyond us is never missing here
+	 * (docs/protocol.md 3.7).
 	 */
 	sends = strcmp(s->peer_role, "auditor") != 0;
 	for (i = 0; i + 2 < n; i += 3) {
@@ -805,7 +851,8 @@ on_done(struct sess *s, const struct frame *f)
 		}
 		memcpy(sc, a[i + 1].via.str.ptr, a[i + 1].via.str.size);
 		sc[a[i + 1].via.str.size] = '\0';
-		if (!sends || !scope_may_see(s->n->scope, s->n->role, sc))
+		if ((!sends && a[i].via.u64 != s->n->id) ||
+		    !scope_may_see(s->n->scope, s->n->role, sc))
 			continue;
 		my = held_seq(mine, cnt, &a[i]);
 		if (a[i + 2].via.u64 > my)

@@ -368,6 +368,8 @@ node_reset(struct sim *sm, const struct fixture *fx, int i)
 	sn->rng.s = rng_next(&sm->rng);
 	snprintf(path, sizeof(path), "%s/replica.db-shm", sn->dir);
 	unlink(path);
+	snprintf(path, sizeof(path), "%s/heads", sn->dir); /* a new history */
+	unlink(path);
 	snprintf(path, sizeof(path), "%s/replica.db-wal", sn->dir);
 	unlink(path);
 	if (fx->wallen[i] > 0 &&
