@@ -112,8 +112,14 @@ cmd_sql(struct args *a)
 		sql = script;
 	}
 	rc = tsync_node_exec(n, sql, print_row, &p);
-	if (rc != 0)
-		rc = fail("%s; nothing was written", tsync_node_errmsg(n));
+	if (rc != 0) {
+		const char *m = tsync_node_errmsg(n);
+
+		/* Some messages already say so (a refused clock, disk full). */
+		rc = strstr(m, "nothing was written") != NULL
+			     ? fail("%s", m)
+			     : fail("%s; nothing was written", m);
+	}
 	free(script);
 	tsync_node_close(n);
 	return rc;
