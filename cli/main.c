@@ -22,6 +22,7 @@ static const char usage[] =
 	"  serve NODE_DIR [--listen ADDR:PORT] [--parent HOST:PORT] [--http ADDR:PORT] [--quiet]\n"
 	"  sync NODE_DIR --peer HOST:PORT [--timeout SECONDS]\n"
 	"  bundle export NODE_DIR --for SCOPE --out FILE [--since FILE]\n"
+	"                [--to CERT]... [--unsealed]\n"
 	"  bundle import NODE_DIR FILE\n"
 	"  conflicts NODE_DIR [list [--json] | resolve ID (--keep mine|theirs "
 	"| --value V)]\n"

@@ -1,7 +1,10 @@
 /*
  * ca.c - the district certificate authority: `tiersync ca init` and
  * `tiersync ca issue`.  A CA directory holds ca.key (0600), ca.crt and
- * issued/<node-id>.crt, a copy of every certificate it signed.
+ * issued/<node-id>.crt, a copy of every certificate it signed.  An issued
+ * node directory gets node.key (Ed25519, signs), enc.key (X25519, opens
+ * sealed bundles; both 0600), node.crt (binding both public keys) and a
+ * copy of ca.crt.
  */
 #include <errno.h>
 #include <limits.h>
@@ -16,6 +19,11 @@
 #include "scope.h"
 #include "tiersync/tiersync.h"
 #include "util.h"
+
+/* What `ca issue` writes into a node directory. */
+static const char *const node_files[] = {"node.key", "enc.key", "node.crt",
+					 "ca.crt"};
+#define NFILES (sizeof(node_files) / sizeof(node_files[0]))
 
 static int
 ensure_dir(const char *dir, char *err, size_t len)
@@ -96,7 +104,7 @@ issue(const char *ca_dir, const struct cert_info *want, int days,
       const char *out_dir, char *err, size_t errlen)
 {
 	char path[PATH_MAX], idhex[17];
-	EVP_PKEY *ca_key = NULL, *key = NULL;
+	EVP_PKEY *ca_key = NULL, *key = NULL, *enc = NULL;
 	X509 *ca = NULL, *crt = NULL;
 	struct cert_info ci = *want;
 	uint64_t serial;
@@ -119,13 +127,15 @@ issue(const char *ca_dir, const struct cert_info *want, int days,
 		rc = TSYNC_ESCOPE;
 		goto out;
 	}
-	if (keys_generate(&key) != 0 ||
+	if (keys_generate(&key) != 0 || keys_enc_generate(&enc) != 0 ||
+	    keys_enc_public(enc, ci.enc_pub) != 0 ||
 	    RAND_bytes((unsigned char *)&serial, sizeof(serial)) != 1) {
 		ts_fmt(err, errlen, "cannot generate a key");
 		rc = TSYNC_ENOMEM;
 		goto out;
 	}
 	ci.node_id = keys_node_id(key);
+	ci.has_enc = 1;
 	crt = cert_make_node(key, &ci, ca, ca_key, days,
 			     serial & 0x7fffffffffffffffULL);
 	if (crt == NULL) {
@@ -137,6 +147,9 @@ issue(const char *ca_dir, const struct cert_info *want, int days,
 	created = 1;
 	ts_fmt(path, sizeof(path), "%s/node.key", out_dir);
 	if ((rc = keys_save_private(key, path, err, errlen)) != 0)
+		goto out;
+	ts_fmt(path, sizeof(path), "%s/enc.key", out_dir);
+	if ((rc = keys_save_private(enc, path, err, errlen)) != 0)
 		goto out;
 	ts_fmt(path, sizeof(path), "%s/node.crt", out_dir);
 	if ((rc = cert_save(crt, path, err, errlen)) != 0)
@@ -155,17 +168,17 @@ issue(const char *ca_dir, const struct cert_info *want, int days,
 out:
 	if (rc != 0 && created) {
 		/* Leave nothing half-issued behind. */
-		static const char *const files[] = {"node.key", "node.crt",
-						    "ca.crt"};
 		size_t i;
 
-		for (i = 0; i < 3; i++) {
-			ts_fmt(path, sizeof(path), "%s/%s", out_dir, files[i]);
+		for (i = 0; i < NFILES; i++) {
+			ts_fmt(path, sizeof(path), "%s/%s", out_dir,
+			       node_files[i]);
 			unlink(path);
 		}
 	}
 	EVP_PKEY_free(ca_key);
 	EVP_PKEY_free(key);
+	EVP_PKEY_free(enc);
 	X509_free(ca);
 	X509_free(crt);
 	return rc;
@@ -194,17 +207,16 @@ tsync_ca_issue(const char *ca_dir, const char *scope, const char *role,
 		return TSYNC_EINVAL;
 	}
 	{
-		static const char *const files[] = {"node.key", "node.crt",
-						    "ca.crt"};
 		size_t i;
 
-		for (i = 0; i < 3; i++) {
-			ts_fmt(path, sizeof(path), "%s/%s", out_dir, files[i]);
+		for (i = 0; i < NFILES; i++) {
+			ts_fmt(path, sizeof(path), "%s/%s", out_dir,
+			       node_files[i]);
 			if (exists(path)) {
 				ts_fmt(err, errlen,
 				       "%s already holds a node identity (%s);"
 				       " nothing changed",
-				       out_dir, files[i]);
+				       out_dir, node_files[i]);
 				return TSYNC_EEXIST;
 			}
 		}

@@ -59,8 +59,9 @@ keys_save_private(EVP_PKEY *k, const char *path, char *err, size_t len)
 	return 0;
 }
 
-EVP_PKEY *
-keys_load_private(const char *path, char *err, size_t len)
+static EVP_PKEY *
+load_private(const char *path, int type, const char *what, char *err,
+	     size_t len)
 {
 	FILE *f = fopen(path, "r");
 	EVP_PKEY *k;
@@ -81,12 +82,68 @@ keys_load_private(const char *path, char *err, size_t len)
 	}
 	k = PEM_read_PrivateKey(f, NULL, NULL, NULL);
 	fclose(f);
-	if (k == NULL || EVP_PKEY_get_id(k) != EVP_PKEY_ED25519) {
+	ERR_clear_error();
+	if (k == NULL || EVP_PKEY_get_id(k) != type) {
 		EVP_PKEY_free(k);
-		ts_fmt(err, len, "%s is not an Ed25519 private key", path);
+		ts_fmt(err, len, "%s is not an %s private key", path, what);
 		return NULL;
 	}
 	return k;
+}
+
+EVP_PKEY *
+keys_load_private(const char *path, char *err, size_t len)
+{
+	return load_private(path, EVP_PKEY_ED25519, "Ed25519", err, len);
+}
+
+int
+keys_enc_generate(EVP_PKEY **out)
+{
+	*out = EVP_PKEY_Q_keygen(NULL, NULL, "X25519");
+	return *out == NULL ? TSYNC_ENOMEM : 0;
+}
+
+EVP_PKEY *
+keys_enc_load_private(const char *path, char *err, size_t len)
+{
+	return load_private(path, EVP_PKEY_X25519, "X25519", err, len);
+}
+
+int
+keys_enc_public(EVP_PKEY *k, uint8_t out[KEYS_ENC_LEN])
+{
+	size_t n = KEYS_ENC_LEN;
+
+	if (k == NULL || EVP_PKEY_get_id(k) != EVP_PKEY_X25519 ||
+	    EVP_PKEY_get_raw_public_key(k, out, &n) != 1 ||
+	    n != KEYS_ENC_LEN) {
+		ERR_clear_error();
+		return TSYNC_EINVAL;
+	}
+	return 0;
+}
+
+int
+keys_enc_shared(EVP_PKEY *k, const uint8_t peer[KEYS_ENC_LEN],
+		uint8_t out[KEYS_ENC_LEN])
+{
+	EVP_PKEY *pk;
+	EVP_PKEY_CTX *ctx;
+	size_t n = KEYS_ENC_LEN;
+	int ok;
+
+	pk = EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, NULL, peer,
+					 KEYS_ENC_LEN);
+	ctx = pk != NULL ? EVP_PKEY_CTX_new(k, NULL) : NULL;
+	/* OpenSSL refuses a low-order point (an all-zero secret). */
+	ok = ctx != NULL && EVP_PKEY_derive_init(ctx) == 1 &&
+	     EVP_PKEY_derive_set_peer(ctx, pk) == 1 &&
+	     EVP_PKEY_derive(ctx, out, &n) == 1 && n == KEYS_ENC_LEN;
+	EVP_PKEY_CTX_free(ctx);
+	EVP_PKEY_free(pk);
+	ERR_clear_error();
+	return ok ? 0 : TSYNC_EAUTH;
 }
 
 void
@@ -241,6 +298,61 @@ asn1_time_unix(const ASN1_TIME *t)
 	return (int64_t)timegm(&tm);
 }
 
+/*
+ * The encryption key extension, if present and well formed.  It is not
+ * critical: a certificate whose extension does not decode is still a node
+ * certificate, one that cannot receive sealed bundles.
+ */
+static void
+enc_get(X509 *c, struct cert_info *out)
+{
+	ASN1_OBJECT *oid = OBJ_txt2obj(KEYS_ENC_OID, 1);
+	const ASN1_OCTET_STRING *v;
+	const unsigned char *p;
+	EVP_PKEY *k = NULL;
+	int i;
+
+	i = oid != NULL ? X509_get_ext_by_OBJ(c, oid, -1) : -1;
+	ASN1_OBJECT_free(oid);
+	if (i < 0)
+		goto out;
+	v = X509_EXTENSION_get_data(X509_get_ext(c, i));
+	p = ASN1_STRING_get0_data(v);
+	k = d2i_PUBKEY(NULL, &p, ASN1_STRING_length(v));
+	if (k != NULL && p == ASN1_STRING_get0_data(v) + ASN1_STRING_length(v) &&
+	    keys_enc_public(k, out->enc_pub) == 0)
+		out->has_enc = 1;
+out:
+	EVP_PKEY_free(k);
+	ERR_clear_error();
+}
+
+static int
+enc_add(X509 *c, const uint8_t pub[KEYS_ENC_LEN])
+{
+	EVP_PKEY *k = EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, NULL, pub,
+						  KEYS_ENC_LEN);
+	ASN1_OBJECT *oid = OBJ_txt2obj(KEYS_ENC_OID, 1);
+	ASN1_OCTET_STRING *v = ASN1_OCTET_STRING_new();
+	unsigned char *der = NULL;
+	int n = k != NULL ? i2d_PUBKEY(k, &der) : -1;
+	int ok = n > 0 && oid != NULL && v != NULL &&
+		 ASN1_OCTET_STRING_set(v, der, n) == 1;
+
+	if (ok) {
+		X509_EXTENSION *ex =
+		    X509_EXTENSION_create_by_OBJ(NULL, oid, 0, v);
+
+		ok = ex != NULL && X509_add_ext(c, ex, -1) == 1;
+		X509_EXTENSION_free(ex);
+	}
+	OPENSSL_free(der);
+	ASN1_OCTET_STRING_free(v);
+	ASN1_OBJECT_free(oid);
+	EVP_PKEY_free(k);
+	return ok;
+}
+
 int
 cert_parse(X509 *c, struct cert_info *out)
 {
@@ -269,6 +381,7 @@ cert_parse(X509 *c, struct cert_info *out)
 		return TSYNC_ECORRUPT;
 	if (keys_node_id(key) != out->node_id)
 		return TSYNC_EAUTH;
+	enc_get(c, out);
 	return 0;
 }
 
@@ -369,6 +482,7 @@ cert_make_node(EVP_PKEY *pub, const struct cert_info *ci, X509 *ca,
 	    !add_ext(c, ca, NID_basic_constraints, "critical,CA:FALSE") ||
 	    !add_ext(c, ca, NID_key_usage, "critical,digitalSignature") ||
 	    !add_ext(c, ca, NID_ext_key_usage, "serverAuth,clientAuth") ||
+	    (ci->has_enc && !enc_add(c, ci->enc_pub)) ||
 	    X509_sign(c, ca_key, NULL) <= 0) {
 		X509_free(c);
 		return NULL;

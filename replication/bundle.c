@@ -6,8 +6,15 @@
  * scope may see; import runs each BATCH through apply_batch(), the code
  * the network path uses, so every check and the quarantine apply.  Memory
  * is bounded by one batch either way.
+ *
+ * Sealed bundles (the default of `tiersync bundle export`) carry the same
+ * bytes through seal.c, encrypted for the certificates this node knows of
+ * the offices and auditors at or above the target scope, and for itself.
+ * Import recognises them by their magic and reads the opened bytes as it
+ * reads a plain file.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +26,7 @@
 #include "node_int.h"
 #include "revoke.h"
 #include "scope.h"
+#include "seal.h"
 #include "txn.h"
 
 #define BUNDLE_FMT 1
@@ -90,10 +98,72 @@ take_vv(const msgpack_object *a, uint32_t n, struct vv *v)
 
 struct reader {
 	FILE *f;
+	struct seal_reader *seal; /* NULL for a plain file */
 	struct buf b;
-	uint64_t offset; /* file offset of b.p[0] */
+	uint64_t offset; /* offset of b.p[0] in the (opened) bytes */
 	int eof;
 };
+
+/* Opens a plain or sealed bundle; a sealed one with n's enc.key. */
+static int
+reader_open(struct reader *r, struct tsync_node *n, const char *path,
+	    char *why, size_t len)
+{
+	char kp[PATH_MAX], kerr[256];
+	EVP_PKEY *k;
+	int rc;
+
+	memset(r, 0, sizeof(*r));
+	buf_init(&r->b, NULL, FRAME_MAX + 4);
+	if ((r->f = fopen(path, "rb")) == NULL) {
+		ts_fmt(why, len, "cannot open %s: %s", path, strerror(errno));
+		return TSYNC_ENOENT;
+	}
+	if (!seal_sniff(r->f))
+		return 0;
+	ts_fmt(kp, sizeof(kp), "%s/enc.key", n->dir);
+	k = keys_enc_load_private(kp, kerr, sizeof(kerr));
+	rc = seal_reader_open(r->f, n->id, k, &r->seal, why, len);
+	EVP_PKEY_free(k);
+	if (rc != 0) {
+		char m[320];
+
+		ts_fmt(m, sizeof(m), "%s", why);
+		if (rc == TSYNC_ESCOPE)
+			ts_fmt(why, len,
+			       "%s is a sealed bundle %s: only the offices "
+			       "and auditors at or above the scope it was made "
+			       "for can open it; ask the sender for one --for "
+			       "%s",
+			       path, m, n->scope);
+		else
+			ts_fmt(why, len, "%s is a sealed bundle and %s", path,
+			       m);
+		fclose(r->f);
+		r->f = NULL;
+	}
+	return rc;
+}
+
+static void
+reader_close(struct reader *r)
+{
+	seal_reader_free(r->seal);
+	if (r->f != NULL)
+		fclose(r->f);
+	buf_free(&r->b);
+}
+
+/* More bytes into r->b: the count, 0 at the end, or an error. */
+static long
+reader_fill(struct reader *r)
+{
+	size_t room = r->b.cap - r->b.len;
+
+	if (r->seal != NULL)
+		return seal_read(r->seal, r->b.p + r->b.len, room);
+	return (long)fread(r->b.p + r->b.len, 1, room, r->f);
+}
 
 /* Next frame: 1 with f set, 0 at a clean end, <0 on a bad frame. */
 static int
@@ -101,6 +171,7 @@ read_frame(struct reader *r, struct frame *f, uint64_t *at)
 {
 	const uint8_t *body;
 	size_t len, used;
+	long got;
 	int rc;
 
 	*at = r->offset;
@@ -116,9 +187,10 @@ read_frame(struct reader *r, struct frame *f, uint64_t *at)
 			return r->b.len == 0 ? 0 : TSYNC_ENOENT;
 		if (buf_reserve(&r->b, 1u << 16) != 0)
 			return TSYNC_ENOMEM;
-		len = fread(r->b.p + r->b.len, 1, r->b.cap - r->b.len, r->f);
-		r->b.len += len;
-		if (len == 0)
+		if ((got = reader_fill(r)) < 0)
+			return (int)got; /* sealed: ENOENT cut, EAUTH changed */
+		r->b.len += (size_t)got;
+		if (got == 0)
 			r->eof = 1;
 	}
 	rc = frame_decode(f, body, len);
@@ -140,31 +212,29 @@ frame_release(struct reader *r, struct frame *f, uint64_t at)
 
 /* Reads the END vv of an earlier bundle (for --since). */
 static int
-since_vv(const char *path, struct vv *v, char *why, size_t len)
+since_vv(struct tsync_node *n, const char *path, struct vv *v, char *why,
+	 size_t len)
 {
 	struct reader r;
 	struct frame f;
 	uint64_t at;
 	int rc, found = 0;
 
-	memset(&r, 0, sizeof(r));
 	memset(v, 0, sizeof(*v));
-	buf_init(&r.b, NULL, FRAME_MAX + 4);
-	if ((r.f = fopen(path, "rb")) == NULL) {
-		ts_fmt(why, len, "cannot open %s: %s", path, strerror(errno));
-		return TSYNC_ENOENT;
+	if ((rc = reader_open(&r, n, path, why, len)) != 0) {
+		reader_close(&r);
+		return rc;
 	}
 	while ((rc = read_frame(&r, &f, &at)) == 1) {
 		const msgpack_object *a;
-		uint32_t n;
+		uint32_t cnt;
 
-		if (f.type == WIRE_END && frame_arr(&f, 2, &a, &n) == 0 &&
-		    take_vv(a, n, v) == 0)
+		if (f.type == WIRE_END && frame_arr(&f, 2, &a, &cnt) == 0 &&
+		    take_vv(a, cnt, v) == 0)
 			found = 1;
 		frame_release(&r, &f, at);
 	}
-	fclose(r.f);
-	buf_free(&r.b);
+	reader_close(&r);
 	if (!found) {
 		ts_fmt(why, len, "%s is not a complete bundle (no END frame)",
 		       path);
@@ -178,6 +248,7 @@ since_vv(const char *path, struct vv *v, char *why, size_t len)
 struct exporter {
 	struct tsync_node *n;
 	FILE *f;
+	struct seal_writer *seal; /* NULL: --unsealed */
 	struct buf frame, batch;
 	unsigned count;
 	uint64_t batches, txns;
@@ -187,8 +258,11 @@ struct exporter {
 static int
 write_frame(struct exporter *x)
 {
-	if (x->frame.err != 0 ||
-	    fwrite(x->frame.p, 1, x->frame.len, x->f) != x->frame.len)
+	if (x->frame.err != 0)
+		x->err = TSYNC_EIO;
+	else if (x->seal != NULL)
+		x->err = seal_write(x->seal, x->frame.p, x->frame.len);
+	else if (fwrite(x->frame.p, 1, x->frame.len, x->f) != x->frame.len)
 		x->err = TSYNC_EIO;
 	x->frame.len = 0;
 	return x->err;
@@ -307,31 +381,306 @@ export_all(struct exporter *x, const char *for_scope, const struct vv *since,
 	return rc;
 }
 
-int
-tsync_bundle_export(const char *dir, const char *for_scope, const char *out,
-		    const char *since, struct tsync_bundle_result *r)
+/* ---- recipients of a sealed bundle ------------------------------------ */
+
+struct recips {
+	struct seal_recip *r;
+	size_t n, cap;
+	unsigned readers; /* recipients at or above the scope, self aside */
+	int self_reads;   /* the exporter is itself at or above the scope */
+};
+
+/* Appends a formatted text to the note in r (cut short when full). */
+static void
+note_add(struct tsync_bundle_result *r, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void
+note_add(struct tsync_bundle_result *r, const char *fmt, ...)
 {
+	size_t k = strlen(r->note);
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(r->note + k, sizeof(r->note) - k, fmt, ap);
+	va_end(ap);
+}
+
+static int
+recip_add(struct recips *v, uint64_t id, const uint8_t pub[KEYS_ENC_LEN])
+{
+	size_t i;
+
+	for (i = 0; i < v->n; i++)
+		if (v->r[i].node_id == id)
+			return 0;
+	if (v->n == SEAL_RECIP_MAX)
+		return TSYNC_EINVAL;
+	if (v->n == v->cap) {
+		size_t cap = v->cap ? 2 * v->cap : 16;
+		struct seal_recip *p = realloc(v->r, cap * sizeof(*p));
+
+		if (p == NULL)
+			return TSYNC_ENOMEM;
+		v->r = p;
+		v->cap = cap;
+	}
+	v->r[v->n].node_id = id;
+	memcpy(v->r[v->n++].pub, pub, KEYS_ENC_LEN);
+	return 1;
+}
+
+/*
+ * A certificate named with --to: checked against the CA and kept in
+ * ts_certs (so later exports find it without --to); it must be one that
+ * may read `scope` and can receive a sealed bundle.
+ */
+static int
+recip_file(struct tsync_node *n, const char *path, const char *scope,
+	   struct tsync_bundle_result *r)
+{
+	struct cert_info ci;
+	X509 *c = cert_load(path, r->why, sizeof(r->why));
+	char *pem = NULL;
+	size_t len;
+	int rc = TSYNC_EAUTH;
+
+	if (c == NULL)
+		return TSYNC_ENOENT;
+	if (cert_parse(c, &ci) != 0 || cert_to_pem(c, &pem, &len) != 0 ||
+	    certs_add_pem(n, pem, len) != 0)
+		ts_fmt(r->why, sizeof(r->why),
+		       "--to %s is not a node certificate of this district",
+		       path);
+	else if (!scope_within(scope, ci.scope))
+		ts_fmt(r->why, sizeof(r->why),
+		       "--to %s: node %016llx (%s %s) may not read %s", path,
+		       (unsigned long long)ci.node_id, ci.scope, ci.role,
+		       scope);
+	else if (!ci.has_enc)
+		ts_fmt(r->why, sizeof(r->why),
+		       "--to %s: node %016llx has no encryption key (its "
+		       "certificate was issued before sealed bundles)",
+		       path, (unsigned long long)ci.node_id);
+	else if (crl_revoked_at(n, ci.serial) >= 0)
+		ts_fmt(r->why, sizeof(r->why),
+		       "--to %s: node %016llx is revoked", path,
+		       (unsigned long long)ci.node_id);
+	else
+		rc = 0;
+	OPENSSL_free(pem);
+	X509_free(c);
+	return rc;
+}
+
+/* Every known certificate of an office or auditor at or above `scope`. */
+static int
+recip_known(struct tsync_node *n, const char *scope, struct recips *v,
+	    struct tsync_bundle_result *r)
+{
+	sqlite3_stmt *s;
+	unsigned lacking = 0;
+	int rc;
+
+	rc = sqlite3_prepare_v2(n->db, "SELECT node_id FROM ts_certs "
+				"ORDER BY scope, node_id", -1, &s, NULL);
+	if (rc != SQLITE_OK)
+		return node_sqlerr(n, rc, "read certificates");
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		uint64_t id = (uint64_t)sqlite3_column_int64(s, 0);
+		const struct cert_entry *e = certs_get(n, id);
+
+		if (e == NULL || e->revoked_at >= 0 ||
+		    !scope_within(scope, e->info.scope))
+			continue;
+		if (!e->info.has_enc) {
+			note_add(r, "%s%016llx (%s %s)",
+				 lacking++ ? ", " : "; not for ",
+				 (unsigned long long)id, e->info.scope,
+				 e->info.role);
+			continue;
+		}
+		if ((rc = recip_add(v, id, e->info.enc_pub)) < 0)
+			break;
+		if (id == n->id)
+			v->self_reads = 1;
+		else
+			v->readers += (unsigned)rc;
+	}
+	sqlite3_finalize(s);
+	if (lacking > 0)
+		note_add(r, ", whose certificate%s no encryption key "
+			 "(issued before sealed bundles: re-issue to include "
+			 "them)", lacking == 1 ? " has" : "s have");
+	return rc == SQLITE_DONE ? 0 : rc < 0 ? rc : TSYNC_EIO;
+}
+
+/*
+ * The recipients of a sealed bundle for `scope`: every certificate this
+ * node knows (ts_certs, which replicate with the data, plus those named
+ * with --to) of an office or auditor whose scope holds `scope`, revoked
+ * ones aside; and the exporter itself, which holds every byte anyway and
+ * must read the file back for a later --since.
+ */
+static int
+pick_recips(struct tsync_node *n, const char *scope, const char *const *to,
+	    struct recips *v, struct tsync_bundle_result *r)
+{
+	struct cert_info me;
+	int rc;
+
+	for (; to != NULL && *to != NULL; to++)
+		if ((rc = recip_file(n, *to, scope, r)) != 0)
+			return rc;
+	if (cert_parse(n->cert, &me) != 0 || !me.has_enc) {
+		ts_fmt(r->why, sizeof(r->why),
+		       "this node's certificate has no encryption key (it was "
+		       "issued before sealed bundles): re-issue it, or "
+		       "export --unsealed");
+		return TSYNC_EAUTH;
+	}
+	if ((rc = recip_known(n, scope, v, r)) != 0)
+		return rc;
+	if (recip_add(v, n->id, me.enc_pub) < 0)
+		return TSYNC_ENOMEM;
+	if (v->readers == 0 && !v->self_reads) {
+		ts_fmt(r->why, sizeof(r->why),
+		       "this node knows no certificate with an encryption key "
+		       "of an office or auditor at or above %s%s: give the "
+		       "recipient's certificate with --to CERT (its node.crt),"
+		       " or export --unsealed for debugging",
+		       scope, r->note[0] ? " (some lack a key)" : "");
+		return TSYNC_ENOENT;
+	}
+	return 0;
+}
+
+/* The note of a sealed export: "sealed for N: id (scope role), ...". */
+static void
+note_recips(struct tsync_node *n, const struct recips *v,
+	    struct tsync_bundle_result *r)
+{
+	char lack[sizeof(r->note)];
+	size_t i;
+
+	ts_fmt(lack, sizeof(lack), "%s", r->note);
+	r->note[0] = '\0';
+	r->recipients = (unsigned)v->n;
+	note_add(r, "sealed for %zu:", v->n);
+	for (i = 0; i < v->n; i++) {
+		const struct cert_entry *e = certs_get(n, v->r[i].node_id);
+
+		note_add(r, "%s %016llx (%s %s%s)", i ? "," : "",
+			 (unsigned long long)v->r[i].node_id,
+			 e ? e->info.scope : "?", e ? e->info.role : "?",
+			 v->r[i].node_id == n->id ? ", this node" : "");
+	}
+	note_add(r, "%s", lack);
+}
+
+/* ---- export, the whole file -------------------------------------------- */
+
+static void
+write_head(struct exporter *x, const char *for_scope, const struct vv *since)
+{
+	msgpack_packer pk;
+	char *pem;
+	size_t f, len;
+
+	f = frame_begin(&x->frame, &pk);
+	msgpack_pack_array(&pk, 6);
+	msgpack_pack_uint8(&pk, WIRE_BUNDLE);
+	msgpack_pack_uint8(&pk, BUNDLE_FMT);
+	msgpack_pack_uint64(&pk, x->n->id);
+	msgpack_pack_str_with_body(&pk, for_scope, strlen(for_scope));
+	msgpack_pack_uint64(&pk, ts_now_ms(NULL));
+	pack_vv(&pk, since);
+	frame_end(&x->frame, f);
+	if (write_frame(x) != 0)
+		return;
+	if (crl_pem(x->n, &pem, &len) == 0) {
+		f = frame_begin(&x->frame, &pk);
+		msgpack_pack_array(&pk, 2);
+		msgpack_pack_uint8(&pk, WIRE_CRL);
+		msgpack_pack_bin_with_body(&pk, pem, len);
+		frame_end(&x->frame, f);
+		free(pem);
+		if (write_frame(x) != 0)
+			return;
+	}
+	/* The exporter introduces itself, so the receiver can seal its
+	 * answer to it even when the exporter has no stream to carry. */
+	if (cert_to_pem(x->n->cert, &pem, &len) == 0) {
+		f = frame_begin(&x->frame, &pk);
+		msgpack_pack_array(&pk, 2);
+		msgpack_pack_uint8(&pk, WIRE_CERT);
+		msgpack_pack_bin_with_body(&pk, pem, len);
+		frame_end(&x->frame, f);
+		OPENSSL_free(pem);
+		write_frame(x);
+	}
+}
+
+static int
+write_bundle(struct exporter *x, const char *for_scope, const struct vv *sv,
+	     struct vv *after)
+{
+	msgpack_packer pk;
+	size_t f;
+	int rc;
+
+	write_head(x, for_scope, sv);
+	rc = x->err;
+	if (rc == 0)
+		rc = export_all(x, for_scope, sv, after);
+	if (rc == 0) {
+		f = frame_begin(&x->frame, &pk);
+		msgpack_pack_array(&pk, 3);
+		msgpack_pack_uint8(&pk, WIRE_END);
+		msgpack_pack_uint64(&pk, x->txns);
+		pack_vv(&pk, after);
+		frame_end(&x->frame, f);
+		rc = write_frame(x);
+	}
+	if (rc == 0 && x->seal != NULL)
+		rc = seal_finish(x->seal);
+	return rc;
+}
+
+int
+tsync_bundle_export_opts(const char *dir, const char *for_scope,
+			 const char *out, const struct tsync_bundle_opts *o,
+			 struct tsync_bundle_result *r)
+{
+	static const struct tsync_bundle_opts plain = {NULL, 1, NULL};
 	struct exporter x;
 	struct vv sv = {NULL, 0}, after = {NULL, 0};
-	msgpack_packer pk;
+	struct recips rv;
 	char tmp[PATH_MAX];
-	size_t f;
 	int rc;
 
 	memset(r, 0, sizeof(*r));
 	memset(&x, 0, sizeof(x));
+	memset(&rv, 0, sizeof(rv));
+	if (o == NULL)
+		o = &plain;
 	if (!scope_valid(for_scope, 0)) {
 		ts_fmt(r->why, sizeof(r->why), "--for '%s' is not a scope path",
 		       for_scope);
 		return TSYNC_EINVAL;
 	}
-	if (since != NULL && (rc = since_vv(since, &sv, r->why,
-					    sizeof(r->why))) != 0)
-		return rc;
 	if (tsync_node_open(dir, NULL, &x.n) != 0) {
 		ts_fmt(r->why, sizeof(r->why), "%s", tsync_node_errmsg(x.n));
 		rc = TSYNC_EINVAL;
 		goto out;
+	}
+	if (o->since != NULL &&
+	    (rc = since_vv(x.n, o->since, &sv, r->why, sizeof(r->why))) != 0)
+		goto out;
+	if (!o->unsealed) {
+		if ((rc = pick_recips(x.n, for_scope, o->to, &rv, r)) != 0)
+			goto out;
+		note_recips(x.n, &rv, r);
 	}
 	ts_fmt(tmp, sizeof(tmp), "%s.tmp", out);
 	if ((x.f = fopen(tmp, "wb")) == NULL) {
@@ -342,44 +691,13 @@ tsync_bundle_export(const char *dir, const char *for_scope, const char *out,
 	}
 	buf_init(&x.frame, NULL, 0);
 	buf_init(&x.batch, NULL, 0);
+	rc = o->unsealed ? 0 : seal_writer_new(x.f, rv.r, rv.n, &x.seal);
 	/* One read transaction: the bundle is one consistent snapshot. */
 	sqlite3_exec(x.n->db, "BEGIN", NULL, NULL, NULL);
-	f = frame_begin(&x.frame, &pk);
-	msgpack_pack_array(&pk, 6);
-	msgpack_pack_uint8(&pk, WIRE_BUNDLE);
-	msgpack_pack_uint8(&pk, BUNDLE_FMT);
-	msgpack_pack_uint64(&pk, x.n->id);
-	msgpack_pack_str_with_body(&pk, for_scope, strlen(for_scope));
-	msgpack_pack_uint64(&pk, ts_now_ms(NULL));
-	pack_vv(&pk, &sv);
-	frame_end(&x.frame, f);
-	rc = write_frame(&x);
-	{
-		char *pem;
-		size_t len;
-
-		if (rc == 0 && crl_pem(x.n, &pem, &len) == 0) {
-			f = frame_begin(&x.frame, &pk);
-			msgpack_pack_array(&pk, 2);
-			msgpack_pack_uint8(&pk, WIRE_CRL);
-			msgpack_pack_bin_with_body(&pk, pem, len);
-			frame_end(&x.frame, f);
-			free(pem);
-			rc = write_frame(&x);
-		}
-	}
 	if (rc == 0)
-		rc = export_all(&x, for_scope, &sv, &after);
-	if (rc == 0) {
-		f = frame_begin(&x.frame, &pk);
-		msgpack_pack_array(&pk, 3);
-		msgpack_pack_uint8(&pk, WIRE_END);
-		msgpack_pack_uint64(&pk, x.txns);
-		pack_vv(&pk, &after);
-		frame_end(&x.frame, f);
-		rc = write_frame(&x);
-	}
+		rc = write_bundle(&x, for_scope, &sv, &after);
 	sqlite3_exec(x.n->db, "COMMIT", NULL, NULL, NULL);
+	seal_writer_free(x.seal);
 	if (fflush(x.f) != 0 || fsync(fileno(x.f)) != 0)
 		rc = rc ? rc : TSYNC_EIO;
 	if (fclose(x.f) != 0)
@@ -396,10 +714,20 @@ tsync_bundle_export(const char *dir, const char *for_scope, const char *out,
 	buf_free(&x.frame);
 	buf_free(&x.batch);
 out:
+	free(rv.r);
 	free(sv.e);
 	free(after.e);
 	tsync_node_close(x.n);
 	return rc;
+}
+
+int
+tsync_bundle_export(const char *dir, const char *for_scope, const char *out,
+		    const char *since, struct tsync_bundle_result *r)
+{
+	struct tsync_bundle_opts o = {since, 1, NULL};
+
+	return tsync_bundle_export_opts(dir, for_scope, out, &o, r);
 }
 
 /* ---- import ------------------------------------------------------------ */
@@ -453,33 +781,18 @@ import_batch(struct tsync_node *n, const struct frame *f, const char *peer,
 	return 0;
 }
 
-int
-tsync_bundle_import(const char *dir, const char *file,
-		    struct tsync_bundle_result *r)
+/* Applies the frames of rd; 0 after END, else the error at *at. */
+static int
+import_frames(struct tsync_node *n, struct reader *rd, const char *file,
+	      uint64_t *at, struct tsync_bundle_result *r)
 {
-	struct tsync_node *n = NULL;
-	struct reader rd;
 	struct frame f;
 	char peer[PATH_MAX + 64];
-	uint64_t at = 0, end_txns = 0;
+	uint64_t end_txns = 0;
 	int rc, nframes = 0, ended = 0;
 
-	memset(r, 0, sizeof(*r));
-	memset(&rd, 0, sizeof(rd));
-	if (tsync_node_open(dir, NULL, &n) != 0) {
-		ts_fmt(r->why, sizeof(r->why), "%s", tsync_node_errmsg(n));
-		tsync_node_close(n);
-		return TSYNC_EINVAL;
-	}
-	if ((rd.f = fopen(file, "rb")) == NULL) {
-		ts_fmt(r->why, sizeof(r->why), "cannot open %s: %s", file,
-		       strerror(errno));
-		tsync_node_close(n);
-		return TSYNC_ENOENT;
-	}
-	buf_init(&rd.b, NULL, FRAME_MAX + 4);
 	ts_fmt(peer, sizeof(peer), "bundle %s", file);
-	while (!ended && (rc = read_frame(&rd, &f, &at)) == 1) {
+	while (!ended && (rc = read_frame(rd, &f, at)) == 1) {
 		if (nframes++ == 0 && f.type != WIRE_BUNDLE) {
 			rc = TSYNC_EPROTO;
 		} else if (f.type == WIRE_BUNDLE) {
@@ -516,12 +829,10 @@ tsync_bundle_import(const char *dir, const char *file,
 		} else {
 			rc = TSYNC_EPROTO;
 		}
-		frame_release(&rd, &f, at);
+		frame_release(rd, &f, *at);
 		if (rc != 0)
-			break;
+			return rc;
 	}
-	fclose(rd.f);
-	buf_free(&rd.b);
 	if (rc == 0 && !ended)
 		rc = TSYNC_ENOENT;
 	if (rc == 0 && end_txns != r->txns) {
@@ -529,21 +840,70 @@ tsync_bundle_import(const char *dir, const char *file,
 		       "bundle says %llu txns but held %llu",
 		       (unsigned long long)end_txns,
 		       (unsigned long long)r->txns);
-		rc = TSYNC_ECORRUPT;
-	} else if (rc != 0) {
-		r->bad_offset = at;
-		ts_fmt(r->why, sizeof(r->why),
-		       "%s at byte %llu of %s: the %llu txns before it were "
-		       "applied and kept; ask the sender for a new bundle "
-		       "(or one --since the last good one)",
-		       rc == TSYNC_ENOENT	  ? "bundle truncated"
+		return TSYNC_ECORRUPT;
+	}
+	return rc;
+}
+
+/* r->why after import_frames failed with rc at byte `at`. */
+static int
+import_why(struct tsync_node *n, const struct reader *rd, const char *file,
+	   uint64_t at, int rc, struct tsync_bundle_result *r)
+{
+	char what[160];
+	uint64_t chunk, off;
+
+	if (rc == TSYNC_ECORRUPT)
+		return rc; /* the END count: r->why says so */
+	r->bad_offset = at;
+	if (rd->seal != NULL && seal_error(rd->seal, &off, &chunk) != 0) {
+		r->bad_offset = off;
+		ts_fmt(what, sizeof(what), "sealed bundle %s (chunk %llu)",
+		       rc == TSYNC_ENOENT ? "truncated"
+					  : "changed or damaged: a chunk "
+					    "fails its authentication",
+		       (unsigned long long)chunk);
+	} else {
+		ts_fmt(what, sizeof(what), "%s%s",
+		       rc == TSYNC_ENOENT   ? "bundle truncated"
 		       : rc == TSYNC_EPROTO ? "corrupt frame"
 					    : tsync_node_errmsg(n),
-		       (unsigned long long)r->bad_offset, file,
-		       (unsigned long long)r->txns);
-		rc = rc == TSYNC_ENOENT || rc == TSYNC_EPROTO ? TSYNC_ECORRUPT
-							       : rc;
+		       rd->seal != NULL ? " in the opened bytes" : "");
 	}
+	ts_fmt(r->why, sizeof(r->why),
+	       "%s at byte %llu of %s: the %llu txns before it were "
+	       "applied and kept; ask the sender for a new bundle "
+	       "(or one --since the last good one)",
+	       what, (unsigned long long)r->bad_offset, file,
+	       (unsigned long long)r->txns);
+	return rc == TSYNC_ENOENT || rc == TSYNC_EPROTO || rc == TSYNC_EAUTH
+		       ? TSYNC_ECORRUPT
+		       : rc;
+}
+
+int
+tsync_bundle_import(const char *dir, const char *file,
+		    struct tsync_bundle_result *r)
+{
+	struct tsync_node *n = NULL;
+	struct reader rd;
+	uint64_t at = 0;
+	int rc;
+
+	memset(r, 0, sizeof(*r));
+	memset(&rd, 0, sizeof(rd));
+	if (tsync_node_open(dir, NULL, &n) != 0) {
+		ts_fmt(r->why, sizeof(r->why), "%s", tsync_node_errmsg(n));
+		tsync_node_close(n);
+		return TSYNC_EINVAL;
+	}
+	rc = reader_open(&rd, n, file, r->why, sizeof(r->why));
+	if (rc == 0 && rd.seal != NULL)
+		ts_fmt(r->note, sizeof(r->note),
+		       "sealed bundle, opened with this node's key");
+	if (rc == 0 && (rc = import_frames(n, &rd, file, &at, r)) != 0)
+		rc = import_why(n, &rd, file, at, rc, r);
+	reader_close(&rd);
 	tsync_node_close(n);
 	return rc;
 }

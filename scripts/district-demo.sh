@@ -107,7 +107,7 @@ run conflicts "$dir/feiqiao" list
 run sql "$dir/district" "SELECT id, status FROM cases WHERE id = 'feiqiao-1'"
 
 say "Beihu has no link: its cases travel on a USB stick"
-run bundle export "$dir/beihu" --for gangzha/tangjia --out "$dir/beihu-to-tangjia.tsb"
+run bundle export "$dir/beihu" --for gangzha/tangjia --out "$dir/beihu-to-tangjia.tsb" --to "$dir/tangjia/node.crt"
 run bundle import "$dir/tangjia" "$dir/beihu-to-tangjia.tsb"
 run bundle export "$dir/tangjia" --for gangzha/tangjia/beihu --out "$dir/tangjia-to-beihu.tsb"
 run bundle import "$dir/beihu" "$dir/tangjia-to-beihu.tsb"

@@ -321,15 +321,39 @@ int tsync_sync(const char *dir, const char *peer, unsigned timeout_ms,
 struct tsync_bundle_result {
 	uint64_t txns;       /* txns written, or read from the file */
 	uint64_t applied, duplicate, quarantined; /* import */
-	uint64_t bad_offset; /* import: byte offset of the first bad frame */
+	uint64_t bad_offset; /* import: byte offset of the first bad frame,
+				or of the bad chunk of a sealed file */
+	unsigned recipients; /* sealed export: how many it is sealed for */
+	char note[640];      /* sealed: for whom (and who lacks a key) */
 	char why[400];
 };
 
+struct tsync_bundle_opts {
+	const char *since; /* a bundle exported earlier, or NULL */
+	int unsealed;      /* 1: plain frames that anyone can read */
+	/* More recipients: certificate files (PEM), NULL-terminated, or
+	 * NULL.  Each is checked against the CA and kept in ts_certs. */
+	const char *const *to;
+};
+
 /*
- * Writes to `out` every txn a node of `for_scope` may see, or with `since`
- * (a bundle exported earlier) only what that bundle did not carry.  The
- * file is written to out.tmp and renamed, so a crash leaves no half file.
+ * Writes to `out` every txn a node of `for_scope` may see, or with
+ * o->since only what that earlier bundle did not carry.  Unless
+ * o->unsealed, the file is sealed (docs/protocol.md, section 7.5): it
+ * opens only with the enc.key of a recipient, which are every node this
+ * one knows a certificate of (ts_certs and o->to) that is an office or
+ * auditor at or above `for_scope`, not revoked and with an encryption
+ * key, and this node itself; with none but itself when it is not at or
+ * above `for_scope`, it fails with TSYNC_ENOENT.  r->note names them.
+ * The file is written to out.tmp and renamed, so a crash leaves no half
+ * file.  `o` NULL means unsealed.
  */
+int tsync_bundle_export_opts(const char *dir, const char *for_scope,
+			     const char *out,
+			     const struct tsync_bundle_opts *o,
+			     struct tsync_bundle_result *r);
+/* tsync_bundle_export_opts() unsealed: plain frames, for tests and tools
+ * (the simulator, the fuzz seeds).  `tiersync bundle export` seals. */
 int tsync_bundle_export(const char *dir, const char *for_scope,
 			const char *out, const char *since,
 			struct tsync_bundle_result *r);
@@ -337,7 +361,10 @@ int tsync_bundle_export(const char *dir, const char *for_scope,
  * Applies a bundle through the same checks as the network path, batch by
  * batch.  A truncated or corrupt file stops at the first bad frame
  * (TSYNC_ECORRUPT, r->bad_offset, r->why); every batch before it is kept.
- * Importing twice changes nothing.
+ * Importing twice changes nothing.  A sealed bundle is opened with
+ * NODE_DIR/enc.key first: TSYNC_ESCOPE when this node is not one of its
+ * recipients, TSYNC_EAUTH when its entry does not open; a chunk that is
+ * missing or fails its check stops it as a bad frame does.
  */
 int tsync_bundle_import(const char *dir, const char *file,
 			struct tsync_bundle_result *r);

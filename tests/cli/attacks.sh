@@ -66,7 +66,7 @@ expect 0 "$T" status "$W/s"
 has 'quarantined 5'
 
 # A replayed old batch changes nothing.
-"$T" bundle export "$W/v" --for gangzha/qinzao --out "$W/old.tsb" >/dev/null
+"$T" bundle export "$W/v" --for gangzha/qinzao --out "$W/old.tsb" --unsealed >/dev/null
 expect 0 "$T" bundle import "$W/s" "$W/old.tsb"
 has 'applied 0, already held 3, quarantined 0'
 eq "$("$T" digest "$W/s")" "$before" "replay changed nothing"
@@ -100,7 +100,7 @@ sleep 1.1 # the next write is certainly after the revocation time
 "$T" sql "$W/v2" "INSERT INTO cases(id, scope) VALUES('t-late', 'gangzha/qinzao/tangzha')" >/dev/null
 kill $PID_s; wait $PID_s 2>/dev/null
 "$F" inject "$W/v2" "$W/s9" good 2>/dev/null # s9 has no v2 stream yet: refused
-"$T" bundle export "$W/v2" --for gangzha/qinzao --out "$W/v2.tsb" >/dev/null
+"$T" bundle export "$W/v2" --for gangzha/qinzao --out "$W/v2.tsb" --unsealed >/dev/null
 expect 0 "$T" bundle import "$W/s" "$W/v2.tsb"
 expect_q s 'revoked' 1
 eq "$(rows s "id = 't-late'")" 0 "revoked node's late txn kept out"
@@ -238,8 +238,8 @@ for n in cs d la lb; do expect 0 "$T" verify "$W/$n"; done
 # The other order: a second street gets B's txns first (B's row shows),
 # then A's: A's earlier row takes the id and B's moves aside.  Same
 # tables, same listing.
-"$T" bundle export "$W/lb" --for gangzha/lianhe --out "$W/lb.tsb" >/dev/null
-"$T" bundle export "$W/la" --for gangzha/lianhe --out "$W/la.tsb" >/dev/null
+"$T" bundle export "$W/lb" --for gangzha/lianhe --out "$W/lb.tsb" --unsealed >/dev/null
+"$T" bundle export "$W/la" --for gangzha/lianhe --out "$W/la.tsb" --unsealed >/dev/null
 expect 0 "$T" bundle import "$W/cs2" "$W/lb.tsb"
 eq "$(q cs2 "SELECT scope FROM cases WHERE id = '2026-001'")" "gangzha/lianhe/b" "before A arrives, B's row shows"
 expect 0 "$T" bundle import "$W/cs2" "$W/la.tsb"
@@ -269,9 +269,9 @@ node rd gangzha
 node rs gangzha/qinzao
 node ru gangzha/qinzao/ruvillage
 "$T" sql "$W/ru" "INSERT INTO cases(id, scope, title) VALUES('ru-1', 'gangzha/qinzao/ruvillage', '一')" >/dev/null
-"$T" bundle export "$W/ru" --for gangzha/qinzao --out "$W/ru1.tsb" >/dev/null
+"$T" bundle export "$W/ru" --for gangzha/qinzao --out "$W/ru1.tsb" --unsealed >/dev/null
 expect 0 "$T" bundle import "$W/rs" "$W/ru1.tsb"
-"$T" bundle export "$W/rs" --for gangzha --out "$W/rs1.tsb" >/dev/null
+"$T" bundle export "$W/rs" --for gangzha --out "$W/rs1.tsb" --unsealed >/dev/null
 expect 0 "$T" bundle import "$W/rd" "$W/rs1.tsb"
 expect 0 "$T" ca revoke "$W/ca" "$W/ru/node.crt" --node "$W/rd"
 has 'last seq accepted of each stream: gangzha/qinzao/ruvillage 1$'
@@ -281,7 +281,7 @@ has 'quarantined 0'
 expect 0 "$T" bundle import "$W/rd" "$W/bd2.tsb"
 expect_q rd 'revoked' 1
 eq "$(rows rd "id = 'forged-backdate-2'")" 0 "district kept the back-dated txn out"
-"$T" bundle export "$W/rd" --for gangzha/qinzao --out "$W/rd.tsb" >/dev/null
+"$T" bundle export "$W/rd" --for gangzha/qinzao --out "$W/rd.tsb" --unsealed >/dev/null
 expect 0 "$T" bundle import "$W/rs" "$W/rd.tsb"
 expect 1 "$T" verify "$W/rs"
 has 'seq 2\.\.2 \(1 txns\) held beyond its origin.s revocation: list #[0-9]+ accepts up to seq 1$'
@@ -295,7 +295,7 @@ node rz gangzha/qinzao/rz
 "$T" sql "$W/rz" "INSERT INTO cases(id, scope) VALUES('rz-1', 'gangzha/qinzao/rz')" >/dev/null
 expect 0 "$T" ca revoke "$W/ca" "$W/rz/node.crt" --node "$W/rd" --cut gangzha/qinzao/rz=0
 has 'gangzha/qinzao/rz 0$'
-"$T" bundle export "$W/rz" --for gangzha/qinzao --out "$W/rz.tsb" >/dev/null
+"$T" bundle export "$W/rz" --for gangzha/qinzao --out "$W/rz.tsb" --unsealed >/dev/null
 expect 0 "$T" bundle import "$W/rd" "$W/rz.tsb"
 expect_q rd 'revoked' 2
 expect 1 "$T" ca revoke "$W/ca" "$W/rz/node.crt" --node "$W/rd"
@@ -317,7 +317,7 @@ cmp -s "$W/ca/crl.pem" "$W/crl.old" && ok || bad "the stale CA folder wrote a li
 eq "$(q rd "SELECT value FROM ts_meta WHERE key = 'crl_number'")" "$held" "the district's list unchanged"
 # A node refuses a list with a lower number than it holds: the street's
 # older list, in a bundle, leaves the district's in place.
-"$T" bundle export "$W/rs" --for gangzha --out "$W/rs2.tsb" >/dev/null
+"$T" bundle export "$W/rs" --for gangzha --out "$W/rs2.tsb" --unsealed >/dev/null
 expect 0 "$T" bundle import "$W/rd" "$W/rs2.tsb"
 eq "$(q rd "SELECT value FROM ts_meta WHERE key = 'crl_number'")" "$held" "an older list is not installed"
 # Putting the latest list back, as the message says, lets the CA go on.

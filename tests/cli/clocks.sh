@@ -124,7 +124,7 @@ eq "$("$T" digest "$W/a" --scope $FS)" "$("$T" digest "$W/s" --scope $FS)" "vill
 
 # Through a bundle: the district, on a true clock, flags the village too.
 expect 0 fk +365d "$T" sql "$W/a" "INSERT INTO cases(id, scope, title) VALUES('a2', '$FS', '又一件')"
-expect 0 fk +365d "$T" bundle export "$W/a" --for gangzha --out "$W/a.tsb"
+expect 0 fk +365d "$T" bundle export "$W/a" --for gangzha --out "$W/a.tsb" --unsealed
 expect 0 "$T" bundle import "$W/d" "$W/a.tsb"
 has 'quarantined 0$'
 expect 0 "$T" status "$W/d"
@@ -149,7 +149,7 @@ has 'peer certificate refused: not yet valid \(check the clock\)'
 # A bundle goes in; the street's clock is ten years ahead of this PC (and
 # since it saw village a, the street stamps its writes up to the bound,
 # max_clock_skew_ms, ahead of true time).
-expect 0 "$T" bundle export "$W/s" --for $BS --out "$W/s.tsb"
+expect 0 "$T" bundle export "$W/s" --for $BS --out "$W/s.tsb" --unsealed
 expect 0 fk -3650d "$T" bundle import "$W/b" "$W/s.tsb"
 has 'applied [1-9][0-9]*, already held [0-9]+, quarantined 0$'
 expect 0 fk -3650d "$T" status "$W/b"
