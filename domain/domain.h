@@ -43,6 +43,13 @@ struct domain_rule {
 
 /* Creates (or brings up to date) tables, indexes and triggers. */
 int domain_declare(struct tsync_node *n);
+/*
+ * Calls cb with the name and the SQL, as sqlite_schema stores it, of each
+ * index and trigger domain_declare makes (verify compares them); stops at
+ * the first non-zero return and returns it.
+ */
+int domain_objects(int (*cb)(void *arg, const char *name, const char *sql),
+		   void *arg);
 /* Registers ts_check(), ts_newid() and ts_node_id() on the connection. */
 int domain_install(struct tsync_node *n);
 /* A new record id: "<node id>-<HLC in hex>". */

@@ -572,39 +572,74 @@ table_rules(struct sqlbuf *b, const struct tsync_kind *k, int when)
 					     rules[i].msg);
 }
 
+enum { OBJ_INS, OBJ_UPD, OBJ_IX_SCOPE, OBJ_IX_DATE, OBJ_IX_PARENT, OBJ__N };
+
+/*
+ * Writes object `which` of kind k (a trigger or an index) to b, as
+ * sqlite_schema stores it, or with `ine` as it is created (IF NOT EXISTS on
+ * an index); its name goes to name.  Returns 0 if the kind has no such
+ * object.
+ */
+static int
+kind_object(struct sqlbuf *b, const struct tsync_kind *k, int which, int ine,
+	    char *name, size_t namelen)
+{
+	static const char *const ix[] = {"scope", "date", "parent"};
+	const char *on = which == OBJ_IX_DATE ? k->date : k->parent;
+
+	if (which >= OBJ_IX_DATE && on == NULL)
+		return 0;
+	if (which <= OBJ_UPD)
+		snprintf(name, namelen, "ts_chk_%s_%s", k->table,
+			 which == OBJ_INS ? "ins" : "upd");
+	else
+		snprintf(name, namelen, "ts_ix_%s_%s", k->table,
+			 ix[which - OBJ_IX_SCOPE]);
+	if (which == OBJ_INS) {
+		sb_add(b, "CREATE TRIGGER \"%s\" BEFORE INSERT ON \"%s\""
+			  " WHEN ts_check() BEGIN\n", name, k->table);
+		raise_unless(b, k, "id",
+			     "substr(NEW.id, 1, 17) = ts_node_id() || '-'",
+			     "records get their id from the node: use "
+			     "ts_newid() (编号由节点生成)");
+		raise_unless(b, k, "recorded_by",
+			     "trim(coalesce(NEW.recorded_by, '')) <> ''",
+			     "say who records it (须填写登记人)");
+		field_rules(b, k);
+		table_rules(b, k, RULE_INSERT);
+		sb_add(b, "END");
+	} else if (which == OBJ_UPD) {
+		sb_add(b, "CREATE TRIGGER \"%s\" BEFORE UPDATE ON \"%s\""
+			  " WHEN ts_check() BEGIN\n", name, k->table);
+		field_rules(b, k);
+		table_rules(b, k, RULE_STEP);
+		sb_add(b, "END");
+	} else {
+		sb_add(b, "CREATE INDEX %s\"%s\" ON \"%s\"(%s%s%s)",
+		       ine ? "IF NOT EXISTS " : "", name, k->table,
+		       which == OBJ_IX_SCOPE ? "" : "\"",
+		       which == OBJ_IX_SCOPE ? "scope, no" : on,
+		       which == OBJ_IX_SCOPE ? "" : "\"");
+	}
+	return 1;
+}
+
 static int
 declare_triggers(struct tsync_node *n, const struct tsync_kind *k)
 {
 	struct sqlbuf b = {NULL, 0, 65536, 0};
-	int rc;
+	char name[128];
+	int rc, w;
 
 	if ((b.p = malloc(b.cap)) == NULL)
 		return node_err(n, TSYNC_ENOMEM, "out of memory");
-
-	sb_add(&b, "DROP TRIGGER IF EXISTS \"ts_chk_%s_ins\";\n"
-		   "CREATE TRIGGER \"ts_chk_%s_ins\" BEFORE INSERT ON \"%s\""
-		   " WHEN ts_check() BEGIN\n", k->table, k->table, k->table);
-	raise_unless(&b, k, "id", "substr(NEW.id, 1, 17) = ts_node_id() || '-'",
-		     "records get their id from the node: use ts_newid() "
-		     "(编号由节点生成)");
-	raise_unless(&b, k, "recorded_by",
-		     "trim(coalesce(NEW.recorded_by, '')) <> ''",
-		     "say who records it (须填写登记人)");
-	field_rules(&b, k);
-	table_rules(&b, k, RULE_INSERT);
-	sb_add(&b, "END;\nDROP TRIGGER IF EXISTS \"ts_chk_%s_upd\";\n"
-		   "CREATE TRIGGER \"ts_chk_%s_upd\" BEFORE UPDATE ON \"%s\""
-		   " WHEN ts_check() BEGIN\n", k->table, k->table, k->table);
-	field_rules(&b, k);
-	table_rules(&b, k, RULE_STEP);
-	sb_add(&b, "END;\nCREATE INDEX IF NOT EXISTS \"ts_ix_%s_scope\" ON "
-		   "\"%s\"(scope, no);\n", k->table, k->table);
-	if (k->date != NULL)
-		sb_add(&b, "CREATE INDEX IF NOT EXISTS \"ts_ix_%s_date\" ON "
-			   "\"%s\"(\"%s\");\n", k->table, k->table, k->date);
-	if (k->parent != NULL)
-		sb_add(&b, "CREATE INDEX IF NOT EXISTS \"ts_ix_%s_parent\" ON "
-			   "\"%s\"(\"%s\");\n", k->table, k->table, k->parent);
+	for (w = 0; w < OBJ__N; w++) {
+		if (w <= OBJ_UPD)
+			sb_add(&b, "DROP TRIGGER IF EXISTS \"ts_chk_%s_%s\";\n",
+			       k->table, w == OBJ_INS ? "ins" : "upd");
+		if (kind_object(&b, k, w, 1, name, sizeof(name)))
+			sb_add(&b, ";\n");
+	}
 	rc = b.err ? node_err(n, TSYNC_EINVAL, "rules of %s too long",
 			      k->table)
 		   : store_exec(n, b.p);
@@ -663,6 +698,30 @@ domain_declare(struct tsync_node *n)
 				   " ON edits(record)");
 	for (i = 0; rc == 0 && i < sizeof(kinds) / sizeof(kinds[0]); i++)
 		rc = declare_kind(n, &kinds[i]);
+	return rc;
+}
+
+int
+domain_objects(int (*cb)(void *arg, const char *name, const char *sql),
+	       void *arg)
+{
+	struct sqlbuf b = {NULL, 0, 65536, 0};
+	char name[128];
+	size_t i;
+	int w, rc;
+
+	if ((b.p = malloc(b.cap)) == NULL)
+		return TSYNC_ENOMEM;
+	rc = cb(arg, "ts_ix_edits_record",
+		"CREATE INDEX ts_ix_edits_record ON edits(record)");
+	for (i = 0; rc == 0 && i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		for (w = 0; rc == 0 && w < OBJ__N; w++) {
+			b.len = 0;
+			b.err = 0;
+			if (kind_object(&b, &kinds[i], w, 0, name, sizeof(name)))
+				rc = b.err ? TSYNC_EINVAL : cb(arg, name, b.p);
+		}
+	free(b.p);
 	return rc;
 }
 

@@ -14,6 +14,15 @@
  *    changes of several scopes wrote belongs to the scope of its earliest
  *    change; the others must be kept aside in ts_clash and listed in
  *    ts_heads (col 1), and only the owner's changes count for the table.
+ * 3. Every other engine table is recomputed from the log or checked
+ *    against what it restates: ts_log.hlc and the head's hlc against the
+ *    bodies, the kept values of ts_heads, ts_over and the tombstones
+ *    (ts_ver.dead) against the replay, every ts_certs row against its own
+ *    PEM and the CA, ts_meta against node.crt, and the quarantine's bodies
+ *    against what this node may see.
+ * 4. sqlite_master holds only the objects the node makes, and the records
+ *    layer's triggers and indexes with exactly its SQL (domain_objects).
+ * docs/data-model.md, "What verify checks", lists every check.
  * The replay is independent of merge.c on purpose: it is a second
  * implementation of the same rule (the largest version wins).
  */
@@ -21,6 +30,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "domain.h"
 #include "node_int.h"
 #include "revoke.h"
 #include "scope.h"
@@ -33,7 +43,7 @@
 	" DROP TABLE IF EXISTS temp.vprev; DROP TABLE IF EXISTS"           \
 	" temp.vclaim; DROP TABLE IF EXISTS temp.vown;"                    \
 	" DROP TABLE IF EXISTS temp.vclash; DROP TABLE IF EXISTS"          \
-	" temp.vchead;"
+	" temp.vchead; DROP TABLE IF EXISTS temp.vobj;"
 
 struct audit {
 	struct tsync_node *n;
@@ -123,7 +133,7 @@ put_tree(struct audit *a, int tid, const struct txn_change *c, int col,
 static int
 audit_conflicts(struct audit *a)
 {
-	static const char *const sql[2] = {
+	static const char *const sql[3] = {
 		"SELECT tid, id, col FROM (SELECT a.tid, a.id, a.col, a.hlc,"
 		" a.origin FROM temp.vall a WHERE NOT EXISTS (SELECT 1 FROM"
 		" temp.vprev p WHERE p.tid = a.tid AND p.id = a.id AND"
@@ -141,16 +151,21 @@ audit_conflicts(struct audit *a)
 		" AND EXISTS (SELECT 1 FROM temp.vall b WHERE b.tid = a.tid"
 		" AND b.id = a.id AND b.col = a.col AND"
 		" ts_version_cmp(b.hlc, b.origin, a.hlc, a.origin) > 0))",
+		"SELECT DISTINCT h.tid, h.id, h.col FROM ts_heads h JOIN"
+		" temp.vall a ON a.tid = h.tid AND a.id = h.id AND a.col ="
+		" h.col AND a.hlc = h.hlc AND a.origin = h.origin WHERE"
+		" h.col >= 2 AND h.val IS NOT a.val",
 	};
-	static const char *const what[2] = {
+	static const char *const what[3] = {
 		"a concurrent value the log holds is missing from the "
 		"conflicts",
 		"a conflict is listed that the log does not explain",
+		"a conflict's kept value is not the value its txn wrote",
 	};
 	sqlite3_stmt *s;
 	int i, rc;
 
-	for (i = 0; i < 2; i++) {
+	for (i = 0; i < 3; i++) {
 		rc = sqlite3_prepare_v2(a->n->db, sql[i], -1, &s, NULL);
 		if (rc != SQLITE_OK)
 			return node_sqlerr(a->n, rc, "conflicts");
@@ -371,6 +386,7 @@ struct walk {
 	const char *name; /* "origin/scope" for messages */
 	uint64_t expect;
 	uint8_t prev[KEYS_HASH_LEN];
+	uint64_t hlc; /* of the last txn, if it decoded (else 0) */
 	EVP_PKEY *key;
 };
 
@@ -393,10 +409,12 @@ check_txn(struct audit *a, struct walk *w, uint64_t seq, sqlite3_stmt *s)
 	    memcmp(sqlite3_column_blob(s, 1), h, KEYS_HASH_LEN) != 0)
 		fault(a, "stream %s seq %llu: stored bytes were altered "
 			 "(hash mismatch)", w->name, (unsigned long long)seq);
+	w->hlc = 0;
 	if (txn_decode(&t, body, len, err, sizeof(err)) != 0) {
 		fault(a, "stream %s seq %llu: %s", w->name,
 		      (unsigned long long)seq, err);
 	} else {
+		w->hlc = t.hlc;
 		if (t.origin != w->origin || t.seq != seq ||
 		    t.scope_len != strlen(w->scope) ||
 		    memcmp(t.scope, w->scope, t.scope_len) != 0)
@@ -408,6 +426,12 @@ check_txn(struct audit *a, struct walk *w, uint64_t seq, sqlite3_stmt *s)
 				 "%llu (broken chain)", w->name,
 			      (unsigned long long)seq,
 			      (unsigned long long)seq - 1);
+		if ((uint64_t)sqlite3_column_int64(s, 4) != t.hlc)
+			fault(a, "stream %s seq %llu: ts_log.hlc %llu is "
+				 "not the body's HLC %llu", w->name,
+			      (unsigned long long)seq,
+			      (unsigned long long)sqlite3_column_int64(s, 4),
+			      (unsigned long long)t.hlc);
 		if (w->key != NULL &&
 		    (sqlite3_column_bytes(s, 3) != KEYS_SIG_LEN ||
 		     txn_verify_sig(w->key, h, sqlite3_column_blob(s, 3)) != 0))
@@ -424,7 +448,7 @@ check_txn(struct audit *a, struct walk *w, uint64_t seq, sqlite3_stmt *s)
 
 static int
 audit_stream(struct audit *a, int64_t sid, struct walk *w, uint64_t head,
-	     const void *head_hash)
+	     const void *head_hash, uint64_t head_hlc)
 {
 	sqlite3_stmt *s;
 	int rc;
@@ -433,8 +457,8 @@ audit_stream(struct audit *a, int64_t sid, struct walk *w, uint64_t head,
 	w->expect = 1;
 	memset(w->prev, 0, sizeof(w->prev));
 	rc = sqlite3_prepare_v2(a->n->db,
-				"SELECT k, hash, body, sig FROM ts_log WHERE k"
-				" BETWEEN ?1 AND ?2 ORDER BY k",
+				"SELECT k, hash, body, sig, hlc FROM ts_log"
+				" WHERE k BETWEEN ?1 AND ?2 ORDER BY k",
 				-1, &s, NULL);
 	if (rc != SQLITE_OK) {
 		EVP_PKEY_free(w->key);
@@ -460,6 +484,10 @@ audit_stream(struct audit *a, int64_t sid, struct walk *w, uint64_t head,
 	else if (head > 0 && memcmp(head_hash, w->prev, KEYS_HASH_LEN) != 0)
 		fault(a, "stream %s: head hash does not match seq %llu",
 		      w->name, (unsigned long long)head);
+	else if (head > 0 && w->hlc != 0 && head_hlc != w->hlc)
+		fault(a, "stream %s: head hlc %llu is not seq %llu's HLC %llu",
+		      w->name, (unsigned long long)head_hlc,
+		      (unsigned long long)head, (unsigned long long)w->hlc);
 	return 0;
 }
 
@@ -487,8 +515,8 @@ audit_streams(struct audit *a)
 	int rc;
 
 	rc = sqlite3_prepare_v2(a->n->db,
-				"SELECT sid, origin, scope, seq, hash FROM"
-				" ts_streams ORDER BY sid",
+				"SELECT sid, origin, scope, seq, hash, hlc"
+				" FROM ts_streams ORDER BY sid",
 				-1, &s, NULL);
 	if (rc != SQLITE_OK)
 		return node_sqlerr(a->n, rc, "list streams");
@@ -504,7 +532,8 @@ audit_streams(struct audit *a)
 		w.name = name;
 		rc = audit_stream(a, sqlite3_column_int64(s, 0), &w,
 				  (uint64_t)sqlite3_column_int64(s, 3),
-				  sqlite3_column_blob(s, 4));
+				  sqlite3_column_blob(s, 4),
+				  (uint64_t)sqlite3_column_int64(s, 5));
 		if (rc == 0)
 			rc = audit_revoked(a, sqlite3_column_int64(s, 0), &w);
 		if (rc != 0)
@@ -686,6 +715,439 @@ audit_orphans(struct audit *a)
 	return 0;
 }
 
+/* Reports each (tid, id, col) that sql returns as a fault. */
+static int
+slot_faults(struct audit *a, const char *sql, const char *what)
+{
+	sqlite3_stmt *s;
+	int rc = sqlite3_prepare_v2(a->n->db, sql, -1, &s, NULL);
+
+	if (rc != SQLITE_OK)
+		return node_sqlerr(a->n, rc, "check");
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		const struct tbl *t =
+			store_table_tid(a->n, sqlite3_column_int(s, 0));
+		int col = sqlite3_column_int(s, 2);
+
+		fault(a, "row %s/%s column %s: %s", t ? t->name : "?",
+		      sqlite3_column_text(s, 1),
+		      t && col >= 0 && col < t->ncol ? t->cols[col] : "?",
+		      what);
+	}
+	sqlite3_finalize(s);
+	return rc == SQLITE_DONE ? 0 : node_sqlerr(a->n, rc, "check");
+}
+
+/*
+ * ts_over against the log, before the id clashes trim the replay: every
+ * pending overwrite must be named as overwritten by a held txn, and every
+ * version a held txn names that no held txn wrote must be pending (else
+ * it would become a conflict when it arrives).
+ */
+static int
+audit_over(struct audit *a)
+{
+	int rc = slot_faults(a,
+			     "SELECT tid, id, col FROM (SELECT tid, id, col,"
+			     " hlc, origin FROM ts_over EXCEPT SELECT tid, id,"
+			     " col, hlc, origin FROM temp.vprev)",
+			     "a pending overwrite is listed that no txn in "
+			     "the log names");
+
+	if (rc != 0)
+		return rc;
+	return slot_faults(a,
+			   "SELECT tid, id, col FROM (SELECT tid, id, col,"
+			   " hlc, origin FROM temp.vprev EXCEPT SELECT tid,"
+			   " id, col, hlc, origin FROM temp.vall EXCEPT SELECT"
+			   " tid, id, col, hlc, origin FROM ts_over)",
+			   "a txn names a version as overwritten that is "
+			   "neither held nor listed as pending");
+}
+
+/* 1 if element i (>= 1) of a tombstone is what the replay says. */
+static int
+dead_value_ok(sqlite3_stmt *q, int tid, sqlite3_value *id, int i,
+	      const msgpack_object *v)
+{
+	int ok;
+
+	sqlite3_reset(q);
+	sqlite3_clear_bindings(q);
+	txn_bind_value(q, 1, v);
+	sqlite3_bind_int(q, 2, tid);
+	sqlite3_bind_value(q, 3, id);
+	sqlite3_bind_int(q, 4, i);
+	ok = sqlite3_step(q) == SQLITE_ROW && sqlite3_column_int(q, 0) == 1;
+	sqlite3_reset(q);
+	return ok;
+}
+
+/* Checks one ts_ver row's `dead` (column 2 of s) against the replay. */
+static void
+check_dead(struct audit *a, sqlite3_stmt *s, sqlite3_stmt *q,
+	   const struct tbl *t, int live)
+{
+	const char *id = (const char *)sqlite3_column_text(s, 1);
+	const void *p = sqlite3_column_blob(s, 2);
+	size_t len = (size_t)sqlite3_column_bytes(s, 2), off = 0;
+	const msgpack_object *e;
+	msgpack_unpacked up;
+	int i;
+
+	if (sqlite3_column_type(s, 2) == SQLITE_NULL) {
+		if (!live)
+			fault(a, "row %s/%s: the log says it is deleted, but "
+				 "no tombstone is kept", t->name, id);
+		return;
+	}
+	if (live) {
+		fault(a, "row %s/%s: a tombstone is kept, but the log says "
+			 "the row is live", t->name, id);
+		return;
+	}
+	msgpack_unpacked_init(&up);
+	if (msgpack_unpack_next(&up, p, len, &off) != MSGPACK_UNPACK_SUCCESS ||
+	    off != len || up.data.type != MSGPACK_OBJECT_ARRAY ||
+	    up.data.via.array.size != (uint32_t)t->ncol ||
+	    up.data.via.array.ptr[0].type != MSGPACK_OBJECT_STR ||
+	    up.data.via.array.ptr[0].via.str.size != strlen(id) ||
+	    memcmp(up.data.via.array.ptr[0].via.str.ptr, id, strlen(id)) != 0) {
+		fault(a, "row %s/%s: the tombstone is corrupt", t->name, id);
+		msgpack_unpacked_destroy(&up);
+		return;
+	}
+	e = up.data.via.array.ptr;
+	for (i = 1; i < t->ncol; i++)
+		if (!dead_value_ok(q, t->tid, sqlite3_column_value(s, 1), i,
+				   &e[i]))
+			fault(a, "row %s/%s: the tombstone's %s is not what "
+				 "the log says", t->name, id, t->cols[i]);
+	msgpack_unpacked_destroy(&up);
+}
+
+/*
+ * Tombstones against the replay: a row the log leaves deleted (or only
+ * updated) keeps its last values in ts_ver.dead, the winning value of
+ * each column and the owner's scope; a live row keeps none.
+ */
+static int
+audit_tombstones(struct audit *a)
+{
+	sqlite3_stmt *s, *q;
+	int rc;
+
+	rc = sqlite3_prepare_v2(a->n->db,
+				"SELECT v.tid, v.id, v.dead, coalesce((SELECT"
+				" x.val FROM temp.vx x WHERE x.tid = v.tid AND"
+				" x.id = v.id AND x.col = 0), 0) FROM ts_ver v"
+				" WHERE EXISTS (SELECT 1 FROM temp.vx x WHERE"
+				" x.tid = v.tid AND x.id = v.id)",
+				-1, &s, NULL);
+	if (rc != SQLITE_OK)
+		return node_sqlerr(a->n, rc, "tombstones");
+	rc = sqlite3_prepare_v2(a->n->db,
+				"SELECT ?1 IS (SELECT CASE WHEN ?4 = 1 THEN"
+				" scope ELSE val END FROM temp.vx WHERE tid ="
+				" ?2 AND id = ?3 AND (?4 = 1 OR col = ?4)"
+				" LIMIT 1)",
+				-1, &q, NULL);
+	if (rc != SQLITE_OK) {
+		sqlite3_finalize(s);
+		return node_sqlerr(a->n, rc, "tombstones");
+	}
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		const struct tbl *t =
+			store_table_tid(a->n, sqlite3_column_int(s, 0));
+
+		if (t != NULL)
+			check_dead(a, s, q, t, sqlite3_column_int(s, 3) == 1);
+	}
+	sqlite3_finalize(q);
+	sqlite3_finalize(s);
+	return rc == SQLITE_DONE ? 0 : node_sqlerr(a->n, rc, "tombstones");
+}
+
+/* Checks one stored certificate: its CA signature and its columns. */
+static void
+check_cert(struct audit *a, sqlite3_stmt *s)
+{
+	uint64_t id = (uint64_t)sqlite3_column_int64(s, 0);
+	const char *scope = (const char *)sqlite3_column_text(s, 1);
+	const char *role = (const char *)sqlite3_column_text(s, 2);
+	X509 *c = cert_from_pem(sqlite3_column_blob(s, 3),
+				(size_t)sqlite3_column_bytes(s, 3));
+	struct cert_info ci;
+	char hex[17];
+
+	id_format(id, hex);
+	if (c == NULL) {
+		fault(a, "certificate of node %s: the stored PEM does not "
+			 "parse", hex);
+		return;
+	}
+	if (cert_check_issuer(c, a->n->ca) != 0)
+		fault(a, "certificate of node %s: not signed by the district "
+			 "CA", hex);
+	else if (cert_parse(c, &ci) != 0)
+		fault(a, "certificate of node %s: not a tiersync node "
+			 "certificate", hex);
+	else if (ci.node_id != id)
+		fault(a, "certificate of node %s: it is another node's", hex);
+	else if (strcmp(ci.scope, scope ? scope : "") != 0 ||
+		 strcmp(ci.role, role ? role : "") != 0)
+		fault(a, "certificate of node %s: ts_certs says scope %s, "
+			 "role %s; the certificate says scope %s, role %s",
+		      hex, scope ? scope : "", role ? role : "", ci.scope,
+		      ci.role);
+	X509_free(c);
+}
+
+/* Every stored certificate, not only those of streams held. */
+static int
+audit_certs(struct audit *a)
+{
+	sqlite3_stmt *s;
+	int rc = sqlite3_prepare_v2(a->n->db,
+				    "SELECT node_id, scope, role, pem FROM"
+				    " ts_certs ORDER BY node_id",
+				    -1, &s, NULL);
+
+	if (rc != SQLITE_OK)
+		return node_sqlerr(a->n, rc, "certificates");
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		check_cert(a, s);
+	sqlite3_finalize(s);
+	return rc == SQLITE_DONE ? 0 : node_sqlerr(a->n, rc, "certificates");
+}
+
+/* ts_meta's identity against node.crt, which the node runs as. */
+static int
+audit_meta(struct audit *a)
+{
+	struct tsync_node *n = a->n;
+	const char *key[4] = {"node_id", "scope", "role", "district"};
+	const char *want[4];
+	char hex[17], have[300];
+	int i;
+
+	id_format(n->id, hex);
+	want[0] = hex;
+	want[1] = n->scope;
+	want[2] = n->role;
+	want[3] = n->district;
+	for (i = 0; i < 4; i++) {
+		if (store_meta_get(n, key[i], have, sizeof(have)) != 0)
+			have[0] = '\0';
+		if (strcmp(have, want[i]) != 0)
+			fault(a, "ts_meta.%s is '%s', but node.crt says '%s'",
+			      key[i], have, want[i]);
+	}
+	return 0;
+}
+
+/* Of a quarantined body that does not decode, apply.c keeps this much. */
+#define QUARANTINE_KEEP 256
+
+/* Checks the body of quarantine row s against the node's visibility. */
+static void
+check_quarantined(struct audit *a, sqlite3_stmt *s)
+{
+	long long qid = sqlite3_column_int64(s, 0);
+	const char *scope = (const char *)sqlite3_column_text(s, 2);
+	const uint8_t *body = sqlite3_column_blob(s, 4);
+	size_t len = (size_t)sqlite3_column_bytes(s, 4);
+	char hs[SCOPE_MAX + 1], err[128];
+	struct txn t;
+
+	if (scope != NULL &&
+	    !scope_may_see(a->n->scope, a->n->role, scope)) {
+		fault(a, "quarantine #%lld: holds the body of a txn of scope "
+			 "%s, which this node may not see", qid, scope);
+		return;
+	}
+	txn_decode(&t, body, len, err, sizeof(err));
+	if (t.scope == NULL) {
+		if (len > QUARANTINE_KEEP || scope != NULL)
+			fault(a, "quarantine #%lld: holds %zu bytes of a body "
+				 "with no txn header (only the first %d are "
+				 "kept, with no origin or scope)", qid, len,
+			      QUARANTINE_KEEP);
+	} else if (t.scope_len > SCOPE_MAX ||
+		   (memcpy(hs, t.scope, t.scope_len), hs[t.scope_len] = '\0',
+		    !scope_may_see(a->n->scope, a->n->role, hs))) {
+		fault(a, "quarantine #%lld: holds the body of a txn of a "
+			 "scope this node may not see", qid);
+	} else if (scope == NULL || strcmp(hs, scope) != 0 ||
+		   (uint64_t)sqlite3_column_int64(s, 1) != t.origin ||
+		   (uint64_t)sqlite3_column_int64(s, 3) != t.seq) {
+		fault(a, "quarantine #%lld: the body's header is not the "
+			 "origin, scope and seq the row names", qid);
+	}
+	txn_done(&t);
+}
+
+/*
+ * ts_quarantine keeps bodies only of scopes this node may see: a refusal
+ * for visibility keeps the header alone, and a body with no header is cut
+ * to its first QUARANTINE_KEEP bytes.
+ */
+static int
+audit_quarantine(struct audit *a)
+{
+	sqlite3_stmt *s;
+	int rc = sqlite3_prepare_v2(a->n->db,
+				    "SELECT qid, origin, scope, seq, body FROM"
+				    " ts_quarantine WHERE body IS NOT NULL"
+				    " ORDER BY qid",
+				    -1, &s, NULL);
+
+	if (rc != SQLITE_OK)
+		return node_sqlerr(a->n, rc, "quarantine");
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		check_quarantined(a, s);
+	sqlite3_finalize(s);
+	return rc == SQLITE_DONE ? 0 : node_sqlerr(a->n, rc, "quarantine");
+}
+
+/* ---- Schema objects ------------------------------------------------- */
+
+/* The engine's own tables (node/store.c, conflict.c, revoke.c). */
+static const char *const engine_tables[] = {
+	"ts_meta", "ts_tables", "ts_certs", "ts_streams", "ts_log",
+	"ts_ver", "ts_quarantine", "ts_heads", "ts_over", "ts_skew",
+	"ts_revoked", "ts_peers", "ts_revoked_pos", "ts_clash", NULL,
+};
+
+#define QUARANTINE_ONCE_SQL                                                \
+	"CREATE UNIQUE INDEX ts_quarantine_once ON ts_quarantine(origin,"  \
+	" scope, seq, reason, peer)"
+
+static int
+is_engine_table(const char *name)
+{
+	int i;
+
+	for (i = 0; engine_tables[i] != NULL; i++)
+		if (strcmp(name, engine_tables[i]) == 0)
+			return 1;
+	return 0;
+}
+
+static int
+put_object(void *arg, const char *name, const char *sql)
+{
+	sqlite3_stmt *s = arg;
+	int rc;
+
+	sqlite3_reset(s);
+	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, sql, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	return rc == SQLITE_DONE ? 0 : TSYNC_EIO;
+}
+
+/*
+ * Judges one sqlite_master row (type, name, tbl_name, sql, expected sql,
+ * tbl_name is replicated).  Tables outside ts_ that no one declared are a
+ * user's local tables and allowed; every index, trigger and view must be
+ * one tiersync makes, with the SQL it makes.
+ */
+static void
+check_object(struct audit *a, sqlite3_stmt *s)
+{
+	const char *type = (const char *)sqlite3_column_text(s, 0);
+	const char *name = (const char *)sqlite3_column_text(s, 1);
+	const char *on = (const char *)sqlite3_column_text(s, 2);
+	const char *sql = (const char *)sqlite3_column_text(s, 3);
+	const char *want = (const char *)sqlite3_column_text(s, 4);
+	int ours;
+
+	if (on == NULL)
+		on = "";
+	ours = is_engine_table(on) || sqlite3_column_int(s, 5);
+
+	if (strcmp(type, "table") == 0) {
+		if (strncmp(name, "ts_", 3) == 0 && !is_engine_table(name))
+			fault(a, "schema: table %s is not one of the engine's "
+				 "(ts_ names are reserved)", name);
+		return;
+	}
+	if (strcmp(type, "index") == 0 && sql == NULL && ours &&
+	    strncmp(name, "sqlite_autoindex_", 17) == 0)
+		return;
+	if (strcmp(name, "ts_quarantine_once") == 0)
+		want = QUARANTINE_ONCE_SQL;
+	if (want == NULL)
+		fault(a, "schema: %s %s%s%s was not made by tiersync (added "
+			 "behind the node's back?)", type, name,
+		      strcmp(on, name) != 0 ? " on " : "",
+		      strcmp(on, name) != 0 ? on : "");
+	else if (sql == NULL || strcmp(sql, want) != 0 ||
+		 strcmp(type, strncmp(name, "ts_chk_", 7) == 0 ? "trigger"
+							       : "index") != 0)
+		fault(a, "schema: %s %s on %s is not what tiersync makes "
+			 "(altered behind the node's back?)", type, name, on);
+}
+
+/*
+ * Every schema object against the expected set: the engine's tables and
+ * index, the replicated tables (ts_tables) with their own indexes, and
+ * the records layer's indexes and triggers with exactly the SQL that
+ * domain_declare makes (domain_objects).  A missing one is a fault too:
+ * a dropped ts_chk_ trigger lets bad local writes in.
+ */
+static int
+audit_schema(struct audit *a)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	rc = sqlite3_prepare_v2(a->n->db,
+				"INSERT OR REPLACE INTO temp.vobj VALUES(?1,"
+				" ?2)",
+				-1, &s, NULL);
+	if (rc != SQLITE_OK)
+		return node_sqlerr(a->n, rc, "schema");
+	rc = domain_objects(put_object, s);
+	sqlite3_finalize(s);
+	if (rc != 0)
+		return node_err(a->n, rc, "schema: listing the records "
+					  "layer's objects failed");
+	rc = sqlite3_prepare_v2(a->n->db,
+				"SELECT m.type, m.name, m.tbl_name, m.sql,"
+				" (SELECT o.sql FROM temp.vobj o WHERE o.name ="
+				" m.name), EXISTS (SELECT 1 FROM main.ts_tables"
+				" t WHERE t.name = m.tbl_name) FROM"
+				" main.sqlite_master m WHERE substr(m.name, 1,"
+				" 11) <> 'sqlite_stat' AND m.name <>"
+				" 'sqlite_sequence' ORDER BY m.type, m.name",
+				-1, &s, NULL);
+	if (rc != SQLITE_OK)
+		return node_sqlerr(a->n, rc, "schema");
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		check_object(a, s);
+	sqlite3_finalize(s);
+	if (rc != SQLITE_DONE)
+		return node_sqlerr(a->n, rc, "schema");
+	rc = sqlite3_prepare_v2(a->n->db,
+				"SELECT name FROM temp.vobj WHERE name NOT IN"
+				" (SELECT name FROM main.sqlite_master) ORDER"
+				" BY name",
+				-1, &s, NULL);
+	if (rc != SQLITE_OK)
+		return node_sqlerr(a->n, rc, "schema");
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		fault(a, "schema: %s %s is missing (dropped behind the "
+			 "node's back?)",
+		      strncmp((const char *)sqlite3_column_text(s, 0),
+			      "ts_chk_", 7) == 0 ? "trigger" : "index",
+		      sqlite3_column_text(s, 0));
+	sqlite3_finalize(s);
+	return rc == SQLITE_DONE ? 0 : node_sqlerr(a->n, rc, "schema");
+}
+
 /*
  * ts_version_cmp(h1, o1, h2, o2): version_cmp() for SQL, so that verify
  * orders versions exactly as the merge does (as unsigned numbers; the
@@ -728,7 +1190,9 @@ tsync_node_verify(struct tsync_node *n, tsync_fault_cb cb, void *arg)
 			   "CREATE TEMP TABLE vclaim(tid INTEGER, id TEXT,"
 			   " kind INTEGER, hlc INTEGER, origin INTEGER,"
 			   " scope TEXT, PRIMARY KEY(tid, id, hlc, origin,"
-			   " scope)) WITHOUT ROWID; BEGIN");
+			   " scope)) WITHOUT ROWID;"
+			   "CREATE TEMP TABLE vobj(name TEXT PRIMARY KEY,"
+			   " sql TEXT); BEGIN");
 	if (rc != 0)
 		return rc;
 	rc = sqlite3_prepare_v2(n->db,
@@ -758,7 +1222,15 @@ tsync_node_verify(struct tsync_node *n, tsync_fault_cb cb, void *arg)
 	if (rc != SQLITE_OK)
 		rc = node_sqlerr(n, rc, "verify");
 	if (rc == 0)
+		rc = audit_schema(&a);
+	if (rc == 0)
+		rc = audit_meta(&a);
+	if (rc == 0)
+		rc = audit_certs(&a);
+	if (rc == 0)
 		rc = audit_streams(&a);
+	if (rc == 0)
+		rc = audit_over(&a);
 	if (rc == 0)
 		rc = audit_clashes(&a);
 	for (i = 0; rc == 0 && i < n->ntbl; i++)
@@ -769,6 +1241,10 @@ tsync_node_verify(struct tsync_node *n, tsync_fault_cb cb, void *arg)
 		rc = audit_orphans(&a);
 	if (rc == 0)
 		rc = audit_conflicts(&a);
+	if (rc == 0)
+		rc = audit_tombstones(&a);
+	if (rc == 0)
+		rc = audit_quarantine(&a);
 	sqlite3_finalize(a.put);
 	sqlite3_finalize(a.all);
 	sqlite3_finalize(a.prev);
