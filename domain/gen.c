@@ -447,13 +447,10 @@ specials(struct gen *g, const struct place *p, unsigned year, double rate)
 }
 
 static int
-village_year(struct gen *g, const struct place *p, unsigned year)
+village_records(struct gen *g, const struct place *p, unsigned year)
 {
 	int rc;
 
-	memset(g->seq, 0, sizeof(g->seq));
-	if ((rc = tsync_node_begin(g->n)) != 0)
-		return rc;
 	if ((rc = disputes(g, p, year, howmany(g, 9.4))) == 0 &&
 	    (rc = simple(g, p, year, 20, "consult")) == 0 &&
 	    (rc = simple(g, p, year, 3, "petition")) == 0 &&
@@ -462,25 +459,28 @@ village_year(struct gen *g, const struct place *p, unsigned year)
 	    (rc = simple(g, p, year, 6, "grid")) == 0 &&
 	    (rc = events(g, p, year, 2)) == 0)
 		rc = specials(g, p, year, 1.5);
-	if (rc != 0) {
-		tsync_node_rollback(g->n);
-		return rc;
-	}
-	g->st->txns++;
-	return tsync_node_commit(g->n);
+	return rc;
 }
 
 static int
-street_year(struct gen *g, const struct place *p, unsigned year)
+street_records(struct gen *g, const struct place *p, unsigned year)
+{
+	int rc = events(g, p, year, 15);
+
+	return rc ? rc : simple(g, p, year, 52, "meeting");
+}
+
+/* One office's year as one commit; numbers restart with the year. */
+static int
+office_year(struct gen *g, const struct place *p, unsigned year,
+	    int (*records)(struct gen *, const struct place *, unsigned))
 {
 	int rc;
 
 	memset(g->seq, 0, sizeof(g->seq));
 	if ((rc = tsync_node_begin(g->n)) != 0)
 		return rc;
-	if ((rc = events(g, p, year, 15)) == 0)
-		rc = simple(g, p, year, 52, "meeting");
-	if (rc != 0) {
+	if ((rc = records(g, p, year)) != 0) {
 		tsync_node_rollback(g->n);
 		return rc;
 	}
@@ -543,11 +543,11 @@ tsync_generate(struct tsync_node *n, const struct tsync_gen_opts *o,
 	for (y = o->end_year + 1 - o->years; y <= o->end_year; y++)
 		for (i = 0; i < o->streets; i++) {
 			street_of(&g, i, &s);
-			if ((rc = street_year(&g, &s, y)) != 0)
+			if ((rc = office_year(&g, &s, y, street_records)) != 0)
 				return rc;
 			for (j = 0; j < o->villages; j++) {
 				village_of(&s, i, j, &v);
-				if ((rc = village_year(&g, &v, y)) != 0)
+				if ((rc = office_year(&g, &v, y, village_records)) != 0)
 					return rc;
 			}
 		}

@@ -574,6 +574,35 @@ add_defaults(struct tsync_node *n, struct write *w)
 	return 0;
 }
 
+/* Starts a write: who records it is checked, *w is allocated. */
+static int
+write_begin(struct tsync_node *n, const struct tsync_kind *k, const char *by,
+	    json_t **out, struct write **w)
+{
+	int rc;
+
+	*w = NULL;
+	if (out != NULL)
+		*out = NULL;
+	if ((rc = check_by(n, by)) != 0)
+		return rc;
+	if ((*w = calloc(1, sizeof(**w))) == NULL)
+		return node_err(n, TSYNC_ENOMEM, "out of memory");
+	**w = (struct write){.n = n, .k = k, .by = by};
+	return 0;
+}
+
+/* Ends a write: the stored record to *out when it succeeded. */
+static int
+write_end(struct write *w, int rc, json_t **out)
+{
+	if (rc == 0 && out != NULL)
+		rc = tsync_rec_get(w->n, w->k, w->id, out);
+	vals_free(w->v, w->nv);
+	free(w);
+	return rc;
+}
+
 int
 tsync_rec_add(struct tsync_node *n, const struct tsync_kind *k,
 	      json_t *values, const char *by, const char *scope, json_t **out)
@@ -581,21 +610,13 @@ tsync_rec_add(struct tsync_node *n, const struct tsync_kind *k,
 	struct write *w;
 	int rc;
 
-	if (out != NULL)
-		*out = NULL;
-	if ((rc = check_by(n, by)) != 0)
+	if ((rc = write_begin(n, k, by, out, &w)) != 0)
 		return rc;
-	if ((w = calloc(1, sizeof(*w))) == NULL)
-		return node_err(n, TSYNC_ENOMEM, "out of memory");
-	*w = (struct write){.n = n, .k = k, .by = by, .scope = scope};
+	w->scope = scope;
 	if ((rc = take_values(n, k, values, w->v, &w->nv)) == 0 &&
 	    (rc = add_defaults(n, w)) == 0)
 		rc = in_txn(n, do_add, w);
-	if (rc == 0 && out != NULL)
-		rc = tsync_rec_get(n, k, w->id, out);
-	vals_free(w->v, w->nv);
-	free(w);
-	return rc;
+	return write_end(w, rc, out);
 }
 
 static int
@@ -673,27 +694,15 @@ tsync_rec_update(struct tsync_node *n, const struct tsync_kind *k,
 	struct write *w;
 	int rc;
 
-	if (out != NULL)
-		*out = NULL;
-	if ((rc = check_by(n, by)) != 0)
+	if ((rc = write_begin(n, k, by, out, &w)) != 0)
 		return rc;
-	if ((w = calloc(1, sizeof(*w))) == NULL)
-		return node_err(n, TSYNC_ENOMEM, "out of memory");
-	*w = (struct write){.n = n, .k = k, .by = by};
 	if ((rc = find_id(n, k, id_or_no, w->id, sizeof(w->id))) == 0 &&
-	    (rc = take_values(n, k, values, w->v, &w->nv)) == 0) {
-		if (w->nv == 0)
-			rc = node_err(n, TSYNC_EINVAL,
-				      "nothing to change: give the fields "
-				      "to set");
-		else
-			rc = in_txn(n, do_update, w);
-	}
-	if (rc == 0 && out != NULL)
-		rc = tsync_rec_get(n, k, w->id, out);
-	vals_free(w->v, w->nv);
-	free(w);
-	return rc;
+	    (rc = take_values(n, k, values, w->v, &w->nv)) == 0)
+		rc = w->nv == 0 ? node_err(n, TSYNC_EINVAL,
+					   "nothing to change: give the "
+					   "fields to set")
+				: in_txn(n, do_update, w);
+	return write_end(w, rc, out);
 }
 
 /* ---- Reading ------------------------------------------------------------- */
