@@ -159,7 +159,6 @@ heads_write(struct tsync_node *n, const struct hset *h)
 	char path[PATH_MAX], tmp[PATH_MAX], peer[17];
 	size_t i;
 	FILE *f;
-	int ok;
 
 	ts_fmt(path, sizeof(path), "%s/heads", n->dir);
 	ts_fmt(tmp, sizeof(tmp), "%s/heads.tmp", n->dir);
@@ -178,12 +177,8 @@ heads_write(struct tsync_node *n, const struct hset *h)
 			h->v[i].scope, h->v[i].peer != 0 ? " " : "",
 			h->v[i].peer != 0 ? peer : "");
 	}
-	ok = fflush(f) == 0 && fsync(fileno(f)) == 0;
-	ok = fclose(f) == 0 && ok;
-	if (!ok || rename(tmp, path) != 0) {
-		unlink(tmp);
+	if (ts_file_replace(f, tmp, path) != 0)
 		return node_err(n, TSYNC_EIO, "cannot write %s", path);
-	}
 	return 0;
 }
 

@@ -160,7 +160,6 @@ write_conf(struct tsync_node *n, const struct tsync_init_opts *o)
 {
 	char path[PATH_MAX], tmp[PATH_MAX];
 	FILE *f;
-	int ok;
 
 	ts_fmt(path, sizeof(path), "%s/tiersync.conf", n->dir);
 	ts_fmt(tmp, sizeof(tmp), "%s/tiersync.conf.tmp", n->dir);
@@ -181,12 +180,8 @@ write_conf(struct tsync_node *n, const struct tsync_init_opts *o)
 		o && o->listen ? o->listen : "",
 		o && o->parent ? o->parent : "",
 		(unsigned long long)n->max_skew_ms);
-	ok = fflush(f) == 0 && fsync(fileno(f)) == 0;
-	ok = fclose(f) == 0 && ok;
-	if (!ok || rename(tmp, path) != 0) {
-		unlink(tmp);
+	if (ts_file_replace(f, tmp, path) != 0)
 		return node_err(n, TSYNC_EIO, "cannot write %s", path);
-	}
 	return 0;
 }
 

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <time.h>
 
 #include "tiersync/tiersync.h"
@@ -222,4 +223,17 @@ ts_fmt(char *dst, size_t len, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(dst, len, fmt, ap);
 	va_end(ap);
+}
+
+int
+ts_file_replace(FILE *f, const char *tmp, const char *path)
+{
+	int ok = fflush(f) == 0 && fsync(fileno(f)) == 0;
+
+	ok = fclose(f) == 0 && ok;
+	if (!ok || rename(tmp, path) != 0) {
+		unlink(tmp);
+		return -1;
+	}
+	return 0;
 }

@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 struct tsync_ops;
 
@@ -37,6 +38,13 @@ uint64_t ts_now_ms(const struct tsync_ops *ops);
 void hex_encode(const uint8_t *p, size_t n, char *out); /* out: 2n+1 */
 int hex_decode(const char *s, uint8_t *out, size_t n);  /* 0 on success */
 void id_format(uint64_t id, char out[17]);
+
+/*
+ * Finishes a file written to `tmp` through f: flushes, fsyncs and closes
+ * it, then renames it over `path`, so a crash leaves the old file or the
+ * new one, never half of one.  On failure tmp is removed; returns -1.
+ */
+int ts_file_replace(FILE *f, const char *tmp, const char *path);
 int id_parse(const char *s, uint64_t *id);
 
 void be64_put(uint8_t *p, uint64_t v);
