@@ -55,7 +55,8 @@
 
 enum state { S_HELLO, S_VV, S_SYNC, S_CLOSED, S_FAILED };
 
-#define QMAX 16
+#define QMAX 64     /* actions queued between two sess_poll() calls */
+#define QRESERVE 16 /* slots a log line may not take: kept for actions */
 #define COMPACT_MIN (64u << 10) /* dead front bytes before a compaction */
 
 struct known {
@@ -102,14 +103,26 @@ struct sess {
 
 /* ---- small helpers -------------------------------------------------- */
 
-static void __attribute__((format(printf, 4, 5)))
+/*
+ * Queues an action for the I/O layer.  Log lines are best effort: one is
+ * dropped when fewer than QRESERVE slots are free.  Other actions take a
+ * free slot; a close, which must never be lost (the link would stay
+ * open), takes the newest entry's slot when none is free.  Returns the
+ * queued action, or NULL when it was dropped.
+ */
+static struct sess_action * __attribute__((format(printf, 4, 5)))
 act(struct sess *s, int type, int code, const char *fmt, ...)
 {
 	struct sess_action *a;
 	va_list ap;
 
-	if (s->qlen == QMAX)
-		return; /* logs are best effort; closes are sticky anyway */
+	if (type == SA_LOG && s->qlen >= QMAX - QRESERVE)
+		return NULL;
+	if (s->qlen == QMAX) {
+		if (type != SA_CLOSE)
+			return NULL;
+		s->qlen--;
+	}
 	a = &s->q[(s->qhead + s->qlen++) % QMAX];
 	memset(a, 0, sizeof(*a));
 	a->type = type;
@@ -117,6 +130,7 @@ act(struct sess *s, int type, int code, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(a->text, sizeof(a->text), fmt, ap);
 	va_end(ap);
+	return a;
 }
 
 static void
@@ -786,9 +800,12 @@ on_batch(struct sess *s, const struct frame *f)
 		    s->peer_name, rep.first_reject);
 	}
 	if (rep.applied > 0) {
-		act(s, SA_APPLIED, 0, "applied %u txns from %s", rep.applied,
-		    s->peer_name);
-		s->q[(s->qhead + s->qlen - 1) % QMAX].count = rep.applied;
+		struct sess_action *x = act(s, SA_APPLIED, 0,
+					    "applied %u txns from %s",
+					    rep.applied, s->peer_name);
+
+		if (x != NULL)
+			x->count = rep.applied;
 	}
 	fr = frame_begin(&s->out, &pk);
 	msgpack_pack_array(&pk, 4);
@@ -918,10 +935,13 @@ on_frame(struct sess *s, const uint8_t *body, size_t len)
 			act(s, SA_LOG, 0, "revocation list from %s refused: %s",
 			    s->peer_name, tsync_node_errmsg(s->n));
 		else if (installed) {
-			act(s, SA_CRL, 0, "installed revocation list #%llu "
-					  "from %s",
-			    (unsigned long long)no, s->peer_name);
-			s->q[(s->qhead + s->qlen - 1) % QMAX].count = no;
+			struct sess_action *x = act(
+				s, SA_CRL, 0,
+				"installed revocation list #%llu from %s",
+				(unsigned long long)no, s->peer_name);
+
+			if (x != NULL)
+				x->count = no;
 		}
 		break;
 	}

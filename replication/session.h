@@ -27,9 +27,13 @@ struct sess;
 				  * not read */
 #define PING_MAX 8               /* PINGs accepted per window */
 #define PING_WINDOW_MS 10000
-#define FRAME_MIN_RATE (16u << 10) /* a frame must complete within the
-				    * idle timeout plus 1 s per this many
-				    * bytes */
+/*
+ * A frame must complete within the idle timeout plus 1 s per this many
+ * bytes: 1 MiB may take 30 s + 8.5 min, so a batch crosses a lossy
+ * 16 kbit/s village link, while a peer that trickles a frame still holds
+ * it for a bounded time.  (16 KiB/s stalled big batches on slow links.)
+ */
+#define FRAME_MIN_RATE (2u << 10)
 
 struct sess_cfg {
 	struct tsync_node *node;
