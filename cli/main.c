@@ -38,7 +38,7 @@ static const char usage[] =
 	"         [--format text|json|html] [--out FILE]\n"
 	"  check NODE_DIR [--json]    held records that break a rule\n"
 	"  generate NODE_DIR [--scale X] [--seed N] [--years N]\n"
-	"  demo [DIR]                 a whole district on this machine\n"
+	"  demo [DIR] [--stay]        a whole district on this machine\n"
 	"  user add|passwd|disable|list NODE_DIR [NAME] [--role ROLE]\n"
 	"                             web app accounts (password on stdin)\n"
 	"  help [COMMAND]";
