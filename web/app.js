@@ -252,9 +252,9 @@ async function pageRecord(name, id) {
 /* ---- Forms: add, edit, and the workflow steps -------------------------- */
 
 const STEP_FIELDS = {
-  close: { fields: ['status', 'closed', 'outcome', 'agreement'], fixed: {}, title: '结案', choices: { status: ['resolved', 'failed'] } },
-  refer: { fields: ['referred_to'], fixed: { status: 'referred' }, title: '移交诉讼或仲裁' },
-  route: { fields: ['routed_to', 'advice'], fixed: { status: 'routed' }, title: '分流' },
+  close: { fields: ['status', 'closed', 'outcome', 'agreement'], fixed: {}, title: '结案', choices: { status: ['resolved', 'failed'] }, needs: ['closed', 'outcome'] },
+  refer: { fields: ['referred_to'], fixed: { status: 'referred' }, title: '移交诉讼或仲裁', needs: ['referred_to'] },
+  route: { fields: ['routed_to', 'advice'], fixed: { status: 'routed' }, title: '分流', needs: ['routed_to'] },
 };
 
 function input(f, value, step) {
@@ -283,12 +283,16 @@ async function pageForm(name, id, q) {
     rec = r.body;
   }
   const step = STEP_FIELDS[q.get('step')];
-  const fields = step ? k.fields.filter((f) => step.fields.includes(f.name)) : k.fields;
+  /* A new record starts its workflow at its first step (the node sets the
+   * status), so the form asks only for what a person decides. */
+  const fields = step ? k.fields.filter((f) => step.fields.includes(f.name))
+    : k.fields.filter((f) => id || f.name !== 'status');
+  const needed = (f) => f.required || (step && (step.needs || []).includes(f.name));
   const preset = {};
   for (const f of k.fields) if (q.get(f.name)) preset[f.name] = q.get(f.name);
   if (step && step.fields.includes('closed') && !rec.closed) preset.closed = new Date().toISOString().slice(0, 10);
   const rows = fields.map((f) => h('div', { class: 'row', id: 'row-' + f.name },
-    h('label', { for: 'f-' + f.name }, f.label, f.required ? h('span', { class: 'req' }, ' *') : null),
+    h('label', { for: 'f-' + f.name }, f.label, needed(f) ? h('span', { class: 'req' }, ' *') : null),
     input(f, preset[f.name] ?? rec[f.name], step), h('div', { class: 'err', id: 'err-' + f.name })));
   const top = h('div', { id: 'form-msg' });
   const form = h('form', { class: 'rec', id: 'record-form', novalidate: true, onsubmit: async (ev) => {
