@@ -707,11 +707,17 @@ tsync_rec_update(struct tsync_node *n, const struct tsync_kind *k,
 
 /* ---- Reading ------------------------------------------------------------- */
 
+/* The last scope named, so that a list names each office once. */
+struct names {
+	char scope[SCOPE_MAX + 1];
+	char name[256];
+};
+
 static json_t *
-row_json(struct tsync_node *n, const struct tsync_kind *k, sqlite3_stmt *s)
+row_json(struct tsync_node *n, const struct tsync_kind *k, sqlite3_stmt *s,
+	 struct names *nm)
 {
 	json_t *o = json_object();
-	char name[256];
 	int i, nc = sqlite3_column_count(s);
 
 	json_object_set_new(o, "kind", json_string(k->name));
@@ -743,8 +749,14 @@ row_json(struct tsync_node *n, const struct tsync_kind *k, sqlite3_stmt *s)
 						      : json_string(txt));
 		}
 		if (strcmp(col, "scope") == 0) {
-			tsync_scope_name(n, txt, name, sizeof(name));
-			json_object_set_new(o, "scope_name", json_string(name));
+			if (strcmp(nm->scope, txt) != 0) {
+				snprintf(nm->scope, sizeof(nm->scope), "%s",
+					 txt);
+				tsync_scope_name(n, txt, nm->name,
+						 sizeof(nm->name));
+			}
+			json_object_set_new(o, "scope_name",
+					    json_string(nm->name));
 		}
 	}
 	return o;
@@ -755,6 +767,7 @@ children(struct tsync_node *n, const struct tsync_kind *k, const char *id,
 	 json_t *o)
 {
 	const struct tsync_kind *all;
+	struct names nm = {"", ""};
 	size_t nk, i;
 	char sql[256];
 	sqlite3_stmt *s;
@@ -780,7 +793,7 @@ children(struct tsync_node *n, const struct tsync_kind *k, const char *id,
 		sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
 		arr = json_array();
 		while ((rc = sqlite3_step(s)) == SQLITE_ROW)
-			json_array_append_new(arr, row_json(n, c, s));
+			json_array_append_new(arr, row_json(n, c, s, &nm));
 		sqlite3_finalize(s);
 		json_object_set_new(o, c->table, arr);
 		if (rc != SQLITE_DONE)
@@ -825,6 +838,7 @@ int
 tsync_rec_get(struct tsync_node *n, const struct tsync_kind *k,
 	      const char *id_or_no, json_t **out)
 {
+	struct names nm = {"", ""};
 	char id[128], sql[128];
 	sqlite3_stmt *s;
 	int rc;
@@ -838,7 +852,7 @@ tsync_rec_get(struct tsync_node *n, const struct tsync_kind *k,
 		return node_sqlerr(n, rc, "read record");
 	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
 	if ((rc = sqlite3_step(s)) == SQLITE_ROW)
-		*out = row_json(n, k, s);
+		*out = row_json(n, k, s, &nm);
 	sqlite3_finalize(s);
 	if (*out == NULL)
 		return node_sqlerr(n, rc, "read record");
@@ -918,6 +932,7 @@ tsync_rec_list(struct tsync_node *n, const struct tsync_kind *k,
 	const char *binds[TBL_MAX_COLS + 8];
 	struct val tmp[TBL_MAX_COLS];
 	char where[4096], sql[SQL_MAX];
+	struct names nm = {"", ""};
 	const char *sort;
 	sqlite3_stmt *s;
 	json_t *arr;
@@ -953,7 +968,7 @@ tsync_rec_list(struct tsync_node *n, const struct tsync_kind *k,
 		json_t *o;
 
 		total = sqlite3_column_int64(s, 0);
-		o = row_json(n, k, s);
+		o = row_json(n, k, s, &nm);
 		json_object_del(o, "count(*) OVER ()");
 		json_array_append_new(arr, o);
 	}
