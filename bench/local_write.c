@@ -6,6 +6,7 @@
  *   local_write_batched_ratio: 100k rows, 1000 per commit
  *   local_write_single_ratio:  5k rows, one per commit
  * A ratio of 1.0 means capture is free; lower is better.
+ * TSYNC_BENCH_BATCHED_ONLY / TSYNC_BENCH_SINGLE_ONLY run one half (for perf).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -85,6 +86,8 @@ bench_local_write(const char *dir)
 	char raw[512];
 	double r, t;
 
+	if (getenv("TSYNC_BENCH_SINGLE_ONLY") != NULL)
+		goto single;
 	snprintf(raw, sizeof(raw), "%s/raw-batched.db", dir);
 	r = run_raw(raw, 100000, 1000);
 	t = run_node(dir, "batched", 100000, 1000);
@@ -94,6 +97,7 @@ bench_local_write(const char *dir)
 	fflush(stdout);
 	if (getenv("TSYNC_BENCH_BATCHED_ONLY") != NULL)
 		return 0;
+single:
 	snprintf(raw, sizeof(raw), "%s/raw-single.db", dir);
 	r = run_raw(raw, 5000, 1);
 	t = run_node(dir, "single", 5000, 1);

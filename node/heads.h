@@ -11,11 +11,16 @@
  * the missing txns back (from any peer: they are signed by this node)
  * ends it.  See docs/operations.md, "Backing up and restoring".
  *
- * Invariants: the file is replaced atomically (written, fsync'd, renamed)
- * under an flock on NODE_DIR; an entry never goes down;
- * it is written only after replica.db committed, so it is never ahead of
- * what this node really wrote (a failed write leaves it behind, which
- * only weakens the detection).
+ * Invariants: the file is written under an flock on NODE_DIR; an entry
+ * never goes down; it is written only after replica.db committed (and
+ * SQLite, synchronous=FULL, made that commit durable), so it is never
+ * ahead of what this node really wrote.  It may lag: a failed write, or a
+ * power cut that undoes the slots written since the last fdatasync (at
+ * most about SYNC_MS, 1 s, of commits; heads.c), leaves it behind, which
+ * only weakens the detection for a backup taken in that last second (and
+ * a peer's VV still tells: heads_learn).  The other direction would be
+ * worse: an entry ahead of every replica would refuse local writes for
+ * ever, since no peer could give back txns that were never written.
  */
 #ifndef TSYNC_HEADS_H
 #define TSYNC_HEADS_H
@@ -38,5 +43,12 @@ int heads_save(struct tsync_node *n);
  * than replica.db: the replica was restored.  Raises the entry. */
 int heads_learn(struct tsync_node *n, const char *scope, size_t scope_len,
 		uint64_t seq, uint64_t peer_id);
+
+/* fdatasync's the slots written more than SYNC_MS ago; for a long-running
+ * process (serve calls it from its tick).  0, or TSYNC_EIO. */
+int heads_sync(struct tsync_node *n);
+
+/* Syncs what is left and frees the open file; from tsync_node_close. */
+void heads_close(struct tsync_node *n);
 
 #endif

@@ -373,6 +373,7 @@ tsync_node_close(struct tsync_node *n)
 	if (n->cap.active)
 		tsync_node_rollback(n);
 	certs_free(n);
+	heads_close(n);
 	store_close(n);
 	capture_free(n);
 	EVP_PKEY_free(n->key);
@@ -427,8 +428,9 @@ tsync_node_commit(struct tsync_node *n)
 	}
 	capture_reset(n);
 	/* After the commit, never before: the heads file may lag behind
-	 * replica.db (a failure here only weakens the restore check), but
-	 * is never ahead of it. */
+	 * replica.db (a failure or a power cut here only weakens the restore
+	 * check), but is never ahead of it (heads.h).  One pwrite of a slot
+	 * in place; fdatasync at most once a second. */
 	if (wrote)
 		(void)heads_save(n);
 	return 0;

@@ -96,6 +96,7 @@ struct tsync_node {
 	int over_any; /* conflict.c: ts_over may hold rows (checked per batch) */
 	sqlite3_stmt *st[ST__COUNT];
 	sqlite3_stmt *st_read; /* log.c: log_read */
+	struct heads_file *heads; /* heads.c: the open heads file */
 	char errmsg[512];
 };
 
