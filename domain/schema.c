@@ -652,16 +652,25 @@ declare_kind(struct tsync_node *n, const struct tsync_kind *k)
 {
 	static const char *const common[] = {DOMAIN_COMMON};
 	const char *cols[TBL_MAX_COLS], *types[TBL_MAX_COLS];
+	char typed[TBL_MAX_COLS][96];
 	int i, nc = 0, rc;
 
 	for (i = 0; i < DOMAIN_NCOMMON; i++) {
 		cols[nc] = common[i];
 		types[nc++] = "TEXT";
 	}
+	/* A field added by a later schema goes at the end of its kind, with
+	 * its default: store_declare() adds it to an older replica. */
 	for (i = 0; i < k->nfield && nc < TBL_MAX_COLS - 2; i++) {
-		cols[nc] = k->fields[i].name;
-		types[nc++] = k->fields[i].type == TSYNC_FT_INT ? "INTEGER"
-								: "TEXT";
+		const struct tsync_field *f = &k->fields[i];
+
+		cols[nc] = f->name;
+		snprintf(typed[nc], sizeof(typed[nc]), "%s%s%s",
+			 f->type == TSYNC_FT_INT ? "INTEGER" : "TEXT",
+			 f->dflt != NULL ? " DEFAULT " : "",
+			 f->dflt != NULL ? f->dflt : "");
+		types[nc] = typed[nc];
+		nc++;
 	}
 	if ((rc = store_declare(n, k->table, cols, types, nc)) != 0)
 		return rc;

@@ -164,6 +164,8 @@ write_row(struct tsync_node *n, struct tbl *t, const struct txn_change *c,
 		for (i = 1; i < t->ncol; i++) {
 			if (vals[i] != NULL)
 				txn_bind_value(s, i + 1, vals[i]);
+			else if (t->dflt != NULL && t->dflt[i] != NULL)
+				sqlite3_bind_value(s, i + 1, t->dflt[i]);
 			else
 				sqlite3_bind_null(s, i + 1);
 		}
@@ -276,6 +278,13 @@ merge_change(struct tsync_node *n, const struct txn *t,
 	size_t off = 0;
 
 	memset(vals, 0, sizeof(vals));
+	/* apply_later: a column this node did not know shows the row's
+	 * version (ver_pack leaves out what equals it), but nothing here
+	 * ever wrote it: it starts unwritten. */
+	for (ci = tb->later_from > 2 ? tb->later_from : tb->ncol;
+	     ci < tb->ncol; ci++)
+		if (memcmp(rs->vers + 16 * ci, rs->vers, 16) == 0)
+			memset(rs->vers + 16 * ci, 0, 16);
 	if (c->kind != TXN_UPDATE) {
 		ver_get(rs->vers, tb->ncol, 0, &h, &o);
 		if (version_cmp(t->hlc, t->origin, h, o) > 0) {
@@ -296,8 +305,10 @@ merge_change(struct tsync_node *n, const struct txn *t,
 	for (j = 0; j < c->ncols && rc == 0; j++) {
 		txn_col_at(c, j, &col);
 		ci = tbl_col(tb, col.name, col.name_len);
-		if (ci < 2)
-			continue; /* a column of a newer schema */
+		if (ci < 0)
+			n->later_seen = 1; /* a newer schema's: kept for later */
+		if (ci < 2 || ci < tb->later_from)
+			continue;
 		rc = merge_column(n, t, c, tb, rs, ci, &col,
 				  !(seen >> ci & 1), vals, &changed);
 		seen |= 1ULL << ci;
@@ -455,7 +466,7 @@ rebuild(struct tsync_node *n, struct tbl *tb, const char *id, size_t idlen,
 	struct rowstate rs;
 	sqlite3_stmt *s;
 	char sql[600];
-	int rc, applying = n->cap.applying;
+	int rc, later_from, applying = n->cap.applying;
 
 	n->cap.applying = 1;
 	snprintf(sql, sizeof(sql), "DELETE FROM \"%s\" WHERE id = ?2 AND"
@@ -485,10 +496,13 @@ rebuild(struct tsync_node *n, struct tbl *tb, const char *id, size_t idlen,
 	sqlite3_bind_text(s, 2, id, (int)idlen, SQLITE_TRANSIENT);
 	sqlite3_bind_text(s, 3, owner, -1, SQLITE_STATIC);
 	buf_init(&rs.cur, &n->ops, 0);
+	later_from = tb->later_from;
+	tb->later_from = 0; /* a rebuild merges every column */
 	while (rc == 0 && (rc = sqlite3_step(s)) == SQLITE_ROW)
 		rc = merge_kept(n, tb, sqlite3_column_blob(s, 0),
 				(size_t)sqlite3_column_bytes(s, 0), &rs,
 				scratch);
+	tb->later_from = later_from;
 	if (rc == SQLITE_DONE)
 		rc = 0;
 	else if (rc > 0)
@@ -642,8 +656,10 @@ merge_txn(struct tsync_node *n, const struct txn *t, struct buf *scratch,
 	buf_init(&rs.cur, &n->ops, 0);
 	for (i = 0; i < t->nchanges && rc == 0; i++) {
 		txn_change_at(t, i, &c);
-		if ((tb = store_table(n, c.table, c.table_len)) == NULL)
+		if ((tb = store_table(n, c.table, c.table_len)) == NULL) {
+			n->later_seen = 1; /* a newer schema's table */
 			continue;
+		}
 		rc = merge_one(n, t, i, tb, &rs, scratch, clash);
 	}
 	buf_free(&rs.cur);
@@ -921,6 +937,28 @@ struct item {
 };
 
 /*
+ * The txn at log key k holds tables or columns this schema does not know:
+ * its values stay in the log and ts_later names it, so that apply_later()
+ * merges them once an upgrade declares them (docs/data-model.md).
+ */
+static int
+later_keep(struct tsync_node *n, int64_t k, uint32_t schema)
+{
+	sqlite3_stmt *s;
+	int rc = sqlite3_prepare_v2(n->db, "INSERT OR IGNORE INTO ts_later(k,"
+					   " schema) VALUES(?1, ?2)", -1, &s,
+				    NULL);
+
+	if (rc != SQLITE_OK)
+		return node_sqlerr(n, rc, "keep for later");
+	sqlite3_bind_int64(s, 1, k);
+	sqlite3_bind_int64(s, 2, schema);
+	rc = sqlite3_step(s);
+	sqlite3_finalize(s);
+	return rc == SQLITE_DONE ? 0 : node_sqlerr(n, rc, "keep for later");
+}
+
+/*
  * Applies one decoded txn; verifies its signature when `check_sig`.
  * Returns 0, or a negative error if the store failed.
  */
@@ -954,6 +992,7 @@ apply_one(struct ctx *x, struct item *it, int check_sig, int *applied)
 	    txn_verify_sig(ce->key, t->hash, it->w->sig) != 0)
 		why = R_SIGNATURE;
 	if (why == R_OK) {
+		x->n->later_seen = 0;
 		why = merge_txn(x->n, t, &x->scratch, &x->clash, &rc);
 		if (rc != 0)
 			return rc;
@@ -961,6 +1000,10 @@ apply_one(struct ctx *x, struct item *it, int check_sig, int *applied)
 			rc = log_append(x->n, &x->head, t->origin, t->scope,
 					t->scope_len, it->w->body, it->w->len,
 					t->hash, it->w->sig, t->hlc, 0);
+			if (rc == 0 && x->n->later_seen)
+				rc = later_keep(x->n, LOG_ROWID(x->head.sid,
+								x->head.seq),
+						t->schema);
 			if (rc != 0)
 				return rc;
 			x->head_dirty = 1;
@@ -1138,4 +1181,75 @@ apply_total(struct tsync_node *n)
 	if (store_meta_get(n, "applied_txns", v, sizeof(v)) != 0)
 		return 0;
 	return strtoull(v, NULL, 10);
+}
+
+/*
+ * After a migration: merges again, from the log, what the old schema did
+ * not know.  old_ncol[tid] is how many columns table tid had before (0:
+ * the table is new); only columns from there on are merged, so what was
+ * applied before is not merged twice.  Every txn named in ts_later is
+ * read, or every txn of the log when `scan_all` (a replica written before
+ * ts_later was kept: release 0.1.0).  A txn that still holds unknown
+ * parts stays in ts_later.  Runs inside the caller's transaction.
+ */
+int
+apply_later(struct tsync_node *n, const int *old_ncol,
+	    int scan_all, uint64_t *merged)
+{
+	sqlite3_stmt *s, *del = NULL;
+	struct buf scratch;
+	int i, rc, clash = clash_any(n), applying = n->cap.applying;
+
+	*merged = 0;
+	for (i = 0; i < n->ntbl; i++)
+		n->tbls[i].later_from = old_ncol[n->tbls[i].tid];
+	rc = sqlite3_prepare_v2(n->db,
+				scan_all ? "SELECT k, body FROM ts_log ORDER BY k"
+					 : "SELECT l.k, l.body FROM ts_later"
+					   " x JOIN ts_log l ON l.k = x.k"
+					   " ORDER BY l.k",
+				-1, &s, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v2(n->db, "DELETE FROM ts_later WHERE"
+					       " k = ?1", -1, &del, NULL);
+	if (rc != SQLITE_OK) {
+		sqlite3_finalize(s);
+		for (i = 0; i < n->ntbl; i++)
+			n->tbls[i].later_from = 0;
+		return node_sqlerr(n, rc, "apply later");
+	}
+	buf_init(&scratch, &n->ops, 0);
+	n->cap.applying = 1;
+	rc = 0;
+	while (rc == 0 && sqlite3_step(s) == SQLITE_ROW) {
+		struct txn t;
+		char err[96];
+		int64_t k = sqlite3_column_int64(s, 0);
+
+		if (txn_decode(&t, sqlite3_column_blob(s, 1),
+			       (size_t)sqlite3_column_bytes(s, 1), err,
+			       sizeof(err)) != 0)
+			continue; /* verify reports a stored txn that is bad */
+		n->later_seen = 0;
+		merge_txn(n, &t, &scratch, &clash, &rc);
+		if (rc == 0 && !n->later_seen && !scan_all) {
+			sqlite3_reset(del);
+			sqlite3_bind_int64(del, 1, k);
+			if (sqlite3_step(del) != SQLITE_DONE)
+				rc = node_sqlerr(n, SQLITE_ERROR,
+						 "apply later");
+		} else if (rc == 0 && n->later_seen && scan_all) {
+			rc = later_keep(n, k, t.schema);
+		}
+		if (rc == 0)
+			(*merged)++;
+		txn_done(&t);
+	}
+	n->cap.applying = applying;
+	for (i = 0; i < n->ntbl; i++)
+		n->tbls[i].later_from = 0;
+	buf_free(&scratch);
+	sqlite3_finalize(del);
+	sqlite3_finalize(s);
+	return rc;
 }

@@ -54,6 +54,13 @@ int apply_batch(struct tsync_node *n, const struct wire_txn *t, size_t count,
 		const char *peer, struct apply_report *rep,
 		apply_held_cb held, void *held_arg);
 
+/*
+ * Merges from the log what an older schema did not know (after a
+ * migration; see apply.c).  old_ncol[tid]: the table's columns before.
+ */
+int apply_later(struct tsync_node *n, const int *old_ncol,
+		int scan_all, uint64_t *merged);
+
 /* Total txns ever applied from peers (ts_meta "applied_txns"). */
 uint64_t apply_total(struct tsync_node *n);
 

@@ -14,6 +14,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "apply.h"
+#include "conflict.h"
 #include "domain.h"
 #include "heads.h"
 #include "node_int.h"
@@ -203,6 +205,7 @@ init_db(struct tsync_node *n, const char *dbpath)
 	    (rc = store_meta_set(n, "role", n->role)) != 0 ||
 	    (rc = store_meta_set(n, "district", n->district)) != 0 ||
 	    (rc = store_meta_set(n, "schema_version", ver)) != 0 ||
+	    (rc = store_meta_set(n, "later_kept", "1")) != 0 ||
 	    (rc = store_cert(n, n->cert)) != 0 ||
 	    (rc = domain_declare(n)) != 0) {
 		store_txn_rollback(n, &tx);
@@ -278,33 +281,80 @@ load_clock(struct tsync_node *n)
 }
 
 /*
- * Brings a replica of an older schema up to this one in one transaction
- * (new tables, columns and rules are declared; nothing is dropped), and
- * refuses one written by a newer tiersync.
+ * The copy of replica.db taken before a migration from schema `from`:
+ * replica.db.schema<from>-backup beside it (docs/operations.md, upgrades).
+ */
+static void
+backup_path(const struct tsync_node *n, long from, char *out, size_t len)
+{
+	ts_fmt(out, len, "%s/replica.db.schema%ld-backup", n->dir, from);
+}
+
+/*
+ * Brings a replica of an older schema up to this one, after a backup and
+ * in one transaction: the schema steps are declared (tables, columns at
+ * their end with a default, rules), then what the older schema could not
+ * apply is merged from the log (apply_later).  A replica written by a
+ * newer tiersync is refused.
  */
 static int
 migrate(struct tsync_node *n)
 {
-	char v[32], want[16];
+	char v[32], want[16], bak[PATH_MAX], q[PATH_MAX + 32];
+	int old_ncol[TBL_MAX_TABLES + 1] = {0};
 	struct store_txn t;
+	uint64_t merged = 0;
 	long have;
-	int rc;
+	int i, rc, scan_all;
 
 	if (store_meta_get(n, "schema_version", v, sizeof(v)) != 0)
 		v[0] = '\0';
 	have = strtol(v, NULL, 10);
 	if (have == SCHEMA_VERSION)
 		return 0;
-	if (have > SCHEMA_VERSION)
+	if (have > SCHEMA_VERSION || have < 1)
 		return node_err(n, TSYNC_EINVAL,
-				"replica.db has schema version %ld, newer than"
-				" this tiersync's %d: run the newer release",
-				have, SCHEMA_VERSION);
+				"replica.db has schema version %s, and this "
+				"tiersync (release %s) knows schema 1 to %d: run "
+				"the newer release, or restore the backup taken "
+				"before the upgrade (replica.db.schema%d-backup)",
+				v, TSYNC_VERSION_STRING, SCHEMA_VERSION,
+				SCHEMA_VERSION);
+	backup_path(n, have, bak, sizeof(bak));
+	if (unlink(bak) != 0 && errno != ENOENT)
+		return node_err(n, TSYNC_EIO, "cannot replace %s: %s", bak,
+				strerror(errno));
+	{
+		char *lit = sqlite3_mprintf("VACUUM INTO %Q", bak);
+
+		if (lit == NULL)
+			return node_err(n, TSYNC_ENOMEM, "out of memory");
+		ts_fmt(q, sizeof(q), "%s", lit);
+		sqlite3_free(lit);
+	}
+	if ((rc = store_exec(n, q)) != 0) {
+		char why[256];
+
+		ts_fmt(why, sizeof(why), "%s", n->errmsg);
+		unlink(bak);
+		return node_err(n, rc, "cannot back up replica.db to %s before "
+				"migrating it from schema %ld (%s): free space "
+				"and open the node again", bak, have, why);
+	}
 	ts_fmt(want, sizeof(want), "%d", SCHEMA_VERSION);
+	scan_all = store_meta_get(n, "later_kept", v, sizeof(v)) != 0 ||
+		   strcmp(v, "1") != 0;
 	if ((rc = store_txn_begin(n, &t, "migrate")) != 0)
 		return rc;
-	if ((rc = domain_declare(n)) != 0 ||
-	    (rc = store_meta_set(n, "schema_version", want)) != 0) {
+	if ((rc = store_load_tables(n)) == 0)
+		for (i = 0; i < n->ntbl; i++)
+			old_ncol[n->tbls[i].tid] = n->tbls[i].ncol;
+	if (rc == 0 && (rc = domain_declare(n)) == 0 &&
+	    (rc = store_load_tables(n)) == 0 && (rc = over_scan(n)) == 0 &&
+	    (rc = apply_later(n, old_ncol, scan_all, &merged)) == 0 &&
+	    (rc = store_meta_set(n, "later_kept", "1")) == 0)
+		rc = store_meta_set(n, "schema_version", want);
+	if (rc != 0) {
 		store_txn_rollback(n, &t);
 		return rc;
 	}
@@ -359,10 +409,11 @@ tsync_node_open(const char *dir, const struct tsync_ops *ops,
 		}
 		n->errmsg[0] = '\0';
 	}
-	if ((rc = migrate(n)) != 0 || (rc = store_load_tables(n)) != 0 ||
-	    (rc = load_clock(n)) != 0 || (rc = capture_install(n)) != 0)
+	/* The rules' SQL functions first: a migration merges rows. */
+	if ((rc = domain_install(n)) != 0 || (rc = migrate(n)) != 0 ||
+	    (rc = store_load_tables(n)) != 0 || (rc = load_clock(n)) != 0)
 		return rc;
-	return domain_install(n);
+	return capture_install(n);
 }
 
 void

@@ -33,6 +33,9 @@ struct tbl {
 	sqlite3_stmt *upsert; /* merge.c: INSERT .. ON CONFLICT DO UPDATE */
 	sqlite3_stmt *del;    /* merge.c: DELETE WHERE id = ? */
 	sqlite3_stmt *get;    /* merge.c: SELECT cols WHERE id = ? */
+	sqlite3_value **dflt; /* declared default of each column, or NULL */
+	char **dflt_sql;      /* the same as SQL text (verify.c) */
+	int later_from;       /* apply_later: merge columns from here only */
 };
 
 /* One captured row change, before the commit folds them. */
@@ -97,6 +100,7 @@ struct tsync_node {
 	sqlite3_stmt *st[ST__COUNT];
 	sqlite3_stmt *st_read; /* log.c: log_read */
 	struct heads_file *heads; /* heads.c: the open heads file */
+	int later_seen; /* apply.c: the txn being merged holds unknown parts */
 	char errmsg[512];
 };
 

@@ -55,7 +55,9 @@ static const char *const engine_schema =
 	"CREATE TABLE IF NOT EXISTS ts_peers(peer_id INTEGER PRIMARY KEY,"
 	" scope TEXT, role TEXT, addr TEXT, last_contact INTEGER,"
 	" they_lack INTEGER, we_lack INTEGER, sent INTEGER DEFAULT 0,"
-	" received INTEGER DEFAULT 0, last_error TEXT);";
+	" received INTEGER DEFAULT 0, last_error TEXT);"
+	"CREATE TABLE IF NOT EXISTS ts_later(k INTEGER PRIMARY KEY,"
+	" schema INTEGER NOT NULL);";
 
 static const char *const stmt_sql[ST__COUNT] = {
 	[ST_VER_GET] = "SELECT vers, dead FROM ts_ver WHERE tid=?1 AND id=?2",
@@ -293,9 +295,16 @@ tbl_free(struct tbl *t)
 {
 	int i;
 
-	for (i = 0; i < t->ncol; i++)
+	for (i = 0; i < t->ncol; i++) {
 		free(t->cols[i]);
+		if (t->dflt != NULL) {
+			sqlite3_value_free(t->dflt[i]);
+			free(t->dflt_sql[i]);
+		}
+	}
 	free(t->cols);
+	free(t->dflt);
+	free(t->dflt_sql);
 	free(t->name);
 	sqlite3_finalize(t->upsert);
 	sqlite3_finalize(t->del);
@@ -343,11 +352,54 @@ tbl_add(struct tsync_node *n, int tid, const char *name, const char *cols)
 	return 0;
 }
 
+/*
+ * The declared default of each column (PRAGMA table_info's dflt_value,
+ * evaluated once): apply.c writes it into a row whose txns never set the
+ * column, a row written by an older schema (docs/data-model.md).
+ */
+static int
+tbl_defaults(struct tsync_node *n, struct tbl *t)
+{
+	sqlite3_stmt *s, *e;
+	char sql[300];
+	int rc, ci;
+
+	snprintf(sql, sizeof(sql), "SELECT name, dflt_value FROM"
+		 " pragma_table_info('%s') WHERE dflt_value IS NOT NULL",
+		 t->name);
+	if ((rc = sqlite3_prepare_v2(n->db, sql, -1, &s, NULL)) != SQLITE_OK)
+		return node_sqlerr(n, rc, "read column defaults");
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		const char *col = (const char *)sqlite3_column_text(s, 0);
+
+		if ((ci = tbl_col(t, col, strlen(col))) < 2)
+			continue;
+		if (t->dflt == NULL &&
+		    ((t->dflt = calloc(TBL_MAX_COLS, sizeof(*t->dflt))) == NULL ||
+		     (t->dflt_sql = calloc(TBL_MAX_COLS,
+					   sizeof(*t->dflt_sql))) == NULL))
+			break;
+		if ((t->dflt_sql[ci] = strdup((const char *)sqlite3_column_text(
+			     s, 1))) == NULL)
+			break;
+		snprintf(sql, sizeof(sql), "SELECT %s",
+			 (const char *)sqlite3_column_text(s, 1));
+		if (sqlite3_prepare_v2(n->db, sql, -1, &e, NULL) == SQLITE_OK &&
+		    sqlite3_step(e) == SQLITE_ROW)
+			t->dflt[ci] = sqlite3_value_dup(sqlite3_column_value(e, 0));
+		sqlite3_finalize(e);
+	}
+	sqlite3_finalize(s);
+	if (rc == SQLITE_ROW)
+		return node_err(n, TSYNC_ENOMEM, "out of memory");
+	return rc == SQLITE_DONE ? 0 : node_sqlerr(n, rc, "column defaults");
+}
+
 int
 store_load_tables(struct tsync_node *n)
 {
 	sqlite3_stmt *s;
-	int rc;
+	int rc, i;
 
 	while (n->ntbl > 0)
 		tbl_free(&n->tbls[--n->ntbl]);
@@ -367,7 +419,68 @@ store_load_tables(struct tsync_node *n)
 	sqlite3_finalize(s);
 	if (rc != SQLITE_DONE && rc != 0)
 		return rc > 0 ? node_sqlerr(n, rc, "read tables") : rc;
+	for (i = 0; i < n->ntbl; i++)
+		if ((rc = tbl_defaults(n, &n->tbls[i])) != 0)
+			return rc;
 	return 0;
+}
+
+/*
+ * A table of an older schema gains the declared columns it lacks, at the
+ * end and with their declared default (ALTER TABLE ADD COLUMN): columns
+ * are only ever appended, so column numbers and the versions kept per
+ * column (ts_ver) stay valid.
+ */
+static int
+declare_new_cols(struct tsync_node *n, const char *name,
+		 const char *const *cols, const char *const *types, int ncol)
+{
+	char sql[600];
+	sqlite3_stmt *s;
+	int i, rc, have;
+
+	snprintf(sql, sizeof(sql), "SELECT 1 FROM pragma_table_info('%s')"
+		 " WHERE name = ?1", name);
+	if ((rc = sqlite3_prepare_v2(n->db, sql, -1, &s, NULL)) != SQLITE_OK)
+		return node_sqlerr(n, rc, "read columns");
+	for (i = 0, rc = 0; i < ncol && rc == 0; i++) {
+		sqlite3_reset(s);
+		sqlite3_bind_text(s, 1, cols[i], -1, SQLITE_STATIC);
+		have = sqlite3_step(s) == SQLITE_ROW;
+		if (have)
+			continue;
+		snprintf(sql, sizeof(sql), "ALTER TABLE \"%s\" ADD COLUMN"
+			 " \"%s\" %s", name, cols[i], types[i]);
+		rc = store_exec(n, sql);
+	}
+	sqlite3_finalize(s);
+	return rc;
+}
+
+/* A table already declared may only gain columns at its end. */
+static int
+cols_extend(struct tsync_node *n, const char *name, const char *list)
+{
+	sqlite3_stmt *s;
+	int rc = sqlite3_prepare_v2(n->db, "SELECT cols FROM ts_tables WHERE"
+					   " name = ?1", -1, &s, NULL);
+
+	if (rc != SQLITE_OK)
+		return node_sqlerr(n, rc, "declare table");
+	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+	if (sqlite3_step(s) == SQLITE_ROW) {
+		const char *old = (const char *)sqlite3_column_text(s, 0);
+		size_t ol = strlen(old);
+
+		if (strncmp(list, old, ol) != 0 ||
+		    (list[ol] != '\0' && list[ol] != ','))
+			rc = node_err(n, TSYNC_EINVAL,
+				      "table %s: columns may only be added at "
+				      "the end (held: %s; declared: %s)",
+				      name, old, list);
+	}
+	sqlite3_finalize(s);
+	return rc;
 }
 
 int
@@ -395,7 +508,9 @@ store_declare(struct tsync_node *n, const char *name,
 	    ncol + 2 > TBL_MAX_COLS)
 		return node_err(n, TSYNC_EINVAL, "table %s too wide", name);
 	memcpy(ddl + dl, ");", 3);
-	if ((rc = store_exec(n, ddl)) != 0)
+	if ((rc = cols_extend(n, name, list)) != 0 ||
+	    (rc = store_exec(n, ddl)) != 0 ||
+	    (rc = declare_new_cols(n, name, cols, types, ncol)) != 0)
 		return rc;
 	rc = sqlite3_prepare_v2(n->db,
 				"INSERT INTO ts_tables(name, cols) VALUES(?1,"

@@ -53,6 +53,7 @@ struct audit {
 	sqlite3_stmt *put;
 	sqlite3_stmt *all, *prev; /* every version; every version overwritten */
 	sqlite3_stmt *claim;      /* every change: who wrote which id */
+	int64_t later;            /* txns holding parts unknown here */
 };
 
 static void __attribute__((format(printf, 2, 3)))
@@ -307,11 +308,17 @@ replay(struct audit *a, const struct txn *t)
 	struct tbl *tb;
 	sqlite3_stmt *s;
 	uint32_t i, j;
-	int rc, ci;
+	int rc, ci, unknown;
 
-	for (i = 0; i < t->nchanges; i++) {
+	for (i = 0, unknown = 0; i < t->nchanges; i++) {
 		txn_change_at(t, i, &c);
 		tb = store_table(a->n, c.table, c.table_len);
+		for (j = 0; tb != NULL && !unknown && j < c.ncols; j++) {
+			txn_col_at(&c, j, &col);
+			unknown = tbl_col(tb, col.name, col.name_len) < 0;
+		}
+		if (tb == NULL)
+			unknown = 1;
 		if (tb == NULL)
 			continue; /* a table of a newer schema: kept verbatim */
 		/* A change claims its id if it writes a slot known here. */
@@ -343,6 +350,7 @@ replay(struct audit *a, const struct txn *t)
 				return rc;
 		}
 	}
+	a->later += unknown;
 	return 0;
 }
 
@@ -561,10 +569,23 @@ state_sql(const struct tbl *t, char *sql, size_t len)
 				      " FROM main.\"%s\" EXCEPT SELECT r.id,"
 				      " r.scope", t->name);
 	for (i = 2; i < t->ncol && n < len; i++)
-		n += (size_t)snprintf(sql + n, len - n,
-				      ", (SELECT val FROM temp.vx x WHERE"
-				      " x.tid = r.tid AND x.id = r.id AND"
-				      " x.scope = r.scope AND x.col = %d)", i);
+		if (t->dflt_sql != NULL && t->dflt_sql[i] != NULL)
+			/* Never written: the declared default (apply.c). */
+			n += (size_t)snprintf(
+				sql + n, len - n,
+				", CASE WHEN EXISTS (SELECT 1 FROM temp.vx x"
+				" WHERE x.tid = r.tid AND x.id = r.id AND"
+				" x.scope = r.scope AND x.col = %d) THEN"
+				" (SELECT val FROM temp.vx x WHERE x.tid ="
+				" r.tid AND x.id = r.id AND x.scope = r.scope"
+				" AND x.col = %d) ELSE (%s) END",
+				i, i, t->dflt_sql[i]);
+		else
+			n += (size_t)snprintf(sql + n, len - n,
+					      ", (SELECT val FROM temp.vx x"
+					      " WHERE x.tid = r.tid AND x.id ="
+					      " r.id AND x.scope = r.scope AND"
+					      " x.col = %d)", i);
 	if (n < len)
 		n += (size_t)snprintf(sql + n, len - n,
 				      " FROM temp.vx r WHERE r.tid = %d AND"
@@ -1010,13 +1031,40 @@ audit_quarantine(struct audit *a)
 	return rc == SQLITE_DONE ? 0 : node_sqlerr(a->n, rc, "quarantine");
 }
 
+/*
+ * ts_later against the log: it names stored txns only, exactly as many as
+ * the replay found holding tables or columns this schema does not know.
+ */
+static int
+audit_later(struct audit *a)
+{
+	int64_t orphan = 0, held = 0;
+	int rc;
+
+	if ((rc = count_of(a->n, "SELECT count(*) FROM ts_later x WHERE NOT"
+				 " EXISTS (SELECT 1 FROM ts_log l WHERE"
+				 " l.k = x.k)", &orphan)) != 0 ||
+	    (rc = count_of(a->n, "SELECT count(*) FROM ts_later", &held)) != 0)
+		return rc;
+	if (orphan > 0)
+		fault(a, "ts_later names %lld txns the log does not hold",
+		      (long long)orphan);
+	if (held != a->later)
+		fault(a, "ts_later names %lld txns, but %lld stored txns hold "
+			 "tables or columns this schema does not know (they "
+			 "would not be applied after an upgrade)",
+		      (long long)held, (long long)a->later);
+	return 0;
+}
+
 /* ---- Schema objects ------------------------------------------------- */
 
 /* The engine's own tables (node/store.c, conflict.c, revoke.c). */
 static const char *const engine_tables[] = {
 	"ts_meta", "ts_tables", "ts_certs", "ts_streams", "ts_log",
 	"ts_ver", "ts_quarantine", "ts_heads", "ts_over", "ts_skew",
-	"ts_revoked", "ts_peers", "ts_revoked_pos", "ts_clash", NULL,
+	"ts_revoked", "ts_peers", "ts_revoked_pos", "ts_clash", "ts_later",
+	NULL,
 };
 
 #define QUARANTINE_ONCE_SQL                                                \
@@ -1245,6 +1293,8 @@ tsync_node_verify(struct tsync_node *n, tsync_fault_cb cb, void *arg)
 		rc = audit_tombstones(&a);
 	if (rc == 0)
 		rc = audit_quarantine(&a);
+	if (rc == 0)
+		rc = audit_later(&a);
 	sqlite3_finalize(a.put);
 	sqlite3_finalize(a.all);
 	sqlite3_finalize(a.prev);

@@ -588,13 +588,17 @@ write_head(struct exporter *x, const char *for_scope, const struct vv *since)
 	size_t f, len;
 
 	f = frame_begin(&x->frame, &pk);
-	msgpack_pack_array(&pk, 6);
+	msgpack_pack_array(&pk, 9);
 	msgpack_pack_uint8(&pk, WIRE_BUNDLE);
 	msgpack_pack_uint8(&pk, BUNDLE_FMT);
 	msgpack_pack_uint64(&pk, x->n->id);
 	msgpack_pack_str_with_body(&pk, for_scope, strlen(for_scope));
 	msgpack_pack_uint64(&pk, ts_now_ms(NULL));
 	pack_vv(&pk, since);
+	msgpack_pack_uint32(&pk, PROTO_VERSION);
+	msgpack_pack_uint32(&pk, SCHEMA_VERSION);
+	msgpack_pack_str_with_body(&pk, TSYNC_VERSION_STRING,
+				   strlen(TSYNC_VERSION_STRING));
 	frame_end(&x->frame, f);
 	if (write_frame(x) != 0)
 		return;
@@ -782,13 +786,40 @@ import_batch(struct tsync_node *n, const struct frame *f, const char *peer,
 }
 
 /* Applies the frames of rd; 0 after END, else the error at *at. */
+/*
+ * Elements 6-8 of the BUNDLE frame (absent before release 0.2.0: protocol
+ * 1, schema 1): a note when the writer's schema is newer than ours.
+ */
+static void
+bundle_versions(const struct frame *f, uint64_t *proto,
+		struct tsync_bundle_result *r)
+{
+	uint64_t schema = 1;
+	const char *rel = "0.1.0";
+	uint32_t rl = 5;
+
+	if (f->n > 6)
+		frame_u64(f, 6, proto);
+	if (f->n > 7)
+		frame_u64(f, 7, &schema);
+	if (f->n > 8 && frame_str(f, 8, &rel, &rl) != 0)
+		rl = 0;
+	if (schema > SCHEMA_VERSION)
+		note_add(r,
+			 "%swritten by release %.*s (schema %llu; this node "
+			 "has %u): what this schema does not know is kept "
+			 "and applied after an upgrade",
+			 r->note[0] ? "; " : "", (int)(rl > 20 ? 20 : rl), rel,
+			 (unsigned long long)schema, SCHEMA_VERSION);
+}
+
 static int
 import_frames(struct tsync_node *n, struct reader *rd, const char *file,
 	      uint64_t *at, struct tsync_bundle_result *r)
 {
 	struct frame f;
 	char peer[PATH_MAX + 64];
-	uint64_t end_txns = 0;
+	uint64_t end_txns = 0, proto = 1;
 	int rc, nframes = 0, ended = 0;
 
 	ts_fmt(peer, sizeof(peer), "bundle %s", file);
@@ -806,6 +837,8 @@ import_frames(struct tsync_node *n, struct reader *rd, const char *file,
 				ts_fmt(peer, sizeof(peer),
 				       "bundle %s from %016llx", file,
 				       (unsigned long long)origin);
+			if (rc == 0)
+				bundle_versions(&f, &proto, r);
 		} else if (f.type == WIRE_CERT) {
 			const uint8_t *p;
 			uint32_t len;
@@ -826,6 +859,8 @@ import_frames(struct tsync_node *n, struct reader *rd, const char *file,
 		} else if (f.type == WIRE_END) {
 			rc = frame_u64(&f, 1, &end_txns) ? TSYNC_EPROTO : 0;
 			ended = 1;
+		} else if (f.type >= WIRE_SKIPPABLE && proto >= 2) {
+			rc = 0; /* a later release's message (protocol 2.2) */
 		} else {
 			rc = TSYNC_EPROTO;
 		}

@@ -19,7 +19,23 @@
 #include "tiersync/tiersync.h"
 #include "util.h"
 
-#define PROTO_VERSION TSYNC_PROTOCOL_VERSION /* tiersync.h */
+#define PROTO_VERSION TSYNC_PROTOCOL_VERSION /* tiersync.h: highest spoken */
+#define PROTO_MIN TSYNC_PROTOCOL_MIN         /* lowest spoken */
+/*
+ * HELLO element 5: the schema floor of the link.  Release 0.1.0 refuses a
+ * peer whose element 5 differs from its own schema (1); since 0.2.0 a node
+ * keeps and relays what its schema does not know, so every release sends
+ * 1 here and its replica's schema in element 8 (docs/protocol.md, 2.3).
+ */
+#define LINK_SCHEMA 1
+/*
+ * Message types from WIRE_SKIPPABLE up may be skipped by a receiver that
+ * does not know them (protocol 2 on); an unknown type below it is an error.
+ * Elements appended to any message are ignored by a receiver that does not
+ * know them.  A sender sends such types only once both sides agreed on the
+ * protocol version that defines them.
+ */
+#define WIRE_SKIPPABLE 32
 #define FRAME_MAX (17u << 20) /* one txn of TXN_MAX_BODY plus framing */
 
 /*
@@ -34,7 +50,9 @@
 #define VV_MAX (1u << 17)          /* streams in one VV, DONE or END */
 
 enum msg_type {
-	WIRE_HELLO = 1, /* [1, proto, node_id, scope, role, schema, mode] */
+	/* [1, proto_min, node_id, scope, role, link_schema, mode,
+	 *  proto_max, schema, release] (elements 7-9 since protocol 2) */
+	WIRE_HELLO = 1,
 	WIRE_VV = 2,    /* [2, [origin, scope, seq, ...]] flat triples */
 	WIRE_CERT = 3,  /* [3, pem:bin] */
 	WIRE_BATCH = 4, /* [4, batch_no, [body:bin, sig:bin, ...]] */
@@ -44,7 +62,9 @@ enum msg_type {
 	WIRE_ERROR = 8, /* [8, code, text] */
 	WIRE_BYE = 9,   /* [9, text] */
 	WIRE_DONE = 10, /* [10, [origin, scope, seq, ...]] caught up */
-	WIRE_BUNDLE = 11, /* [11, fmt, node_id, for_scope, created_ms] */
+	/* [11, fmt, node_id, for_scope, created_ms, proto, schema, release]
+	 * (elements 5-7 since protocol 2) */
+	WIRE_BUNDLE = 11,
 	WIRE_END = 12,  /* [12, txns, [origin, scope, seq, ...]] */
 	WIRE_CRL = 13,  /* [13, pem:bin] the district's revocation list */
 };

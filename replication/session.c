@@ -78,6 +78,10 @@ struct sess {
 	/* the peer */
 	uint64_t peer_id;
 	char peer_scope[256], peer_role[16], peer_name[96];
+	char peer_release[24];
+	unsigned proto;       /* agreed protocol version, after HELLO */
+	uint32_t peer_schema; /* the peer's replica schema, after HELLO */
+	uint64_t skipped;     /* skippable messages of unknown type */
 	/* what the peer holds */
 	struct known *known;
 	size_t nknown, capknown;
@@ -333,14 +337,18 @@ send_hello(struct sess *s)
 	msgpack_packer pk;
 	size_t f = frame_begin(&s->out, &pk);
 
-	msgpack_pack_array(&pk, 7);
+	msgpack_pack_array(&pk, 10);
 	msgpack_pack_uint8(&pk, WIRE_HELLO);
-	msgpack_pack_uint32(&pk, PROTO_VERSION);
+	msgpack_pack_uint32(&pk, PROTO_MIN);
 	msgpack_pack_uint64(&pk, s->n->id);
 	msgpack_pack_str_with_body(&pk, s->n->scope, strlen(s->n->scope));
 	msgpack_pack_str_with_body(&pk, s->n->role, strlen(s->n->role));
-	msgpack_pack_uint32(&pk, SCHEMA_VERSION);
+	msgpack_pack_uint32(&pk, LINK_SCHEMA);
 	msgpack_pack_uint8(&pk, s->cfg.one_shot ? 1 : 0);
+	msgpack_pack_uint32(&pk, PROTO_VERSION);
+	msgpack_pack_uint32(&pk, SCHEMA_VERSION);
+	msgpack_pack_str_with_body(&pk, TSYNC_VERSION_STRING,
+				   strlen(TSYNC_VERSION_STRING));
 	frame_end(&s->out, f);
 }
 
@@ -503,30 +511,63 @@ pump(struct sess *s)
 
 /* ---- receiving ------------------------------------------------------- */
 
+/*
+ * The versions of a HELLO (docs/protocol.md, 2.3): element 1 is the lowest
+ * protocol the peer speaks, element 7 the highest (absent before protocol
+ * 2: equal to element 1); element 5 is the link's schema floor, element 8
+ * the replica's schema (absent: element 5), element 9 the release.
+ */
+static int
+hello_versions(struct sess *s, const struct frame *f)
+{
+	uint64_t pmin, pmax, link, schema;
+	const char *rel = "0.1.0";
+	uint32_t rl = 5;
+
+	if (frame_u64(f, 1, &pmin) != 0 || frame_u64(f, 5, &link) != 0)
+		return fail(s, TSYNC_EPROTO, ERR_MALFORMED, "malformed HELLO");
+	if (f->n <= 7 || frame_u64(f, 7, &pmax) != 0 || pmax < pmin)
+		pmax = pmin;
+	if (f->n <= 8 || frame_u64(f, 8, &schema) != 0)
+		schema = link;
+	if (f->n > 9 && frame_str(f, 9, &rel, &rl) == 0 &&
+	    rl >= sizeof(s->peer_release))
+		rl = sizeof(s->peer_release) - 1;
+	memcpy(s->peer_release, rel, rl);
+	s->peer_release[rl] = '\0';
+	s->proto = pmax < PROTO_VERSION ? pmax : PROTO_VERSION;
+	if (s->proto < pmin || s->proto < PROTO_MIN)
+		return fail(s, TSYNC_EPROTO, ERR_PROTO_VERSION,
+			    "peer (release %s) speaks protocol versions "
+			    "%llu to %llu, this node (release %s) speaks %u "
+			    "to %u; upgrade the older node",
+			    s->peer_release, (unsigned long long)pmin,
+			    (unsigned long long)pmax, TSYNC_VERSION_STRING,
+			    PROTO_MIN, PROTO_VERSION);
+	if (link != LINK_SCHEMA)
+		return fail(s, TSYNC_EPROTO, ERR_SCHEMA_VERSION,
+			    "peer (release %s) links at schema %llu, this "
+			    "node at schema %u; upgrade the older node",
+			    s->peer_release, (unsigned long long)link,
+			    LINK_SCHEMA);
+	s->peer_schema = schema > UINT32_MAX ? UINT32_MAX : (uint32_t)schema;
+	return 0;
+}
+
 static int
 on_hello(struct sess *s, const struct frame *f)
 {
-	uint64_t proto, id, schema;
+	uint64_t id;
 	const char *scope, *role;
 	uint32_t sl, rl;
 	char idhex[17];
 
-	if (frame_u64(f, 1, &proto) != 0)
-		return fail(s, TSYNC_EPROTO, ERR_MALFORMED, "malformed HELLO");
-	if (proto != PROTO_VERSION)
-		return fail(s, TSYNC_EPROTO, ERR_PROTO_VERSION,
-			    "peer speaks protocol version %llu, this node "
-			    "speaks version %u",
-			    (unsigned long long)proto, PROTO_VERSION);
+	if (hello_versions(s, f) != 0)
+		return TSYNC_EPROTO;
 	if (frame_u64(f, 2, &id) != 0 || frame_str(f, 3, &scope, &sl) != 0 ||
-	    frame_str(f, 4, &role, &rl) != 0 || frame_u64(f, 5, &schema) ||
+	    frame_str(f, 4, &role, &rl) != 0 ||
 	    sl >= sizeof(s->peer_scope) || rl >= sizeof(s->peer_role))
 		return fail(s, TSYNC_EPROTO, ERR_MALFORMED, "malformed HELLO");
-	if (schema != SCHEMA_VERSION)
-		return fail(s, TSYNC_EPROTO, ERR_SCHEMA_VERSION,
-			    "peer has schema version %llu, this node has "
-			    "schema version %u; upgrade the older node",
-			    (unsigned long long)schema, SCHEMA_VERSION);
 	memcpy(s->peer_scope, scope, sl);
 	s->peer_scope[sl] = '\0';
 	memcpy(s->peer_role, role, rl);
@@ -544,6 +585,16 @@ on_hello(struct sess *s, const struct frame *f)
 	act(s, SA_LOG, 0, "hello from %s%s%s", s->peer_name,
 	    s->cfg.peer_addr ? " at " : "",
 	    s->cfg.peer_addr ? s->cfg.peer_addr : "");
+	if (s->peer_schema != SCHEMA_VERSION || s->proto != PROTO_VERSION)
+		act(s, SA_LOG, 0,
+		    "%s runs release %s (protocol %u, schema %u); this node "
+		    "runs %s (schema %u)%s",
+		    s->peer_name, s->peer_release, s->proto, s->peer_schema,
+		    TSYNC_VERSION_STRING, SCHEMA_VERSION,
+		    s->peer_schema > SCHEMA_VERSION
+			    ? ": what this schema does not know is kept and "
+			      "relayed, and applied after an upgrade"
+			    : "");
 	s->state = S_VV;
 	if (send_vv(s, WIRE_VV) != 0)
 		return TSYNC_EIO;
@@ -1002,6 +1053,16 @@ on_frame(struct sess *s, const uint8_t *body, size_t len)
 		break;
 	}
 	default:
+		if (f.type >= WIRE_SKIPPABLE && s->proto >= 2) {
+			/* A later release's message: skipped (2.2). */
+			if (s->skipped++ == 0)
+				act(s, SA_LOG, 0,
+				    "skipped message type %d from %s (a later "
+				    "release's; this node runs %s)",
+				    f.type, s->peer_name,
+				    TSYNC_VERSION_STRING);
+			break;
+		}
 		rc = fail(s, TSYNC_EPROTO, ERR_MALFORMED,
 			  "unknown message type %d", f.type);
 	}

@@ -50,6 +50,9 @@ struct tsync_field {
 	const struct tsync_choice *choices; /* ENUM: ends with {NULL, NULL} */
 	const char *ref;   /* REF: the kind's command name */
 	const char *help;  /* one line, English */
+	/* An SQL literal, or NULL: the value of a row whose txns never set
+	 * the field (rows written before the field was declared). */
+	const char *dflt;
 };
 
 struct tsync_kind {

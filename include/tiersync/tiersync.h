@@ -23,7 +23,8 @@ extern "C" {
 #endif
 
 #define TSYNC_VERSION_STRING "0.2.0" /* the release (CHANGELOG.md) */
-#define TSYNC_PROTOCOL_VERSION 1      /* what HELLO speaks */
+#define TSYNC_PROTOCOL_VERSION 2      /* the highest protocol HELLO offers */
+#define TSYNC_PROTOCOL_MIN 1          /* the lowest protocol it still speaks */
 #define TSYNC_SCHEMA_VERSION 2        /* the replicated tables' version */
 
 enum {

@@ -354,14 +354,16 @@ hello_vv(struct tsync_node *n, struct buf *b)
 	msgpack_packer pk;
 	size_t at = frame_begin(b, &pk);
 
-	msgpack_pack_array(&pk, 7);
+	msgpack_pack_array(&pk, 9);
 	msgpack_pack_uint8(&pk, WIRE_HELLO);
-	msgpack_pack_uint32(&pk, PROTO_VERSION);
+	msgpack_pack_uint32(&pk, PROTO_MIN);
 	msgpack_pack_uint64(&pk, n->id);
 	msgpack_pack_str_with_body(&pk, n->scope, strlen(n->scope));
 	msgpack_pack_str_with_body(&pk, n->role, strlen(n->role));
-	msgpack_pack_uint32(&pk, SCHEMA_VERSION);
+	msgpack_pack_uint32(&pk, LINK_SCHEMA);
 	msgpack_pack_uint8(&pk, 0);
+	msgpack_pack_uint32(&pk, PROTO_VERSION);
+	msgpack_pack_uint32(&pk, SCHEMA_VERSION);
 	frame_end(b, at);
 	at = frame_begin(b, &pk);
 	msgpack_pack_array(&pk, 2);

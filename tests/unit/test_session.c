@@ -152,28 +152,51 @@ bad_input(struct tsync_node *n, const uint8_t *p, size_t len,
 	sess_free(s);
 }
 
+/*
+ * A HELLO as release `rel` sends it: pmin in element 1, the link schema
+ * in element 5; pmax, schema and rel in elements 7-9 unless rel is NULL
+ * (release 0.1.0's seven elements); `extra` more elements after them, as
+ * a later release may add.
+ */
 static size_t
-hello_frame(uint8_t *out, uint32_t proto, uint32_t schema)
+hello_as(uint8_t *out, uint32_t pmin, uint32_t link, uint32_t pmax,
+	 uint32_t schema, const char *rel, int extra)
 {
 	struct buf b;
 	msgpack_packer pk;
 	size_t f, n;
+	int i;
 
 	buf_init(&b, NULL, 0);
 	f = frame_begin(&b, &pk);
-	msgpack_pack_array(&pk, 7);
+	msgpack_pack_array(&pk, (rel != NULL ? 10 : 7) + (size_t)extra);
 	msgpack_pack_uint8(&pk, WIRE_HELLO);
-	msgpack_pack_uint32(&pk, proto);
+	msgpack_pack_uint32(&pk, pmin);
 	msgpack_pack_uint64(&pk, 42);
 	msgpack_pack_str_with_body(&pk, "gangzha/x", 9);
 	msgpack_pack_str_with_body(&pk, "office", 6);
-	msgpack_pack_uint32(&pk, schema);
+	msgpack_pack_uint32(&pk, link);
 	msgpack_pack_uint8(&pk, 0);
+	if (rel != NULL) {
+		msgpack_pack_uint32(&pk, pmax);
+		msgpack_pack_uint32(&pk, schema);
+		msgpack_pack_str_with_body(&pk, rel, strlen(rel));
+	}
+	for (i = 0; i < extra; i++)
+		msgpack_pack_str_with_body(&pk, "later", 5);
 	frame_end(&b, f);
 	memcpy(out, b.p, b.len);
 	n = b.len;
 	buf_free(&b);
 	return n;
+}
+
+/* A HELLO as this release sends it. */
+static size_t
+hello_frame(uint8_t *out)
+{
+	return hello_as(out, PROTO_MIN, LINK_SCHEMA, PROTO_VERSION,
+			SCHEMA_VERSION, TSYNC_VERSION_STRING, 0);
 }
 
 /*
@@ -215,6 +238,70 @@ queue_keeps_close(struct tsync_node *n)
 	buf_free(&b);
 }
 
+/* ---- Versions (docs/protocol.md, 2.3) ------------------------------ */
+
+/* Feeds frames to a fresh session; 1 if its log holds `want`. */
+static int
+fed_logs(struct tsync_node *n, const uint8_t *p, size_t len,
+	 const char *want, int *closed)
+{
+	struct sess_cfg c = {0};
+	struct sess_action a;
+	struct sess *s;
+	int found = 0;
+
+	c.node = n;
+	s = sess_new(&c, 0);
+	sess_feed(s, p, len);
+	*closed = 0;
+	while (sess_poll(s, 0, &a)) {
+		if (want != NULL && strstr(a.text, want) != NULL)
+			found = 1;
+		if (a.type == SA_CLOSE) {
+			*closed = 1;
+			fprintf(stderr, "closed: %s\n", a.text);
+		}
+	}
+	sess_free(s);
+	return found;
+}
+
+/*
+ * Peers of other releases link: release 0.1.0's HELLO (protocol 1, no
+ * elements 7-9), and a later release's (protocol 1 to 5, schema 9, more
+ * elements).  A later release's message (type 32 on) and elements a
+ * message gains later are skipped once both speak protocol 2.
+ */
+static void
+versions(struct tsync_node *n)
+{
+	uint8_t fr[512];
+	size_t len;
+	int closed;
+
+	len = hello_as(fr, 1, LINK_SCHEMA, 0, 0, NULL, 0);
+	CHECK(fed_logs(n, fr, len, "runs release 0.1.0 (protocol 1, schema 1)",
+		       &closed));
+	CHECK(!closed);
+	len = hello_as(fr, 1, LINK_SCHEMA, 5, 9, "0.9.0", 3);
+	CHECK(fed_logs(n, fr, len, "runs release 0.9.0 (protocol 2, schema 9)"
+				   "; this node runs",
+		       &closed));
+	CHECK(!closed);
+	CHECK(fed_logs(n, fr, len, "kept and relayed", &closed));
+	/* VV, then message type 40 with two elements, then a PING that
+	 * carries an element more than protocol 2 defines: skipped, and
+	 * answered. */
+	memcpy(fr + len, "\x00\x00\x00\x03\x92\x02\x90"
+			 "\x00\x00\x00\x03\x92\x28\x01"
+			 "\x00\x00\x00\x05\x93\x06\x07\xa1",
+	       7 + 7 + 8);
+	fr[len + 7 + 7 + 8] = 'x';
+	CHECK(fed_logs(n, fr, len + 7 + 7 + 9, "skipped message type 40",
+		       &closed));
+	CHECK(!closed);
+}
+
 /* ---- Per-peer caps (docs/protocol.md, section 9.1) ------------------ */
 
 /* A session over n that has taken the peer's HELLO (and, if vv, its VV). */
@@ -224,7 +311,7 @@ caps_sess(struct tsync_node *n, uint64_t idle_ms, int vv)
 	struct sess_cfg c = {0};
 	struct sess *s;
 	uint8_t fr[256];
-	size_t len = hello_frame(fr, PROTO_VERSION, SCHEMA_VERSION);
+	size_t len = hello_frame(fr);
 
 	c.node = n;
 	c.idle_ms = idle_ms;
@@ -868,27 +955,33 @@ main(void)
 		uint8_t fr[256];
 		size_t n;
 
-		n = hello_frame(fr, 99, SCHEMA_VERSION);
-		bad_input(v1, fr, n, "protocol version 99, this node speaks "
-				     "version 1");
-		n = hello_frame(fr, PROTO_VERSION, 7);
-		bad_input(v1, fr, n, "schema version 7, this node has schema "
-				     "version");
+		n = hello_as(fr, 3, LINK_SCHEMA, 4, 9, "0.9.0", 0);
+		bad_input(v1, fr, n, "peer (release 0.9.0) speaks protocol "
+				     "versions 3 to 4, this node (release");
+		n = hello_as(fr, 99, LINK_SCHEMA, 0, 0, NULL, 0);
+		bad_input(v1, fr, n, "speaks protocol versions 99 to 99");
+		n = hello_as(fr, PROTO_MIN, 7, 0, 0, NULL, 0);
+		bad_input(v1, fr, n, "links at schema 7, this node at schema");
 		bad_input(v1, (const uint8_t *)"\xff\xff\xff\xff", 4,
 			  "frame length out of bounds");
 		bad_input(v1, (const uint8_t *)"\x00\x00\x00\x01\xc1", 5,
 			  "not a msgpack array");
 		bad_input(v1, (const uint8_t *)"\x00\x00\x00\x02\x91\x04", 6,
 			  "expected HELLO");
-		n = hello_frame(fr, PROTO_VERSION, SCHEMA_VERSION);
+		n = hello_frame(fr);
 		memcpy(fr + n, "\x00\x00\x00\x03\x92\x04\x01", 7);
 		bad_input(v1, fr, n + 7, "BATCH before VV");
 		memcpy(fr + n, "\x00\x00\x00\x03\x92\x02\x90"
 			       "\x00\x00\x00\x03\x92\x02\x90", 14);
 		bad_input(v1, fr, n + 14, "unexpected VV");
+		memcpy(fr + n, "\x00\x00\x00\x02\x91\x1f", 6);
+		bad_input(v1, fr, n + 6, "unknown message type 31");
+		/* Release 0.1.0 speaks protocol 1: nothing is skippable. */
+		n = hello_as(fr, 1, LINK_SCHEMA, 0, 0, NULL, 0);
 		memcpy(fr + n, "\x00\x00\x00\x02\x91\x3f", 6);
 		bad_input(v1, fr, n + 6, "unknown message type 63");
 	}
+	versions(v1);
 	/* A HELLO that does not match the TLS identity is refused. */
 	{
 		struct cert_info ci;
@@ -896,7 +989,7 @@ main(void)
 		struct sess_action a;
 		struct sess *s;
 		uint8_t fr[256];
-		size_t n = hello_frame(fr, PROTO_VERSION, SCHEMA_VERSION);
+		size_t n = hello_frame(fr);
 		int ok = 0;
 
 		memset(&ci, 0, sizeof(ci));
