@@ -25,7 +25,7 @@
  * HELLO element 5: the schema floor of the link.  Release 0.1.0 refuses a
  * peer whose element 5 differs from its own schema (1); since 0.2.0 a node
  * keeps and relays what its schema does not know, so every release sends
- * 1 here and its replica's schema in element 8 (docs/protocol.md, 2.3).
+ * 1 here and its replica's schema in element 8 (docs/protocol.md, 2.4).
  */
 #define LINK_SCHEMA 1
 /*

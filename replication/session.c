@@ -512,7 +512,7 @@ pump(struct sess *s)
 /* ---- receiving ------------------------------------------------------- */
 
 /*
- * The versions of a HELLO (docs/protocol.md, 2.3): element 1 is the lowest
+ * The versions of a HELLO (docs/protocol.md, 2.4): element 1 is the lowest
  * protocol the peer speaks, element 7 the highest (absent before protocol
  * 2: equal to element 1); element 5 is the link's schema floor, element 8
  * the replica's schema (absent: element 5), element 9 the release.
