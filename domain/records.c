@@ -552,11 +552,74 @@ check_by(struct tsync_node *n, const char *by)
 	return 0;
 }
 
-/* Defaults: a workflow starts at its first state. */
+/*
+ * Every required field the new record lacks, in one message: a clerk
+ * fills the form once, not once per field.  The parent reference is
+ * pick_scope()'s to name.
+ */
+static int
+add_missing(struct tsync_node *n, const struct write *w)
+{
+	char names[1024];
+	size_t o = 0;
+	int i, miss = 0;
+	const struct tsync_field *one = NULL;
+
+	names[0] = '\0';
+	for (i = 0; i < w->k->nfield; i++) {
+		const struct tsync_field *f = &w->k->fields[i];
+		int j, have = 0;
+
+		for (j = 0; j < w->nv; j++)
+			if (w->v[j].f == f)
+				have = w->v[j].is_int ||
+				       (w->v[j].text != NULL &&
+					w->v[j].text[0] != '\0');
+		if (!f->required || have ||
+		    (w->k->parent != NULL && strcmp(f->name, w->k->parent) == 0))
+			continue;
+		one = f;
+		if (o < sizeof(names))
+			o += (size_t)snprintf(names + o, sizeof(names) - o,
+					      "%s%s (%s)", miss ? ", " : "",
+					      f->name, f->label);
+		miss++;
+	}
+	if (miss == 1)
+		return field_err(n, one, "%s", "required (必填项不能为空)");
+	if (miss > 1)
+		return node_err(n, TSYNC_EINVAL, "%s: required (必填项不能为空)",
+				names);
+	return 0;
+}
+
+/*
+ * Defaults: a workflow starts at its first state; the date that dates a
+ * record (registered, held, visited) is today's, in local time, unless
+ * given.
+ */
 static int
 add_defaults(struct tsync_node *n, struct write *w)
 {
 	int i;
+
+	if (w->k->date != NULL && val_text(w, w->k->date) == NULL) {
+		const struct tsync_field *f = tsync_kind_field(w->k, w->k->date);
+		time_t now = (time_t)(ts_now_ms(&n->ops) / 1000);
+		struct tm tm;
+		char day[16];
+
+		if (f != NULL && f->type == TSYNC_FT_DATE &&
+		    w->nv < TBL_MAX_COLS && localtime_r(&now, &tm) != NULL &&
+		    strftime(day, sizeof(day), "%Y-%m-%d", &tm) > 0) {
+			memset(&w->v[w->nv], 0, sizeof(w->v[0]));
+			w->v[w->nv].f = f;
+			if ((w->v[w->nv].text = strdup(day)) == NULL)
+				return node_err(n, TSYNC_ENOMEM,
+						"out of memory");
+			w->nv++;
+		}
+	}
 
 	for (i = 0; i < w->k->nfield; i++) {
 		const struct tsync_field *f = &w->k->fields[i];
@@ -614,7 +677,7 @@ tsync_rec_add(struct tsync_node *n, const struct tsync_kind *k,
 		return rc;
 	w->scope = scope;
 	if ((rc = take_values(n, k, values, w->v, &w->nv)) == 0 &&
-	    (rc = add_defaults(n, w)) == 0)
+	    (rc = add_defaults(n, w)) == 0 && (rc = add_missing(n, w)) == 0)
 		rc = in_txn(n, do_add, w);
 	return write_end(w, rc, out);
 }

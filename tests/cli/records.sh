@@ -48,6 +48,7 @@ v_err 'opened \(登记日期\): .2026-02-30. is not a date|opened \(登记日期
 	--category family "${base[@]}" --opened 2026-02-30
 v_err 'opened \(登记日期\): .5 March. is not a date' --category family "${base[@]}" --opened "5 March"
 v_err 'title \(事由\): required' --category family --source walkin --parties 甲 --risk low --lead judicial --opened 2026-03-05
+v_err '^tiersync: category \(类别\), source \(来源\), parties \(当事人\), risk \(风险等级\), lead \(牵头单位\): required' --title t
 v_err 'risk \(风险等级\): .extreme. is not an allowed value' --category family --source walkin --title t --parties 甲 --risk extreme --lead judicial --opened 2026-03-05
 v_err 'closed \(结案日期\): the closing date is before the opened date' \
 	--category family "${base[@]}" --opened 2026-03-05 --closed 2026-03-01
@@ -189,4 +190,7 @@ python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d[0]["field"
 expect 0 "$T" person update "$V" feiqiao档2026-001 --until 2026-12-31
 expect 0 "$T" check "$V"
 expect 0 "$T" verify "$W/s"
+# The date that dates a record is today's (local time) when not given.
+expect 0 "$T" dispute add "$V" --category family "${base[@]}" --json
+has "\"opened\": \"$(date +%Y-%m-%d)\""
 finish
