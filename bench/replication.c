@@ -10,10 +10,14 @@
  *   wire_bytes_per_txn, txn_bytes: protocol bytes per txn, and the txn's
  *       own encoded size (body + signature);
  *   live_latency_ms_p50/_p99: commit at a child until visible at its
- *       parent, both running `serve`;
+ *       parent, both running `serve`, the writer another process (as
+ *       `tiersync sql`); _w10, _w50 with 10 and 50 writers at once;
  *   resume_resent_txns: txns sent again after the pull was cut at 90%.
- * TSYNC_BENCH_ROWS=N replaces 1M (e.g. for a quick run).
+ * TSYNC_BENCH_ROWS=N replaces 1M (e.g. for a quick run);
+ * TSYNC_BENCH_LIVE_ONLY=1 stops after the live latency;
+ * TSYNC_BENCH_LIVE_DUMP=1 lists on stderr each commit slower than 2 ms.
  */
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -279,16 +283,169 @@ cmp_d(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* One commit by writer w, as the writer saw it end. */
+struct lat_rec {
+	int32_t w, i;
+	double t; /* bench_now() once tsync_node_commit returned */
+};
+
+/*
+ * Writer w of a live-latency phase, in its own process (like `tiersync
+ * sql` beside `serve`): `count` one-case commits into node nd, each
+ * reported on fd once committed, pausing `pause_us` (+ up to as much
+ * again, at random) between them.
+ */
+static void
+lat_writer(const char *nd, int fd, int go, int phase, int w, int count,
+	   unsigned pause_us)
+{
+	struct tsync_node *n;
+	char sql[256], b;
+	unsigned seed = (unsigned)w * 2654435761u + 1;
+	int i;
+
+	if (tsync_node_open(nd, NULL, &n) != 0)
+		_exit(1);
+	if (read(go, &b, 1) < 0) /* every writer open: start together */
+		_exit(1);
+	for (i = 0; i < count; i++) {
+		struct lat_rec r = {w, i, 0};
+
+		snprintf(sql, sizeof(sql),
+			 "INSERT INTO cases(id, scope, title) VALUES("
+			 "'lat%d-%03d-%05d', '" VSCOPE "', 'x')", phase, w, i);
+		if (tsync_node_exec(n, sql, NULL, NULL) != 0) {
+			fprintf(stderr, "bench: %s\n", tsync_node_errmsg(n));
+			_exit(1);
+		}
+		r.t = bench_now();
+		if (write(fd, &r, sizeof(r)) != (ssize_t)sizeof(r))
+			_exit(1);
+		seed = seed * 1103515245u + 12345u;
+		usleep(pause_us + (pause_us ? (seed >> 8) % pause_us : 0));
+	}
+	tsync_node_close(n);
+	_exit(0);
+}
+
+/*
+ * One phase: `writers` processes commit at the child while this process
+ * watches the parent's replica (read-only, in a tight loop) for the new
+ * rows, every 50 us or so; a commit's latency is from its end at the
+ * child until its row is visible at the parent.  Prints live_latency_ms_p50/_p99 with `label`.
+ */
+static void
+lat_phase(const char *child, const char *parent_db, int writers, int count,
+	  unsigned pause_us, const char *label)
+{
+	int fd[2], go[2], w, i, seen = 0, done = 0, total = writers * count, got = 0;
+	double *tc = calloc((size_t)total, sizeof(double));
+	double *tv = calloc((size_t)total, sizeof(double));
+	double *lat = calloc((size_t)total, sizeof(double));
+	pid_t *pids = calloc((size_t)writers, sizeof(pid_t));
+	double t0, tend = 0;
+	sqlite3_int64 last = 0;
+	sqlite3 *db;
+	sqlite3_stmt *q;
+
+	if (tc == NULL || tv == NULL || lat == NULL || pids == NULL ||
+	    pipe(fd) != 0 || pipe(go) != 0)
+		exit(1);
+	sqlite3_open_v2(parent_db, &db, SQLITE_OPEN_READONLY, NULL);
+	sqlite3_prepare_v2(db, "SELECT coalesce(max(rowid), 0) FROM cases", -1,
+			   &q, NULL);
+	if (sqlite3_step(q) == SQLITE_ROW)
+		last = sqlite3_column_int64(q, 0);
+	sqlite3_finalize(q);
+	sqlite3_prepare_v2(db, "SELECT rowid, id FROM cases WHERE rowid > ?1"
+			       " ORDER BY rowid", -1, &q, NULL);
+	fcntl(fd[0], F_SETFL, O_NONBLOCK);
+	for (w = 0; w < writers; w++)
+		if ((pids[w] = fork()) == 0) {
+			close(fd[0]);
+			close(go[1]);
+			lat_writer(child, fd[1], go[0], writers, w, count,
+				   pause_us);
+		}
+	close(fd[1]);
+	close(go[0]);
+	usleep(300000 + 10000 * (unsigned)writers); /* the writers open */
+	close(go[1]);
+	t0 = bench_now();
+	while (seen < total) {
+		struct lat_rec r[64];
+		ssize_t k = read(fd[0], r, sizeof(r));
+		double now;
+
+		for (i = 0; k > 0 && i < (int)(k / (ssize_t)sizeof(r[0])); i++)
+			if (r[i].w >= 0 && r[i].w < writers && r[i].i >= 0 &&
+			    r[i].i < count)
+				tc[r[i].w * count + r[i].i] = r[i].t;
+		if (k == 0 && !done) {
+			done = 1; /* every writer closed its end */
+			tend = bench_now();
+		}
+		sqlite3_bind_int64(q, 1, last);
+		now = bench_now();
+		while (sqlite3_step(q) == SQLITE_ROW) {
+			const char *id = (const char *)sqlite3_column_text(q, 1);
+			int ph, a, b;
+
+			last = sqlite3_column_int64(q, 0);
+			if (id != NULL && sscanf(id, "lat%d-%d-%d", &ph, &a, &b) == 3 &&
+			    ph == writers &&
+			    a >= 0 && a < writers && b >= 0 && b < count &&
+			    tv[a * count + b] == 0) {
+				tv[a * count + b] = now;
+				seen++;
+			}
+		}
+		sqlite3_reset(q);
+		if ((done && now - tend > 10) || now - t0 > 600)
+			break;
+		usleep(50); /* a 50 us look, not a spin that takes a core */
+	}
+	for (w = 0; w < writers; w++)
+		waitpid(pids[w], NULL, 0);
+	if (getenv("TSYNC_BENCH_LIVE_DUMP") != NULL) /* the slow ones, when */
+		for (i = 0; i < total; i++)
+			if (tc[i] > 0 && tv[i] > 0 && tv[i] - tc[i] > 0.002)
+				fprintf(stderr, "slow%s %d at %.3f s: %.2f ms\n",
+					label, i, tc[i] - t0,
+					(tv[i] - tc[i]) * 1000);
+	for (i = 0; i < total; i++)
+		if (tc[i] > 0 && tv[i] > 0)
+			lat[got++] = tv[i] > tc[i] ? (tv[i] - tc[i]) * 1000 : 0;
+	qsort(lat, (size_t)got, sizeof(lat[0]), cmp_d);
+	if (got > 0) {
+		printf("live_latency_ms_p50%s: %.2f\n", label, lat[got / 2]);
+		printf("live_latency_ms_p99%s: %.2f\n", label,
+		       lat[got * 99 / 100]);
+	}
+	printf("live_commits_per_s%s: %.0f\n", label,
+	       got / ((tend > t0 ? tend : bench_now()) - t0));
+	if (got < total)
+		printf("live_lost%s: %d\n", label, total - got);
+	fflush(stdout);
+	sqlite3_finalize(q);
+	sqlite3_close(db);
+	close(fd[0]);
+	free(tc);
+	free(tv);
+	free(lat);
+	free(pids);
+}
+
+/*
+ * live_latency_ms_p50/_p99: one writer, 500 commits 2-4 ms apart;
+ * _w10 and _w50: 10 and 50 writers at once, each committing every
+ * 20-40 ms (about 330 and 1,650 commits/s offered).
+ */
 static void
 latency(const char *dir)
 {
-	char pl[64], nd[600], pdb[600], sql[256];
+	char pl[64], nd[600], pdb[600];
 	pid_t ps, cs;
-	struct tsync_node *n;
-	sqlite3 *db;
-	sqlite3_stmt *q;
-	double lat[500];
-	int i, got = 0;
 
 	snprintf(pl, sizeof(pl), "127.0.0.1:%d", port_base++);
 	if (bench_node(dir, "lp", "gangzha/qinzao", pl, NULL) != 0 ||
@@ -299,44 +456,10 @@ latency(const char *dir)
 	snprintf(nd, sizeof(nd), "%s/lc", dir);
 	cs = spawn_serve(nd, NULL, pl);
 	usleep(500000);
-	if (tsync_node_open(nd, NULL, &n) != 0)
-		exit(1);
 	snprintf(pdb, sizeof(pdb), "%s/lp/replica.db", dir);
-	sqlite3_open_v2(pdb, &db, SQLITE_OPEN_READONLY, NULL);
-	sqlite3_prepare_v2(db, "SELECT 1 FROM cases WHERE id = ?1", -1, &q,
-			   NULL);
-	for (i = 0; i < 500; i++) {
-		char id[32];
-		double t0, t;
-
-		snprintf(id, sizeof(id), "lat-%d", i);
-		snprintf(sql, sizeof(sql),
-			 "INSERT INTO cases(id, scope, title) VALUES('%s',"
-			 " '" VSCOPE "', 'x')", id);
-		if (tsync_node_exec(n, sql, NULL, NULL) != 0)
-			exit(1);
-		t0 = bench_now();
-		for (;;) {
-			sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
-			t = bench_now();
-			if (sqlite3_step(q) == SQLITE_ROW) {
-				sqlite3_reset(q);
-				break;
-			}
-			sqlite3_reset(q);
-			if (t - t0 > 5)
-				break;
-		}
-		lat[got++] = (t - t0) * 1000;
-		usleep(2000);
-	}
-	qsort(lat, (size_t)got, sizeof(lat[0]), cmp_d);
-	printf("live_latency_ms_p50: %.2f\n", lat[got / 2]);
-	printf("live_latency_ms_p99: %.2f\n", lat[got * 99 / 100]);
-	fflush(stdout);
-	sqlite3_finalize(q);
-	sqlite3_close(db);
-	tsync_node_close(n);
+	lat_phase(nd, pdb, 1, 500, 2000, "");
+	lat_phase(nd, pdb, 10, 100, 20000, "_w10");
+	lat_phase(nd, pdb, 50, 40, 20000, "_w50");
 	stop(cs, NULL);
 	stop(ps, NULL);
 }
@@ -349,6 +472,8 @@ bench_replication(const char *dir)
 
 	port_base = 30000 + (int)(getpid() % 20000);
 	latency(dir);
+	if (getenv("TSYNC_BENCH_LIVE_ONLY") != NULL)
+		return 0;
 	resume(dir);
 	full_pull(dir, 100000, "_100k", big <= 100000);
 	if (big > 100000)

@@ -478,6 +478,9 @@ tsync_node_commit(struct tsync_node *n)
 		return rc;
 	}
 	capture_reset(n);
+	/* serve pushes the commit at once (NODE_WAKE, net.c). */
+	if (wrote)
+		(void)ts_wake(n->dir, NODE_WAKE);
 	/* After the commit, never before: the heads file may lag behind
 	 * replica.db (a failure or a power cut here only weakens the restore
 	 * check), but is never ahead of it (heads.h).  One pwrite of a slot

@@ -104,6 +104,11 @@ struct tsync_node {
 	char errmsg[512];
 };
 
+/* util.c: the datagram socket in NODE_DIR that `serve` listens on; a
+ * process that committed pokes it (ts_wake) so the links push at once. */
+#define NODE_WAKE "wake"
+int ts_wake(const char *dir, const char *name);
+
 /* Stores a message on the node and returns `code`. */
 int node_err(struct tsync_node *n, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

@@ -4,10 +4,13 @@
  */
 #include "util.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 #include <time.h>
 
@@ -236,4 +239,33 @@ ts_file_replace(FILE *f, const char *tmp, const char *path)
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * Pokes the wake socket of NODE_DIR (a unix datagram socket that `serve`
+ * binds at dir/name): one byte, never blocking.  Nobody listening (no
+ * serve, or a path too long for sun_path) is not an error: serve's timer
+ * finds the commit anyway.  Returns 0 when the byte was queued.
+ */
+int
+ts_wake(const char *dir, const char *name)
+{
+	struct sockaddr_un sa;
+	int fd, n, rc;
+	char b = 'w';
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	n = snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/%s", dir, name);
+	if (n < 0 || (size_t)n >= sizeof(sa.sun_path))
+		return -1;
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -1;
+	do
+		rc = (int)sendto(fd, &b, 1, MSG_DONTWAIT | MSG_NOSIGNAL,
+				 (struct sockaddr *)&sa, sizeof(sa));
+	while (rc < 0 && errno == EINTR);
+	close(fd);
+	return rc == 1 ? 0 : -1;
 }

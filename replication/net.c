@@ -7,13 +7,18 @@
  * connection (conn_input, conn_flush, conn_close) and returns.  Protocol
  * decisions live in the session; SQL lives in node/.
  *
- * Live push: `tiersync sql` and other writers commit from other processes.
- * The server watches the node directory (inotify via uv_fs_event); a
- * change to replica.db-wal starts a short burst of 1 ms checks of
- * PRAGMA data_version, which moves once the other process's commit is
- * visible; then every session is told to push.  A 1 s timer is the safety
- * net.  Commits this process applies from one peer notify the others
- * directly (SA_APPLIED).
+ * Live push: a local write commits through its own node handle, in this
+ * process (the web app's thread) or in another one (`tiersync sql`, the
+ * record commands).  After the commit, tsync_node_commit sends one byte to
+ * NODE_DIR/wake, a unix datagram socket that `serve` binds (uv_poll): the
+ * loop wakes, checks PRAGMA data_version (moved, since the poke follows the
+ * commit) and tells every session to push.  No polling on that path.  The
+ * safety nets: the 200 ms tick checks data_version too (a writer that
+ * does not poke: an older tiersync, a bundle import); when the socket
+ * cannot be bound (a directory path longer than sun_path), the old watch
+ * stands in: inotify on the directory, and a change to replica.db-wal
+ * starts a short burst of 1 ms data_version checks.  Commits this process
+ * applies from one peer notify the others directly (SA_APPLIED).
  */
 #include <errno.h>
 #include <limits.h>
@@ -24,11 +29,16 @@
 #include <string.h>
 #include <time.h>
 
+#include <fcntl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include <openssl/rand.h>
 #include <uv.h>
 
+#include "heads.h"
 #include "node_int.h"
 #include "revoke.h"
 #include "scope.h"
@@ -97,6 +107,9 @@ struct server {
 	uint64_t burst_until;
 	uv_fs_event_t watch;
 	int watching;
+	uv_poll_t wake; /* NODE_DIR/wake: local commits poke it */
+	int wake_fd;    /* -1: not bound (sync, or the path is too long) */
+	char wake_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	sqlite3_stmt *dv;
 	int64_t data_version;
 	uv_signal_t sigint, sigterm;
@@ -236,6 +249,69 @@ on_burst(uv_timer_t *t)
 	}
 	if (now_ms(srv) > srv->burst_until)
 		uv_timer_stop(t);
+}
+
+/* Tells the sessions about commits made elsewhere since the last look. */
+static void
+srv_changed(struct server *srv)
+{
+	if (data_changed(srv)) {
+		crl_changed(srv);
+		notify_all(srv, NULL);
+	}
+}
+
+static void
+on_wake(uv_poll_t *h, int status, int events)
+{
+	struct server *srv = h->data;
+	char b[64];
+
+	(void)events;
+	if (status < 0)
+		return;
+	while (recv(srv->wake_fd, b, sizeof(b), MSG_DONTWAIT) > 0)
+		; /* one look serves every poke queued */
+	srv_changed(srv);
+}
+
+/*
+ * Binds NODE_DIR/wake (serve only: a one-shot `sync` leaves it to the
+ * serve that may run beside it).  A stale socket of a serve that died is
+ * replaced.  Without it the inotify watch stands in.
+ */
+static void
+wake_open(struct server *srv, const char *dir)
+{
+	struct sockaddr_un sa;
+	int fd, len;
+
+	srv->wake_fd = -1;
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	len = snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/%s", dir,
+		       NODE_WAKE);
+	if (len < 0 || (size_t)len >= sizeof(sa.sun_path)) {
+		srv_log(srv, TSYNC_LOG_INFO, "%s/%s: path too long for a "
+			"socket; watching the directory instead", dir,
+			NODE_WAKE);
+		return;
+	}
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return;
+	unlink(sa.sun_path);
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
+	    uv_poll_init(&srv->loop, &srv->wake, fd) != 0) {
+		srv_log(srv, TSYNC_LOG_WARN, "cannot bind %s: %s; watching "
+			"the directory instead", sa.sun_path, strerror(errno));
+		close(fd);
+		return;
+	}
+	srv->wake.data = srv;
+	uv_poll_start(&srv->wake, UV_READABLE, on_wake);
+	srv->wake_fd = fd;
+	ts_fmt(srv->wake_path, sizeof(srv->wake_path), "%s", sa.sun_path);
 }
 
 static void
@@ -907,10 +983,9 @@ on_tick(uv_timer_t *t)
 	struct server *srv = t->data;
 	struct conn *c, *next;
 
-	if (data_changed(srv)) {
-		crl_changed(srv);
-		notify_all(srv, NULL);
-	}
+	srv_changed(srv);
+	if (heads_sync(srv->n) != 0)
+		srv_log(srv, TSYNC_LOG_WARN, "%s", tsync_node_errmsg(srv->n));
 	for (c = srv->conns; c != NULL; c = next) {
 		next = c->next;
 		if (c->closing && c->handle_open &&
@@ -1024,7 +1099,8 @@ conn_max(void)
 }
 
 static int
-srv_init(struct server *srv, const char *dir, char *err, size_t len)
+srv_init(struct server *srv, const char *dir, int one_shot, char *err,
+	 size_t len)
 {
 	char path[PATH_MAX];
 
@@ -1057,10 +1133,15 @@ srv_init(struct server *srv, const char *dir, char *err, size_t len)
 	srv->sigint.data = srv->sigterm.data = srv;
 	uv_signal_start(&srv->sigint, on_signal, SIGINT);
 	uv_signal_start(&srv->sigterm, on_signal, SIGTERM);
+	srv->wake_fd = -1;
+	if (!one_shot)
+		wake_open(srv, dir);
 	uv_fs_event_init(&srv->loop, &srv->watch);
 	srv->watch.data = srv;
 	ts_fmt(path, sizeof(path), "%s", dir);
-	srv->watching = uv_fs_event_start(&srv->watch, on_fs_event, path, 0) == 0;
+	if (srv->wake_fd < 0)
+		srv->watching = uv_fs_event_start(&srv->watch, on_fs_event,
+						  path, 0) == 0;
 	data_changed(srv);
 	store_meta_get(srv->n, "crl_number", srv->crl_number,
 		       sizeof(srv->crl_number));
@@ -1084,6 +1165,10 @@ srv_done(struct server *srv)
 		tls_free(&c->tls);
 		free(c);
 	}
+	if (srv->wake_fd >= 0) {
+		close(srv->wake_fd);
+		unlink(srv->wake_path);
+	}
 	sqlite3_finalize(srv->dv);
 	SSL_CTX_free(srv->ctx);
 	tsync_node_close(srv->n);
@@ -1097,7 +1182,7 @@ tsync_serve(const char *dir, const struct tsync_serve_opts *o, char *err,
 	char listen[300] = "", parent[300] = "";
 	int rc;
 
-	if ((rc = srv_init(&srv, dir, err, errlen)) != 0)
+	if ((rc = srv_init(&srv, dir, 0, err, errlen)) != 0)
 		return rc;
 	srv.quiet = o != NULL && o->quiet;
 	if (o != NULL && o->listen != NULL)
@@ -1137,7 +1222,7 @@ tsync_sync(const char *dir, const char *peer, unsigned timeout_ms,
 	int rc;
 
 	memset(r, 0, sizeof(*r));
-	if ((rc = srv_init(&srv, dir, r->why, sizeof(r->why))) != 0)
+	if ((rc = srv_init(&srv, dir, 1, r->why, sizeof(r->why))) != 0)
 		return rc;
 	srv.quiet = 1;
 	srv.one_shot = 1;
