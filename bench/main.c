@@ -9,6 +9,7 @@ int bench_local_write(const char *dir);
 int bench_replication(const char *dir);
 int bench_records(const char *dir);
 int bench_web(const char *dir);
+int bench_fanin(const char *dir);
 
 int
 main(int argc, char **argv)
@@ -25,6 +26,8 @@ main(int argc, char **argv)
 		return bench_records(argv[2]);
 	if (strcmp(argv[1], "web") == 0)
 		return bench_web(argv[2]);
+	if (strcmp(argv[1], "fanin") == 0)
+		return bench_fanin(argv[2]);
 	fprintf(stderr, "tsync_bench: unknown group '%s'\n", argv[1]);
 	return 2;
 }

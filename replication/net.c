@@ -104,6 +104,8 @@ struct server {
 	/* timers and watchers */
 	uv_timer_t tick, burst, deadline;
 	uv_check_t fair; /* restarts yielded links after each poll */
+	int notify_pending; /* batches applied since the last check */
+	struct conn *notify_src; /* the one link they came from, or NULL */
 	uint64_t burst_until;
 	uv_fs_event_t watch;
 	int watching;
@@ -339,8 +341,15 @@ handle_action(struct conn *c, const struct sess_action *a)
 		srv_log(srv, TSYNC_LOG_INFO, "%s", a->text);
 		break;
 	case SA_APPLIED:
+		/* The other links are told once per loop iteration (on_fair),
+		 * however many batches it applied: with 60 children sending at
+		 * once, each telling costs every session a look at its peer. */
 		srv_log(srv, TSYNC_LOG_INFO, "%s", a->text);
-		notify_all(srv, c);
+		if (!srv->notify_pending)
+			srv->notify_src = c;
+		else if (srv->notify_src != c)
+			srv->notify_src = NULL;
+		srv->notify_pending = 1;
 		break;
 	case SA_CRL:
 		srv_log(srv, TSYNC_LOG_WARN, "%s", a->text);
@@ -512,6 +521,8 @@ conn_free(struct conn *c)
 			*pp = c->next;
 			break;
 		}
+	if (srv->notify_src == c)
+		srv->notify_src = NULL;
 	if (c->outbound && srv->sr != NULL && c->sess != NULL) {
 		struct sess_stats st;
 
@@ -714,7 +725,8 @@ on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *b)
  * Fairness: libuv reads up to 32 buffers from one socket in a row, so a
  * peer that floods would be served for 2 MiB of frames before any other.
  * After a full buffer the link stops reading until on_fair(), which runs
- * once every ready link has had its turn.
+ * once every ready link has had its turn.  on_fair() also tells the links
+ * about the batches applied in that turn (SA_APPLIED), once.
  */
 static void
 conn_yield(struct conn *c, size_t nread)
@@ -732,6 +744,10 @@ on_fair(uv_check_t *h)
 	struct server *srv = h->data;
 	struct conn *c;
 
+	if (srv->notify_pending) {
+		srv->notify_pending = 0;
+		notify_all(srv, srv->notify_src);
+	}
 	for (c = srv->conns; c != NULL; c = c->next)
 		if (c->yielded) {
 			c->yielded = 0;
