@@ -322,6 +322,22 @@ drop:
 	return NULL;
 }
 
+/* A replica a snapshot first pull brought says whether it was checked. */
+static void
+print_replica_state(struct tsync_node *n)
+{
+	char st[200];
+
+	if (tsync_node_replica_state(n, st, sizeof(st)) != 0)
+		return;
+	if (strncmp(st, "verified", 8) == 0)
+		printf("replica   %s\n", st);
+	else
+		printf("replica   unverified (%s a snapshot first pull: it "
+		       "serves nothing until the check passed)\n",
+		       strcmp(st, "receiving") == 0 ? "receiving" : "checking");
+}
+
 int
 cmd_status(struct args *a)
 {
@@ -357,6 +373,7 @@ cmd_status(struct args *a)
 	printf("node      %s\nscope     %s\nrole      %s\n"
 	       "district  %s\n",
 	       id.node_id, id.scope, id.role, id.district);
+	print_replica_state(n);
 	printf("txns %llu, rows %llu, tombstones %llu, conflicts %llu, "
 	       "quarantined %llu\nstreams (%llu):\n",
 	       (unsigned long long)c.txns, (unsigned long long)c.rows,

@@ -34,6 +34,7 @@
 #include "node_int.h"
 #include "revoke.h"
 #include "scope.h"
+#include "snapshot.h"
 #include "txn.h"
 
 #define MAX_FAULTS 200
@@ -54,6 +55,7 @@ struct audit {
 	sqlite3_stmt *all, *prev; /* every version; every version overwritten */
 	sqlite3_stmt *claim;      /* every change: who wrote which id */
 	int64_t later;            /* txns holding parts unknown here */
+	int flags;                /* VERIFY_* (snapshot.h) */
 };
 
 static void __attribute__((format(printf, 2, 3)))
@@ -396,6 +398,7 @@ struct walk {
 	uint8_t prev[KEYS_HASH_LEN];
 	uint64_t hlc; /* of the last txn, if it decoded (else 0) */
 	EVP_PKEY *key;
+	uint64_t head; /* VERIFY_HEAD_SIGS: the one signature checked */
 };
 
 static int
@@ -441,6 +444,7 @@ check_txn(struct audit *a, struct walk *w, uint64_t seq, sqlite3_stmt *s)
 			      (unsigned long long)sqlite3_column_int64(s, 4),
 			      (unsigned long long)t.hlc);
 		if (w->key != NULL &&
+		    (!(a->flags & VERIFY_HEAD_SIGS) || seq == w->head) &&
 		    (sqlite3_column_bytes(s, 3) != KEYS_SIG_LEN ||
 		     txn_verify_sig(w->key, h, sqlite3_column_blob(s, 3)) != 0))
 			fault(a, "stream %s seq %llu: signature does not verify "
@@ -463,6 +467,7 @@ audit_stream(struct audit *a, int64_t sid, struct walk *w, uint64_t head,
 
 	w->key = origin_key(a, w->origin, w->scope, w->name);
 	w->expect = 1;
+	w->head = head;
 	memset(w->prev, 0, sizeof(w->prev));
 	rc = sqlite3_prepare_v2(a->n->db,
 				"SELECT k, hash, body, sig, hlc FROM ts_log"
@@ -1214,7 +1219,13 @@ sql_version_cmp(sqlite3_context *cx, int argc, sqlite3_value **v)
 int
 tsync_node_verify(struct tsync_node *n, tsync_fault_cb cb, void *arg)
 {
-	struct audit a = {n, cb, arg, 0, NULL, NULL, NULL, NULL};
+	return verify_run(n, 0, cb, arg);
+}
+
+int
+verify_run(struct tsync_node *n, int flags, tsync_fault_cb cb, void *arg)
+{
+	struct audit a = {n, cb, arg, 0, NULL, NULL, NULL, NULL, 0, flags};
 	int i, rc;
 
 	rc = sqlite3_create_function(n->db, "ts_version_cmp", 4,

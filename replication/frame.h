@@ -67,6 +67,12 @@ enum msg_type {
 	WIRE_BUNDLE = 11,
 	WIRE_END = 12,  /* [12, txns, [origin, scope, seq, ...]] */
 	WIRE_CRL = 13,  /* [13, pem:bin] the district's revocation list */
+	/* A snapshot first pull (protocol 2, skippable; snap.h, 3.14). */
+	WIRE_SNAP_REQ = 40,    /* [40] an empty replica asks */
+	WIRE_SNAP_OFFER = 41,  /* [41, ok, why, vv, tables, tids] */
+	WIRE_SNAP_DATA = 42,   /* [42, table, ncol, [value, ...]] */
+	WIRE_SNAP_END = 43,    /* [43, ok, why, rows] */
+	WIRE_SNAP_RESULT = 44, /* [44, ok, why] the puller's check */
 };
 
 enum err_code {

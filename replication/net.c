@@ -337,8 +337,9 @@ handle_action(struct conn *c, const struct sess_action *a)
 	struct server *srv = c->srv;
 
 	switch (a->type) {
-	case SA_LOG:
-		srv_log(srv, TSYNC_LOG_INFO, "%s", a->text);
+	case SA_LOG: /* code 1: a warning (snap.c) */
+		srv_log(srv, a->code ? TSYNC_LOG_WARN : TSYNC_LOG_INFO, "%s",
+			a->text);
 		break;
 	case SA_APPLIED:
 		/* The other links are told once per loop iteration (on_fair),

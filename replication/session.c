@@ -51,6 +51,7 @@
 #include "revoke.h"
 #include "scope.h"
 #include "session.h"
+#include "snap.h"
 #include "txn.h"
 
 enum state { S_HELLO, S_VV, S_SYNC, S_CLOSED, S_FAILED };
@@ -103,6 +104,8 @@ struct sess {
 	struct sess_action q[QMAX];
 	unsigned qhead, qlen;
 	struct sess_stats st;
+	struct snap *snap; /* a snapshot first pull (snap.h), or NULL */
+	int rx_reset;      /* the check ran in a frame: word restarts now */
 };
 
 /* ---- small helpers -------------------------------------------------- */
@@ -486,12 +489,16 @@ send_batch(struct sess *s)
 	return 1;
 }
 
+static int on_snap(struct sess *s, const struct frame *f);
+
 /* Fills the window; sends DONE once everything is out and acknowledged. */
 static void
 pump(struct sess *s)
 {
 	int rc;
 
+	if (s->snap != NULL && on_snap(s, NULL) != 0)
+		return; /* a snapshot first: nothing else goes out */
 	while (s->state == S_SYNC && s->inflight < s->cfg.window &&
 	       s->out.len - s->out_off < 2 * s->cfg.batch_bytes) {
 		if (s->dirty && plan_rebuild(s) != 0)
@@ -554,6 +561,56 @@ hello_versions(struct sess *s, const struct frame *f)
 	return 0;
 }
 
+/*
+ * A snapshot first pull (snap.h, docs/protocol.md 3.14): at the peer's
+ * HELLO (f NULL), for a frame of type 40 to 44, or (pump) to send chunks.
+ * Returns 1 from the pump while batches and DONE must wait.
+ */
+static int
+on_snap(struct sess *s, const struct frame *f)
+{
+	struct snap_ctx c = {s->n, &s->out, s->out.len - s->out_off,
+			     s->peer_name, s->peer_scope, s->peer_role,
+			     s->proto, s->peer_schema, s->cfg.batch_bytes};
+	struct snap_res r;
+	uint64_t origin, seq;
+	const char *scope;
+	size_t i;
+	int hold = 0;
+
+	memset(&r, 0, sizeof(r));
+	if (f != NULL && s->proto < 2)
+		return fail(s, TSYNC_EPROTO, ERR_MALFORMED,
+			    "unknown message type %d", f->type);
+	if (f != NULL)
+		snap_frame(&s->snap, &c, f, &r);
+	else if (s->state == S_HELLO)
+		snap_hello(&s->snap, &c, &r);
+	else
+		hold = snap_pump(s->snap, &c, &r);
+	if (r.log[0] != '\0')
+		act(s, SA_LOG, r.warn, "%s", r.log);
+	if (r.wire > 0)
+		return fail(s, r.rc, r.wire, "%s", r.text);
+	s->rx_reset |= r.stalled;
+	s->st.recv_txns += r.txns;
+	for (i = 0; r.done && r.ok && snap_vv_at(s->snap, i, &origin, &scope,
+						   &seq); i++)
+		known_raise(s, origin, scope, strlen(scope), seq);
+	if (r.done) {
+		s->dirty = 1;
+		if (r.txns > 0) {
+			struct sess_action *x = act(s, SA_APPLIED, 0,
+						    "snapshot: %llu txns",
+						    (unsigned long long)r.txns);
+
+			if (x != NULL)
+				x->count = r.txns;
+		}
+	}
+	return hold;
+}
+
 static int
 on_hello(struct sess *s, const struct frame *f)
 {
@@ -595,6 +652,8 @@ on_hello(struct sess *s, const struct frame *f)
 			    ? ": what this schema does not know is kept and "
 			      "relayed, and applied after an upgrade"
 			    : "");
+	if (on_snap(s, NULL) != 0)
+		return TSYNC_EPROTO;
 	s->state = S_VV;
 	if (send_vv(s, WIRE_VV) != 0)
 		return TSYNC_EIO;
@@ -1052,6 +1111,13 @@ on_frame(struct sess *s, const uint8_t *body, size_t len)
 		    (int)tl, t);
 		break;
 	}
+	case WIRE_SNAP_REQ:
+	case WIRE_SNAP_OFFER:
+	case WIRE_SNAP_DATA:
+	case WIRE_SNAP_END:
+	case WIRE_SNAP_RESULT:
+		rc = on_snap(s, &f) < 0 || sess_failed(s) ? TSYNC_EPROTO : 0;
+		break;
 	default:
 		if (f.type >= WIRE_SKIPPABLE && s->proto >= 2) {
 			/* A later release's message: skipped (2.2). */
@@ -1117,6 +1183,7 @@ sess_free(struct sess *s)
 	free(s->kidx);
 	free(s->certed);
 	free(s->plan);
+	snap_free(s->snap);
 	buf_free(&s->in);
 	buf_free(&s->out);
 	buf_free(&s->batch);
@@ -1294,6 +1361,12 @@ int
 sess_poll(struct sess *s, uint64_t now_ms, struct sess_action *a)
 {
 	s->now = now_ms;
+	if (s->rx_reset || snap_waiting(s->snap)) {
+		/* A snapshot's check ran (or runs at the peer): word from
+		 * the peer, and our PINGs, start again from now. */
+		s->last_rx = s->last_ping = s->frame_at = now_ms;
+		s->rx_reset = 0;
+	}
 	if (s->state != S_FAILED && s->state != S_CLOSED)
 		check_frame_deadline(s);
 	if (s->state != S_FAILED && s->state != S_CLOSED) {

@@ -216,6 +216,13 @@ int tsync_node_digest(struct tsync_node *n, const char *scope, char hex[65]);
 typedef void (*tsync_fault_cb)(void *arg, const char *fault);
 int tsync_node_verify(struct tsync_node *n, tsync_fault_cb cb, void *arg);
 
+/*
+ * Where a snapshot first pull left the replica (docs/protocol.md 3.14):
+ * "receiving", "unverified" (it serves nothing until checked) or
+ * "verified: ..." into out; TSYNC_ENOENT for a replica built txn by txn.
+ */
+int tsync_node_replica_state(struct tsync_node *n, char *out, size_t len);
+
 /* ---- Conflicts kept for people ------------------------------------------ */
 
 struct tsync_conflict {

@@ -289,15 +289,15 @@ versions(struct tsync_node *n)
 		       &closed));
 	CHECK(!closed);
 	CHECK(fed_logs(n, fr, len, "kept and relayed", &closed));
-	/* VV, then message type 40 with two elements, then a PING that
+	/* VV, then message type 60 with two elements, then a PING that
 	 * carries an element more than protocol 2 defines: skipped, and
 	 * answered. */
 	memcpy(fr + len, "\x00\x00\x00\x03\x92\x02\x90"
-			 "\x00\x00\x00\x03\x92\x28\x01"
+			 "\x00\x00\x00\x03\x92\x3c\x01"
 			 "\x00\x00\x00\x05\x93\x06\x07\xa1",
 	       7 + 7 + 8);
 	fr[len + 7 + 7 + 8] = 'x';
-	CHECK(fed_logs(n, fr, len + 7 + 7 + 9, "skipped message type 40",
+	CHECK(fed_logs(n, fr, len + 7 + 7 + 9, "skipped message type 60",
 		       &closed));
 	CHECK(!closed);
 }
