@@ -1253,3 +1253,283 @@ apply_later(struct tsync_node *n, const int *old_ncol,
 	sqlite3_finalize(s);
 	return rc;
 }
+
+/* ---- Cutting a stream back (a revocation list re-judges) ---------------- */
+
+/* A row a removed txn touched: (tid, id), kept in a small growing list. */
+struct rowref {
+	int tid;
+	char *id;
+};
+
+struct rowrefs {
+	struct rowref *v;
+	size_t n, cap;
+};
+
+static int
+rowrefs_add(struct rowrefs *r, int tid, const char *id, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < r->n; i++)
+		if (r->v[i].tid == tid && strlen(r->v[i].id) == len &&
+		    memcmp(r->v[i].id, id, len) == 0)
+			return 0;
+	if (r->n == r->cap) {
+		size_t cap = r->cap ? r->cap * 2 : 16;
+		struct rowref *nv = realloc(r->v, cap * sizeof(*nv));
+
+		if (nv == NULL)
+			return TSYNC_ENOMEM;
+		r->v = nv;
+		r->cap = cap;
+	}
+	if ((r->v[r->n].id = strndup(id, len)) == NULL)
+		return TSYNC_ENOMEM;
+	r->v[r->n++].tid = tid;
+	return 0;
+}
+
+static int
+rowrefs_has(const struct rowrefs *r, int tid, const char *id, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < r->n; i++)
+		if (r->v[i].tid == tid && strlen(r->v[i].id) == len &&
+		    memcmp(r->v[i].id, id, len) == 0)
+			return 1;
+	return 0;
+}
+
+static void
+rowrefs_free(struct rowrefs *r)
+{
+	size_t i;
+
+	for (i = 0; i < r->n; i++)
+		free(r->v[i].id);
+	free(r->v);
+}
+
+/* Moves the txns of stream sid after seq `keep` to the quarantine. */
+static int
+cut_txns(struct tsync_node *n, int64_t sid, uint64_t keep, const char *why,
+	 const char *peer, struct rowrefs *rows, uint64_t *moved)
+{
+	sqlite3_stmt *s, *q = NULL, *del = NULL;
+	int rc;
+
+	rc = sqlite3_prepare_v2(n->db, "SELECT k, body, sig FROM ts_log WHERE"
+				       " k > ?1 AND k < ?2 ORDER BY k",
+				-1, &s, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v2(
+			n->db,
+			"INSERT OR IGNORE INTO ts_quarantine(at, peer, origin,"
+			" scope, seq, reason, body, sig) VALUES(?1, ?2, ?3, ?4,"
+			" ?5, ?6, ?7, ?8)",
+			-1, &q, NULL);
+	if (rc == SQLITE_OK && clash_any(n))
+		rc = sqlite3_prepare_v2(
+			n->db,
+			"DELETE FROM ts_clash WHERE hlc = ?1 AND origin = ?2"
+			" AND scope = ?3",
+			-1, &del, NULL);
+	if (rc != SQLITE_OK) {
+		sqlite3_finalize(s);
+		sqlite3_finalize(q);
+		return node_sqlerr(n, rc, "cut stream");
+	}
+	rc = 0;
+	sqlite3_bind_int64(s, 1, LOG_ROWID(sid, keep));
+	sqlite3_bind_int64(s, 2, LOG_ROWID(sid + 1, 0));
+	while (rc == 0 && sqlite3_step(s) == SQLITE_ROW) {
+		const void *body = sqlite3_column_blob(s, 1);
+		int len = sqlite3_column_bytes(s, 1);
+		struct txn t;
+		struct txn_change c;
+		char err[96];
+		uint32_t i;
+
+		if (txn_decode(&t, body, (size_t)len, err, sizeof(err)) != 0)
+			continue; /* verify names a stored txn that is bad */
+		for (i = 0; i < t.nchanges && rc == 0; i++) {
+			struct tbl *tb;
+
+			txn_change_at(&t, i, &c);
+			if ((tb = store_table(n, c.table, c.table_len)) != NULL)
+				rc = rowrefs_add(rows, tb->tid, c.id, c.id_len);
+		}
+		sqlite3_reset(q);
+		sqlite3_bind_int64(q, 1, (int64_t)ts_now_ms(&n->ops));
+		sqlite3_bind_text(q, 2, peer, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(q, 3, (int64_t)t.origin);
+		sqlite3_bind_text(q, 4, t.scope, (int)t.scope_len,
+				  SQLITE_STATIC);
+		sqlite3_bind_int64(q, 5, (int64_t)t.seq);
+		sqlite3_bind_text(q, 6, why, -1, SQLITE_STATIC);
+		sqlite3_bind_blob(q, 7, body, len, SQLITE_STATIC);
+		sqlite3_bind_blob(q, 8, sqlite3_column_blob(s, 2),
+				  sqlite3_column_bytes(s, 2), SQLITE_STATIC);
+		if (rc == 0 && sqlite3_step(q) != SQLITE_DONE)
+			rc = node_sqlerr(n, SQLITE_ERROR, "cut stream");
+		if (rc == 0 && del != NULL) {
+			sqlite3_reset(del);
+			sqlite3_bind_int64(del, 1, (int64_t)t.hlc);
+			sqlite3_bind_int64(del, 2, (int64_t)t.origin);
+			sqlite3_bind_text(del, 3, t.scope, (int)t.scope_len,
+					  SQLITE_STATIC);
+			if (sqlite3_step(del) != SQLITE_DONE)
+				rc = node_sqlerr(n, SQLITE_ERROR, "cut stream");
+		}
+		(*moved)++;
+		txn_done(&t);
+	}
+	sqlite3_finalize(del);
+	sqlite3_finalize(q);
+	sqlite3_finalize(s);
+	return rc;
+}
+
+/* Empties row (tb, id) and everything kept about it, before a refold. */
+static int
+row_forget(struct tsync_node *n, struct tbl *tb, const char *id)
+{
+	static const char *const engine[] = {
+		"DELETE FROM ts_ver WHERE tid = ?1 AND id = ?2",
+		"DELETE FROM ts_heads WHERE tid = ?1 AND id = ?2",
+		"DELETE FROM ts_over WHERE tid = ?1 AND id = ?2",
+	};
+	char sql[600];
+	size_t i;
+	int rc;
+
+	snprintf(sql, sizeof(sql), "DELETE FROM \"%s\" WHERE id = ?2 AND"
+		 " ?1 = ?1", tb->name);
+	rc = row_exec(n, sql, tb->tid, id, strlen(id));
+	for (i = 0; rc == 0 && i < sizeof(engine) / sizeof(engine[0]); i++)
+		rc = row_exec(n, engine[i], tb->tid, id, strlen(id));
+	if (rc == 0 && clash_any(n))
+		rc = row_exec(n, "DELETE FROM ts_clash WHERE tid = ?1 AND"
+				 " id = ?2", tb->tid, id, strlen(id));
+	return rc;
+}
+
+/*
+ * Merges again, from the log, every change to the rows in `rows` (after
+ * row_forget): the rows become the fold of the txns still held, as if the
+ * removed ones had never arrived (the merge does not depend on order).
+ */
+static int
+refold(struct tsync_node *n, const struct rowrefs *rows)
+{
+	struct rowstate rs;
+	struct buf scratch;
+	sqlite3_stmt *s;
+	int rc, clash = clash_any(n);
+	size_t i;
+
+	for (i = 0, rc = 0; rc == 0 && i < rows->n; i++) {
+		struct tbl *tb = store_table_tid(n, rows->v[i].tid);
+
+		if (tb != NULL)
+			rc = row_forget(n, tb, rows->v[i].id);
+	}
+	if (rc != 0)
+		return rc;
+	if ((rc = over_scan(n)) != 0)
+		return rc;
+	rc = sqlite3_prepare_v2(n->db, "SELECT body FROM ts_log ORDER BY k", -1,
+				&s, NULL);
+	if (rc != SQLITE_OK)
+		return node_sqlerr(n, rc, "refold");
+	buf_init(&rs.cur, &n->ops, 0);
+	buf_init(&scratch, &n->ops, 0);
+	rc = 0;
+	while (rc == 0 && sqlite3_step(s) == SQLITE_ROW) {
+		struct txn t;
+		struct txn_change c;
+		char err[96];
+		uint32_t j;
+
+		if (txn_decode(&t, sqlite3_column_blob(s, 0),
+			       (size_t)sqlite3_column_bytes(s, 0), err,
+			       sizeof(err)) != 0)
+			continue;
+		for (j = 0; j < t.nchanges && rc == 0; j++) {
+			struct tbl *tb;
+
+			txn_change_at(&t, j, &c);
+			if ((tb = store_table(n, c.table, c.table_len)) != NULL &&
+			    rowrefs_has(rows, tb->tid, c.id, c.id_len))
+				rc = merge_one(n, &t, j, tb, &rs, &scratch,
+					       &clash);
+		}
+		txn_done(&t);
+	}
+	sqlite3_finalize(s);
+	buf_free(&scratch);
+	buf_free(&rs.cur);
+	return rc;
+}
+
+int
+apply_cut(struct tsync_node *n, int64_t sid, uint64_t keep, const char *why,
+	  const char *peer, uint64_t *moved)
+{
+	struct rowrefs rows = {NULL, 0, 0};
+	struct stream_head h;
+	sqlite3_stmt *s;
+	int rc, applying = n->cap.applying;
+
+	*moved = 0;
+	n->cap.applying = 1;
+	rc = cut_txns(n, sid, keep, why, peer, &rows, moved);
+	if (rc == 0 && *moved > 0) {
+		static const char *const drop[] = {
+			"DELETE FROM ts_log WHERE k > ?1 AND k < ?2",
+			"DELETE FROM ts_later WHERE k > ?1 AND k < ?2",
+		};
+		size_t i;
+
+		for (i = 0; rc == 0 && i < 2; i++) {
+			rc = sqlite3_prepare_v2(n->db, drop[i], -1, &s, NULL);
+			if (rc != SQLITE_OK) {
+				rc = node_sqlerr(n, rc, "cut stream");
+				break;
+			}
+			sqlite3_bind_int64(s, 1, LOG_ROWID(sid, keep));
+			sqlite3_bind_int64(s, 2, LOG_ROWID(sid + 1, 0));
+			if (sqlite3_step(s) != SQLITE_DONE)
+				rc = node_sqlerr(n, SQLITE_ERROR, "cut stream");
+			sqlite3_finalize(s);
+		}
+	}
+	if (rc == 0 && *moved > 0) {
+		/* The stream's head goes back to the txn at `keep`. */
+		memset(&h, 0, sizeof(h));
+		h.sid = sid;
+		h.seq = keep;
+		rc = sqlite3_prepare_v2(n->db, "SELECT hash, hlc FROM ts_log"
+					       " WHERE k = ?1", -1, &s, NULL);
+		rc = rc == SQLITE_OK ? 0 : node_sqlerr(n, rc, "cut stream");
+		if (rc == 0) {
+			sqlite3_bind_int64(s, 1, LOG_ROWID(sid, keep));
+			if (sqlite3_step(s) == SQLITE_ROW &&
+			    sqlite3_column_bytes(s, 0) == KEYS_HASH_LEN) {
+				memcpy(h.hash, sqlite3_column_blob(s, 0),
+				       KEYS_HASH_LEN);
+				h.hlc = (uint64_t)sqlite3_column_int64(s, 1);
+			}
+			sqlite3_finalize(s);
+			rc = log_store_head(n, &h);
+		}
+	}
+	if (rc == 0 && *moved > 0)
+		rc = refold(n, &rows);
+	n->cap.applying = applying;
+	rowrefs_free(&rows);
+	return rc;
+}

@@ -61,6 +61,16 @@ int apply_batch(struct tsync_node *n, const struct wire_txn *t, size_t count,
 int apply_later(struct tsync_node *n, const int *old_ncol,
 		int scan_all, uint64_t *merged);
 
+/*
+ * Cuts stream `sid` back to seq `keep`: the txns after it move to the
+ * quarantine with reason `why` (peer: `peer`), the stream's head goes back
+ * to seq keep, and every row they touched is merged again from the txns
+ * still held.  *moved: how many.  Runs inside the caller's transaction
+ * (a revocation list that does not accept them, node/revoke.c).
+ */
+int apply_cut(struct tsync_node *n, int64_t sid, uint64_t keep,
+	      const char *why, const char *peer, uint64_t *moved);
+
 /* Total txns ever applied from peers (ts_meta "applied_txns"). */
 uint64_t apply_total(struct tsync_node *n);
 

@@ -192,14 +192,17 @@ parse_file(struct hset *h, char *text, size_t len)
 	char *line, *nl;
 	uint32_t i;
 
-	if (len % SLOT == 0 && len >= SLOT &&
-	    strncmp(text, MAGIC, strlen(MAGIC)) == 0) {
+	if (len >= SLOT && strncmp(text, MAGIC, strlen(MAGIC)) == 0) {
+		/* A slot cut short or left as zeros by a power cut during an
+		 * append is skipped (and the next append overwrites it). */
 		h->nslot = (uint32_t)(len / SLOT);
 		for (i = 1; i < h->nslot; i++)
 			if (read_slot(h, text + (size_t)i * SLOT, i) != 0)
 				return -1;
 		return 0;
 	}
+	if (memchr(text, '\0', len) != NULL)
+		return -1;
 	for (line = text; *line != '\0'; line = nl) {
 		nl = line + strcspn(line, "\n");
 		if (*nl == '\n')
@@ -291,8 +294,7 @@ heads_read(struct tsync_node *n, struct heads_file *hf, struct hset *h)
 				n->dir, strerror(errno));
 	}
 	text[got] = '\0';
-	if (memchr(text, '\0', (size_t)got) != NULL ||
-	    parse_file(h, text, (size_t)got) != 0) {
+	if (parse_file(h, text, (size_t)got) != 0) {
 		free(text);
 		goto damaged;
 	}

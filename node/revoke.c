@@ -14,6 +14,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
+#include "apply.h"
 #include "node_int.h"
 #include "revoke.h"
 #include "scope.h"
@@ -155,6 +156,48 @@ asn1_ms(const ASN1_TIME *t)
 	" scope TEXT NOT NULL, last_seq INTEGER NOT NULL,"                 \
 	" PRIMARY KEY(serial, scope)) WITHOUT ROWID;"
 
+/*
+ * A newly installed list re-judges what this node already holds: the txns
+ * of a revoked origin's stream beyond what the list accepts (its position,
+ * or its time for an entry without one) move to the quarantine, the
+ * stream goes back to the last accepted seq, and the rows they touched are
+ * merged again without them (apply_cut).  Nothing beyond a revocation
+ * stays held, so verify stays clean (docs/protocol.md, 8.1).
+ */
+static int
+rejudge(struct tsync_node *n, const char *num)
+{
+	sqlite3_stmt *s;
+	char peer[48];
+	int rc;
+
+	ts_fmt(peer, sizeof(peer), "revocation list #%s", num);
+	rc = sqlite3_prepare_v2(n->db, "SELECT sid, origin, scope FROM"
+				       " ts_streams WHERE seq > 0 ORDER BY sid",
+				-1, &s, NULL);
+	if (rc != SQLITE_OK)
+		return node_sqlerr(n, rc, "re-judge held txns");
+	rc = 0;
+	while (rc == 0 && sqlite3_step(s) == SQLITE_ROW) {
+		const char *scope = (const char *)sqlite3_column_text(s, 2);
+		char sc[SCOPE_MAX + 1];
+		struct crl_cut cut;
+		uint64_t moved;
+		int64_t sid = sqlite3_column_int64(s, 0);
+
+		ts_fmt(sc, sizeof(sc), "%s", scope ? scope : "");
+		rc = crl_beyond(n, (uint64_t)sqlite3_column_int64(s, 1), sc,
+				sid, &cut);
+		if (rc == 0 && cut.count > 0)
+			rc = apply_cut(n, sid, cut.first - 1,
+				       "origin's certificate was revoked before "
+				       "this txn",
+				       peer, &moved);
+	}
+	sqlite3_finalize(s);
+	return rc;
+}
+
 static int
 store_entries(struct tsync_node *n, X509_CRL *c, const void *pem, size_t len,
 	      uint64_t number)
@@ -237,10 +280,13 @@ store_entries(struct tsync_node *n, X509_CRL *c, const void *pem, size_t len,
 		store_txn_rollback(n, &tx);
 		return rc;
 	}
-	if ((rc = store_txn_commit(n, &tx)) != 0)
-		return rc;
 	certs_free(n); /* cached entries carry revocation times */
-	return 0;
+	if ((rc = rejudge(n, num)) != 0) {
+		store_txn_rollback(n, &tx);
+		certs_free(n);
+		return rc;
+	}
+	return store_txn_commit(n, &tx);
 }
 
 int
