@@ -387,6 +387,12 @@ capture_free(struct tsync_node *n)
 
 /* ---- Commit: fold, version, encode, sign, append --------------------- */
 
+/* A ts_ver row read ahead (ver_prefetch); offsets into commit.pre. */
+struct pre_row {
+	uint32_t id_off, id_len, vers_off, vers_len, dead_off;
+	int32_t dead_len; /* -1: NULL (a live row) */
+};
+
 struct commit {
 	struct tsync_node *n;
 	struct cap_change **sorted;
@@ -395,6 +401,12 @@ struct commit {
 	size_t stride;
 	uint64_t hlc;
 	struct buf body;
+	/* ver_prefetch: the ts_ver rows of the commit's id range, by tid */
+	struct buf pre;
+	struct pre_row *prow;
+	uint32_t nprow, capprow;
+	uint32_t pre_from[TBL_MAX_TABLES + 1], pre_to[TBL_MAX_TABLES + 1];
+	uint8_t pre_done[TBL_MAX_TABLES + 1]; /* 1: prow holds tid's rows */
 };
 
 static int
@@ -504,51 +516,203 @@ dead_scope_is(const void *blob, size_t len, const uint8_t *scope,
 	return ok;
 }
 
+/* Takes a ts_ver row (vers, and dead or NULL) of ch into vers. */
+static int
+take_versions(struct tsync_node *n, const struct tbl *t,
+	      const struct cap_change *ch, const void *vb, size_t vlen,
+	      const void *db, int dlen, uint8_t *vers)
+{
+	if (ver_unpack(vb, vlen, vers, t->ncol) != 0)
+		return node_err(n, TSYNC_ECORRUPT,
+				"versions of row %s/%.*s are corrupt", t->name,
+				(int)ch->id_len, n->cap.arena.p + ch->id_off);
+	if (dlen >= 0 && !dead_scope_is(db, (size_t)dlen,
+					n->cap.arena.p + ch->scope_off,
+					ch->scope_len))
+		return node_err(n, TSYNC_EINVAL,
+				"row %.*s was in another scope; the id and "
+				"scope of a row cannot change",
+				(int)ch->id_len, n->cap.arena.p + ch->id_off);
+	return 0;
+}
+
+/*
+ * Reads ahead, for each table the commit writes many rows of, the
+ * ts_ver rows whose ids lie between the commit's least and greatest id
+ * of that table: one range scan instead of a lookup a row.  A range that
+ * holds more than twice the commit's rows (ids spread over the table) is
+ * left to the lookups.  Only an optimisation: on any error the lookups
+ * stand.
+ */
+static void
+ver_prefetch(struct commit *cm)
+{
+	struct tsync_node *n = cm->n;
+	const uint8_t *a = n->cap.arena.p;
+	uint32_t cnt[TBL_MAX_TABLES + 1] = {0}, lo[TBL_MAX_TABLES + 1],
+		 hi[TBL_MAX_TABLES + 1], k;
+	sqlite3_stmt *s = NULL;
+	int tid;
+
+	if (cm->nsorted < 64)
+		return;
+	for (k = 0; k < cm->nsorted; k++) {
+		const struct cap_change *c = cm->sorted[k];
+
+		if (c->tid > TBL_MAX_TABLES)
+			return;
+		if (cnt[c->tid] == 0 ||
+		    cmp_bytes(a + c->id_off, c->id_len,
+			      a + cm->sorted[lo[c->tid]]->id_off,
+			      cm->sorted[lo[c->tid]]->id_len) < 0)
+			lo[c->tid] = k;
+		if (cnt[c->tid] == 0 ||
+		    cmp_bytes(a + c->id_off, c->id_len,
+			      a + cm->sorted[hi[c->tid]]->id_off,
+			      cm->sorted[hi[c->tid]]->id_len) > 0)
+			hi[c->tid] = k;
+		cnt[c->tid]++;
+	}
+	if (sqlite3_prepare_v2(n->db, "SELECT id, vers, dead FROM ts_ver"
+				      " WHERE tid = ?1 AND id >= ?2 AND"
+				      " id <= ?3 ORDER BY id LIMIT ?4",
+			       -1, &s, NULL) != SQLITE_OK)
+		return;
+	buf_init(&cm->pre, &n->ops, 0);
+	for (tid = 1; tid <= TBL_MAX_TABLES; tid++) {
+		const struct cap_change *l, *h;
+		uint32_t from = cm->nprow, got = 0;
+		int rc;
+
+		if (cnt[tid] < 64)
+			continue;
+		l = cm->sorted[lo[tid]];
+		h = cm->sorted[hi[tid]];
+		sqlite3_bind_int(s, 1, tid);
+		sqlite3_bind_text(s, 2, (const char *)a + l->id_off,
+				  (int)l->id_len, SQLITE_STATIC);
+		sqlite3_bind_text(s, 3, (const char *)a + h->id_off,
+				  (int)h->id_len, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 4, 2 * (int64_t)cnt[tid] + 1);
+		while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+			struct pre_row *r;
+
+			if (cm->nprow == cm->capprow) {
+				uint32_t cap = cm->capprow ? cm->capprow * 2
+							   : 256;
+				void *p = realloc(cm->prow, sizeof(*r) * cap);
+
+				if (p == NULL)
+					break;
+				cm->prow = p;
+				cm->capprow = cap;
+			}
+			r = &cm->prow[cm->nprow];
+			r->id_off = (uint32_t)cm->pre.len;
+			r->id_len = (uint32_t)sqlite3_column_bytes(s, 0);
+			buf_put(&cm->pre, sqlite3_column_text(s, 0), r->id_len);
+			r->vers_off = (uint32_t)cm->pre.len;
+			r->vers_len = (uint32_t)sqlite3_column_bytes(s, 1);
+			buf_put(&cm->pre, sqlite3_column_blob(s, 1),
+				r->vers_len);
+			r->dead_off = (uint32_t)cm->pre.len;
+			r->dead_len = sqlite3_column_type(s, 2) == SQLITE_NULL
+					      ? -1
+					      : sqlite3_column_bytes(s, 2);
+			if (r->dead_len > 0)
+				buf_put(&cm->pre, sqlite3_column_blob(s, 2),
+					(size_t)r->dead_len);
+			cm->nprow++;
+			got++;
+		}
+		sqlite3_reset(s);
+		if (rc == SQLITE_DONE && cm->pre.err == 0 &&
+		    got <= 2 * cnt[tid]) {
+			cm->pre_from[tid] = from;
+			cm->pre_to[tid] = cm->nprow;
+			cm->pre_done[tid] = 1;
+		} else {
+			cm->nprow = from; /* this table: the lookups */
+		}
+	}
+	sqlite3_finalize(s);
+}
+
+/* The read-ahead row of ch, or NULL; *known says whether it was read. */
+static const struct pre_row *
+ver_prefetched(const struct commit *cm, const struct cap_change *ch,
+	       int *known)
+{
+	const uint8_t *a = cm->n->cap.arena.p;
+	uint32_t lo, hi;
+
+	*known = ch->tid <= TBL_MAX_TABLES && cm->pre_done[ch->tid];
+	if (!*known)
+		return NULL;
+	lo = cm->pre_from[ch->tid];
+	hi = cm->pre_to[ch->tid];
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		const struct pre_row *r = &cm->prow[mid];
+		int c = cmp_bytes(a + ch->id_off, ch->id_len,
+				  cm->pre.p + r->id_off, r->id_len);
+
+		if (c == 0)
+			return r;
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return NULL;
+}
+
 /* Reads the row's versions into slot; returns the largest it overwrites. */
 static int
 read_versions(struct commit *cm, struct cap_change *ch, uint8_t *vers,
 	      uint64_t *maxprev)
 {
 	struct tsync_node *n = cm->n;
-	sqlite3_stmt *s = store_stmt(n, ST_VER_GET);
+	sqlite3_stmt *s;
 	const struct tbl *t = store_table_tid(n, (int)ch->tid);
+	const struct pre_row *pr;
 	uint64_t h, o;
-	int rc, col;
+	int rc, col, known;
 
-	if (s == NULL)
-		return TSYNC_EIO;
 	memset(vers, 0, 16u * (size_t)t->ncol);
-	sqlite3_bind_int(s, 1, (int)ch->tid);
-	sqlite3_bind_text(s, 2, (const char *)n->cap.arena.p + ch->id_off,
-			  (int)ch->id_len, SQLITE_STATIC);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
-		if (ver_unpack(sqlite3_column_blob(s, 0),
-			       (size_t)sqlite3_column_bytes(s, 0), vers,
-			       t->ncol) != 0) {
+	pr = ver_prefetched(cm, ch, &known);
+	if (pr != NULL) {
+		if ((rc = take_versions(n, t, ch, cm->pre.p + pr->vers_off,
+					pr->vers_len,
+					cm->pre.p + pr->dead_off,
+					pr->dead_len, vers)) != 0)
+			return rc;
+	} else if (!known) {
+		if ((s = store_stmt(n, ST_VER_GET)) == NULL)
+			return TSYNC_EIO;
+		sqlite3_bind_int(s, 1, (int)ch->tid);
+		sqlite3_bind_text(s, 2,
+				  (const char *)n->cap.arena.p + ch->id_off,
+				  (int)ch->id_len, SQLITE_STATIC);
+		rc = sqlite3_step(s);
+		if (rc == SQLITE_ROW) {
+			rc = take_versions(
+				n, t, ch, sqlite3_column_blob(s, 0),
+				(size_t)sqlite3_column_bytes(s, 0),
+				sqlite3_column_blob(s, 1),
+				sqlite3_column_type(s, 1) == SQLITE_NULL
+					? -1
+					: sqlite3_column_bytes(s, 1),
+				vers);
 			sqlite3_reset(s);
-			return node_err(n, TSYNC_ECORRUPT,
-					"versions of row %s/%.*s are corrupt",
-					t->name, (int)ch->id_len,
-					n->cap.arena.p + ch->id_off);
+			if (rc != 0)
+				return rc;
+			rc = SQLITE_DONE;
 		}
-		if (sqlite3_column_type(s, 1) != SQLITE_NULL &&
-		    !dead_scope_is(sqlite3_column_blob(s, 1),
-				   (size_t)sqlite3_column_bytes(s, 1),
-				   n->cap.arena.p + ch->scope_off,
-				   ch->scope_len)) {
-			sqlite3_reset(s);
-			return node_err(n, TSYNC_EINVAL,
-					"row %.*s was in another scope; the id "
-					"and scope of a row cannot change",
-					(int)ch->id_len,
-					n->cap.arena.p + ch->id_off);
-		}
-		rc = SQLITE_DONE;
+		sqlite3_reset(s);
+		if (rc != SQLITE_DONE)
+			return node_sqlerr(n, rc, "read versions");
 	}
-	sqlite3_reset(s);
-	if (rc != SQLITE_DONE)
-		return node_sqlerr(n, rc, "read versions");
 	for (col = 0; col < t->ncol; col++) {
 		if (col == 1)
 			continue;
@@ -840,6 +1004,7 @@ prepare_rows(struct commit *cm)
 	}
 	cm->nsorted = kept;
 	qsort_r(cm->sorted, kept, sizeof(*cm->sorted), cmp_change, c);
+	ver_prefetch(cm);
 	for (k = 0; k < kept; k++) {
 		if ((rc = check_scope(cm->n, cm->sorted[k])) != 0)
 			return rc;
@@ -948,6 +1113,8 @@ out:
 	free(cm.sorted);
 	free(cm.vers);
 	buf_free(&cm.body);
+	buf_free(&cm.pre);
+	free(cm.prow);
 	return rc;
 }
 
