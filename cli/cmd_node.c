@@ -274,6 +274,41 @@ print_peer(void *arg, const struct tsync_peer_info *p)
 	return 0;
 }
 
+static int
+count_evidence(void *arg, const struct tsync_evidence_info *e)
+{
+	(void)e;
+	(*(unsigned *)arg)++;
+	return 0;
+}
+
+/* Equivocation evidence (docs/protocol.md 8.3): two heads for one seq. */
+static int
+print_evidence(void *arg, const struct tsync_evidence_info *e)
+{
+	struct st *st = arg;
+
+	if (st->json)
+		return add(st,
+			   json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,"
+				     "s:o,s:o}",
+				     "origin", jtext(e->origin), "scope",
+				     jtext(e->scope), "seq", juint(e->seq),
+				     "held", jtext(e->held), "other",
+				     jtext(e->other), "how", jtext(e->how),
+				     "seen_by", jtext(e->seen_by), "peer",
+				     e->peer[0] ? jtext(e->peer) : json_null(),
+				     "seen_at_ms", juint(e->seen_at_ms),
+				     "signed_bodies", juint((uint64_t)e->signed_bodies),
+				     "ours", juint((uint64_t)e->ours)));
+	printf("  %s/%s seq %llu: %.12s vs %.12s, seen by %s by %s%s%s; "
+	       "%d of 2 bodies signed by the origin\n",
+	       e->origin, e->scope, (unsigned long long)e->seq, e->held,
+	       e->other, e->seen_by, e->how, e->peer[0] ? " from " : "",
+	       e->peer, e->signed_bodies);
+	return 0;
+}
+
 /*
  * --json: the object of `status`, built from the lists, or NULL: *oom if
  * memory ran out, else *rc says why.
@@ -282,13 +317,13 @@ static json_t *
 status_json(struct tsync_node *n, const struct tsync_identity *id,
 	    const struct tsync_counts *c, int *rc, int *oom)
 {
-	json_t *lists[4] = {NULL, NULL, NULL, NULL};
+	json_t *lists[5] = {NULL, NULL, NULL, NULL, NULL}, *o;
 	struct st st = {1, 0, NULL, 0};
 	int i;
 
 	*rc = 0;
 	*oom = 1;
-	for (i = 0; i < 4; i++)
+	for (i = 0; i < 5; i++)
 		if ((lists[i] = json_array()) == NULL)
 			goto drop;
 	st.arr = lists[0];
@@ -302,10 +337,13 @@ status_json(struct tsync_node *n, const struct tsync_identity *id,
 	st.arr = lists[3];
 	if (*rc == 0)
 		*rc = tsync_node_quarantine(n, print_quarantine, &st);
+	st.arr = lists[4];
+	if (*rc == 0)
+		*rc = tsync_node_evidence(n, print_evidence, &st);
 	*oom = st.oom;
 	if (*rc != 0 || *oom)
 		goto drop;
-	return json_pack("{s:o,s:o,s:o,s:o,s:{s:o,s:o,s:o,s:o,s:o,s:o},"
+	o = json_pack("{s:o,s:o,s:o,s:o,s:{s:o,s:o,s:o,s:o,s:o,s:o},"
 			 "s:o,s:o,s:o,s:o}",
 			 "node_id", jtext(id->node_id), "scope",
 			 jtext(id->scope), "role", jtext(id->role), "district",
@@ -316,8 +354,13 @@ status_json(struct tsync_node *n, const struct tsync_identity *id,
 			 juint(c->quarantined), "streams", lists[0], "peers",
 			 lists[1], "clock_skews", lists[2], "quarantine",
 			 lists[3]);
+	if (o != NULL && json_object_set_new(o, "evidence", lists[4]) == 0)
+		return o;
+	json_decref(o);
+	lists[4] = NULL; /* json_object_set_new took it, even on failure */
+	return NULL;
 drop:
-	for (i = 0; i < 4; i++)
+	for (i = 0; i < 5; i++)
 		json_decref(lists[i]);
 	return NULL;
 }
@@ -392,6 +435,18 @@ cmd_status(struct args *a)
 	st.count = 0;
 	if (rc == 0)
 		rc = tsync_node_quarantine(n, print_quarantine, &st);
+	if (rc == 0) {
+		unsigned ev = 0;
+
+		rc = tsync_node_evidence(n, count_evidence, &ev);
+		if (rc == 0 && ev == 0)
+			printf("evidence: none\n");
+		else if (rc == 0)
+			printf("evidence: %u records of equivocation (an origin "
+			       "signed two histories; see verify):\n", ev);
+		if (rc == 0 && ev > 0)
+			rc = tsync_node_evidence(n, print_evidence, &st);
+	}
 	if (rc != 0)
 		rc = fail("%s", tsync_node_errmsg(n));
 out:
@@ -433,10 +488,30 @@ print_fault(void *arg, const char *line)
 	printf("FAULT %s\n", line);
 }
 
+/* verify --receipts: how far each stream is witnessed, and by whom. */
+static int
+print_witnessed(void *arg, const struct tsync_witness_info *w)
+{
+	(void)arg;
+	printf("  %s/%s: seq %llu, witnessed up to %llu%s%s", w->origin,
+	       w->scope, (unsigned long long)w->seq,
+	       (unsigned long long)w->witnessed, w->witnesses[0] ? " by " : "",
+	       w->witnesses);
+	if (w->witnessed < w->seq)
+		printf("; not witnessed: seq %llu..%llu",
+		       (unsigned long long)w->witnessed + 1,
+		       (unsigned long long)w->seq);
+	if (w->contradicted > 0)
+		printf("; %u receipts contradict this log", w->contradicted);
+	printf("\n");
+	return 0;
+}
+
 int
 cmd_verify(struct args *a)
 {
-	static const char u[] = "tiersync verify NODE_DIR";
+	static const char u[] = "tiersync verify NODE_DIR [--receipts]";
+	int receipts = arg_flag(a, "--receipts");
 	const char *dir = arg_next(a);
 	struct tsync_counts c;
 	struct tsync_node *n;
@@ -449,6 +524,12 @@ cmd_verify(struct args *a)
 	if ((n = open_node(dir)) == NULL)
 		return EXIT_FAIL;
 	rc = tsync_node_verify(n, print_fault, NULL);
+	if (receipts && (rc == 0 || rc == TSYNC_EVERIFY)) {
+		printf("receipts (NODE:SEQ countersigned by a parent; + beyond "
+		       "what this node holds):\n");
+		if (tsync_node_witnessed(n, print_witnessed, NULL) != 0)
+			rc = TSYNC_EIO;
+	}
 	if (rc == 0 && tsync_node_counts(n, &c) == 0)
 		printf("verified: %llu streams, %llu txns, %llu rows; no "
 		       "faults\n",

@@ -693,6 +693,26 @@ static const char *const edits_types[] = {
 	"TEXT", "TEXT", "TEXT", "TEXT", "TEXT", "TEXT",
 };
 
+/*
+ * Schema 3: receipts and equivocation evidence (node/receipt.c,
+ * docs/protocol.md 8.3).  Each row is written by the node that made it,
+ * in its own scope, so it is signed by that node's stream.
+ */
+static const char *const receipts_cols[] = {
+	"witness", "origin", "stream", "seq", "head", "at",
+};
+static const char *const receipts_types[] = {
+	"TEXT", "TEXT", "TEXT", "INTEGER", "TEXT", "INTEGER",
+};
+static const char *const evidence_cols[] = {
+	"origin", "stream", "seq", "held", "other", "how", "seen_by",
+	"peer", "seen_at", "body_a", "sig_a", "body_b", "sig_b",
+};
+static const char *const evidence_types[] = {
+	"TEXT", "TEXT", "INTEGER", "TEXT", "TEXT", "TEXT", "TEXT",
+	"TEXT", "INTEGER", "BLOB", "BLOB", "BLOB", "BLOB",
+};
+
 int
 domain_declare(struct tsync_node *n)
 {
@@ -707,6 +727,12 @@ domain_declare(struct tsync_node *n)
 				   " ON edits(record)");
 	for (i = 0; rc == 0 && i < sizeof(kinds) / sizeof(kinds[0]); i++)
 		rc = declare_kind(n, &kinds[i]);
+	if (rc == 0)
+		rc = store_declare(n, "receipts", receipts_cols,
+				   receipts_types, 6);
+	if (rc == 0)
+		rc = store_declare(n, "evidence", evidence_cols,
+				   evidence_types, 13);
 	return rc;
 }
 

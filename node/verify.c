@@ -32,6 +32,7 @@
 
 #include "domain.h"
 #include "node_int.h"
+#include "receipt.h"
 #include "revoke.h"
 #include "scope.h"
 #include "snapshot.h"
@@ -71,6 +72,20 @@ fault(struct audit *a, const char *fmt, ...)
 	va_end(ap);
 	if (a->cb != NULL)
 		a->cb(a->arg, line);
+}
+
+/* Receipts and evidence (receipt.c): each evidence row and each receipt
+ * that the log contradicts is a fault. */
+static void __attribute__((format(printf, 2, 3)))
+receipt_fault(void *arg, const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	fault(arg, "%s", line);
 }
 
 /* Binds ?1..?6 = (tid, row id, column, hlc, origin, scope) to a reset s. */
@@ -1306,6 +1321,8 @@ verify_run(struct tsync_node *n, int flags, tsync_fault_cb cb, void *arg)
 		rc = audit_quarantine(&a);
 	if (rc == 0)
 		rc = audit_later(&a);
+	if (rc == 0)
+		rc = receipt_audit(n, receipt_fault, &a);
 	sqlite3_finalize(a.put);
 	sqlite3_finalize(a.all);
 	sqlite3_finalize(a.prev);

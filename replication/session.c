@@ -48,6 +48,7 @@
 #include "frame.h"
 #include "heads.h"
 #include "node_int.h"
+#include "receipt.h"
 #include "revoke.h"
 #include "scope.h"
 #include "session.h"
@@ -98,6 +99,8 @@ struct sess {
 	uint64_t next_batch;
 	unsigned inflight;
 	uint64_t mismatch;
+	/* receipts for a child (receipt.h): when, and recv_txns then */
+	uint64_t receipt_at, receipt_recv;
 	struct buf batch;
 	unsigned batch_count;
 	/* actions */
@@ -309,14 +312,19 @@ peer_may_see(struct sess *s, const char *scope)
 	return scope_may_see(s->peer_scope, s->peer_role, scope);
 }
 
-/* Writes [origin, scope, seq, ...] for the streams the peer may see. */
+/*
+ * Writes [origin, scope, seq, ...] for the streams the peer may see and,
+ * from protocol 2 on, the appended element: [hash, ...], the head hash of
+ * each entry in the same order (docs/protocol.md 2.4).
+ */
 static int
 pack_vv(struct sess *s, msgpack_packer *pk, int *err)
 {
 	struct stream_row *v;
+	uint8_t (*h)[KEYS_HASH_LEN];
 	size_t cnt, i, vis = 0;
 
-	if ((*err = log_streams(s->n, &v, &cnt)) != 0)
+	if ((*err = receipt_heads(s->n, &v, &h, &cnt)) != 0)
 		return -1;
 	for (i = 0; i < cnt; i++)
 		vis += peer_may_see(s, v[i].scope);
@@ -328,7 +336,15 @@ pack_vv(struct sess *s, msgpack_packer *pk, int *err)
 		msgpack_pack_str_with_body(pk, v[i].scope, strlen(v[i].scope));
 		msgpack_pack_uint64(pk, v[i].seq);
 	}
+	if (s->proto >= 2) {
+		msgpack_pack_array(pk, vis);
+		for (i = 0; i < cnt; i++)
+			if (peer_may_see(s, v[i].scope))
+				msgpack_pack_bin_with_body(pk, h[i],
+							   KEYS_HASH_LEN);
+	}
 	free(v);
+	free(h);
 	return 0;
 }
 
@@ -362,7 +378,7 @@ send_vv(struct sess *s, int type)
 	size_t f = frame_begin(&s->out, &pk);
 	int err = 0;
 
-	msgpack_pack_array(&pk, 2);
+	msgpack_pack_array(&pk, s->proto >= 2 ? 3 : 2);
 	msgpack_pack_uint8(&pk, (uint8_t)type);
 	if (pack_vv(s, &pk, &err) != 0) {
 		s->out.len = f;
@@ -758,6 +774,75 @@ restored(struct sess *s, const msgpack_object *a, uint64_t my)
 	    (unsigned long long)a[2].via.u64, (unsigned long long)my);
 }
 
+/* The session wrote local txns (receipts, evidence): the I/O layer
+ * pushes them on its other links, as for txns applied from a peer. */
+static void
+wrote_local(struct sess *s, unsigned count, const char *what)
+{
+	struct sess_action *x = act(s, SA_APPLIED, 0, "recorded %u %s", count,
+				    what);
+
+	if (x != NULL)
+		x->count = count;
+}
+
+/*
+ * Protocol 2 on, element 2 of VV and DONE holds the head hash of each
+ * entry (docs/protocol.md 2.4, 8.3).  An entry naming a seq we hold with
+ * another hash is equivocation by its origin: it is recorded as evidence
+ * (receipt.h), and our txn at that seq is offered to the peer again (its
+ * `known` lowered below it), so the peer holds the other signed body too.
+ * A missing or mistyped element is ignored, as any appended element.
+ */
+static void
+vv_hashes(struct sess *s, const struct frame *f, const msgpack_object *a,
+	  uint32_t n, const struct stream_row *mine, size_t cnt)
+{
+	const msgpack_object *h;
+	uint32_t hn, i, found = 0;
+
+	if (s->proto < 2 || frame_arr(f, 2, &h, &hn) != 0 || hn != n / 3)
+		return;
+	for (i = 0; i < hn; i++) {
+		const msgpack_object *e = &a[3 * i];
+		struct known *k;
+		char hx[13];
+		int rc;
+
+		if (h[i].type != MSGPACK_OBJECT_BIN ||
+		    h[i].via.bin.size != KEYS_HASH_LEN || !vv_entry_ok(e) ||
+		    e[2].via.u64 == 0 || e[2].via.u64 > held_seq(mine, cnt, e))
+			continue;
+		rc = evidence_vv(s->n, e[0].via.u64, e[1].via.str.ptr,
+				 e[1].via.str.size, e[2].via.u64,
+				 (const uint8_t *)h[i].via.bin.ptr, s->peer_id,
+				 s->now);
+		if (rc < 0)
+			act(s, SA_LOG, 0, "cannot record evidence: %s",
+			    tsync_node_errmsg(s->n));
+		if (rc <= 0)
+			continue;
+		s->mismatch++;
+		found++;
+		hex_encode((const uint8_t *)h[i].via.bin.ptr, 6, hx);
+		act(s, SA_LOG, 0,
+		    "%s holds stream %016llx/%.*s at seq %llu with another "
+		    "hash (%s...) than ours: its origin equivocated "
+		    "(evidence recorded)",
+		    s->peer_name, (unsigned long long)e[0].via.u64,
+		    (int)e[1].via.str.size, e[1].via.str.ptr,
+		    (unsigned long long)e[2].via.u64, hx);
+		k = known_find(s, e[0].via.u64, e[1].via.str.ptr,
+			       e[1].via.str.size);
+		if (k != NULL && k->seq >= e[2].via.u64) {
+			k->seq = e[2].via.u64 - 1; /* send ours at that seq */
+			s->dirty = 1;
+		}
+	}
+	if (found > 0)
+		wrote_local(s, found, "evidence of equivocation");
+}
+
 /* Records their VV in `known`; counts what each side lacks. */
 static int
 take_vv(struct sess *s, const struct frame *f)
@@ -799,6 +884,7 @@ take_vv(struct sess *s, const struct frame *f)
 		if (a[i].via.u64 == s->n->id)
 			restored(s, &a[i], my);
 	}
+	vv_hashes(s, f, a, n, mine, cnt);
 	free(mine);
 	return 0;
 }
@@ -842,6 +928,26 @@ from_auditor_ok(struct sess *s, const struct wire_txn *w)
 	return ok;
 }
 
+/* Refused txns that prove equivocation (the origin signed two heads for
+ * one seq) become evidence (receipt.h). */
+static void
+found_evidence(struct sess *s, int64_t qmark)
+{
+	unsigned ev = 0;
+
+	if (evidence_from_quarantine(s->n, qmark, s->peer_id, s->now, &ev) !=
+	    0)
+		act(s, SA_LOG, 0, "cannot record evidence: %s",
+		    tsync_node_errmsg(s->n));
+	if (ev > 0) {
+		act(s, SA_LOG, 0,
+		    "%u txns from %s are signed by their origins at seqs we "
+		    "hold otherwise: equivocation (evidence recorded)",
+		    ev, s->peer_name);
+		wrote_local(s, ev, "evidence of equivocation");
+	}
+}
+
 static int
 on_batch(struct sess *s, const struct frame *f)
 {
@@ -852,6 +958,7 @@ on_batch(struct sess *s, const struct frame *f)
 	uint64_t no;
 	uint32_t n, i;
 	size_t fr, budget = BATCH_ELEMS_MAX;
+	int64_t qmark;
 	int rc;
 
 	if (frame_u64(f, 1, &no) != 0 || frame_arr(f, 2, &a, &n) != 0 ||
@@ -893,6 +1000,9 @@ on_batch(struct sess *s, const struct frame *f)
 				    "txns back");
 		}
 	}
+	/* Quarantine records after qmark may be evidence; an empty batch
+	 * (a flooder's) refuses nothing, so costs no query. */
+	qmark = n > 0 ? evidence_qmark(s->n) : 0;
 	rc = apply_batch(s->n, w, n / 2, s->peer_name, &rep, on_held, s);
 	free(w);
 	if (rc != 0)
@@ -908,6 +1018,7 @@ on_batch(struct sess *s, const struct frame *f)
 		act(s, SA_LOG, 0,
 		    "quarantined %u txns from %s; first: %s", rep.rejected,
 		    s->peer_name, rep.first_reject);
+		found_evidence(s, qmark);
 	}
 	if (rep.applied > 0) {
 		struct sess_action *x = act(s, SA_APPLIED, 0,
@@ -942,6 +1053,38 @@ on_ack(struct sess *s, const struct frame *f)
 		    s->peer_name, (unsigned long long)rej);
 	}
 	return 0;
+}
+
+/*
+ * A child's DONE (all it sent us is committed) and, while the link stays
+ * up, every RECEIPT_EVERY_MS after txns arrived: countersign the heads of
+ * the child's streams (receipt.h), and check the receipts held against
+ * our log.  Both write local txns, which the other links push on.
+ */
+static void
+receipts_now(struct sess *s)
+{
+	unsigned w = 0, ev = 0;
+
+	s->receipt_at = s->now;
+	s->receipt_recv = s->st.recv_txns;
+	if (strcmp(s->peer_role, "office") == 0 &&
+	    receipt_update(s->n, s->peer_scope, s->now, &w) != 0)
+		act(s, SA_LOG, 0, "cannot write receipts for %s: %s",
+		    s->peer_name, tsync_node_errmsg(s->n));
+	if (evidence_from_receipts(s->n, s->now, &ev) != 0)
+		act(s, SA_LOG, 0, "cannot check receipts: %s",
+		    tsync_node_errmsg(s->n));
+	if (ev > 0)
+		act(s, SA_LOG, 0,
+		    "%u receipts name heads this node holds with other "
+		    "hashes: their origins equivocated (evidence recorded)",
+		    ev);
+	if (w > 0)
+		act(s, SA_LOG, 0, "receipted %u streams of %s", w,
+		    s->peer_name);
+	if (w + ev > 0)
+		wrote_local(s, w + ev, "receipts and evidence");
 }
 
 static int
@@ -985,7 +1128,9 @@ on_done(struct sess *s, const struct frame *f)
 		if (a[i + 2].via.u64 > my)
 			s->mismatch += a[i + 2].via.u64 - my;
 	}
+	vv_hashes(s, f, a, n, mine, cnt);
 	free(mine);
+	receipts_now(s);
 	return 0;
 }
 
@@ -1385,6 +1530,9 @@ sess_poll(struct sess *s, uint64_t now_ms, struct sess_action *a)
 			s->last_ping = now_ms;
 		}
 		pump(s);
+		if (s->got_done && s->st.recv_txns > s->receipt_recv &&
+		    now_ms - s->receipt_at >= RECEIPT_EVERY_MS)
+			receipts_now(s);
 		if (s->sent_done && s->got_done && !s->synced) {
 			s->synced = 1;
 			if (s->mismatch == 0)

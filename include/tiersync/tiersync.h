@@ -25,7 +25,7 @@ extern "C" {
 #define TSYNC_VERSION_STRING "0.2.0" /* the release (CHANGELOG.md) */
 #define TSYNC_PROTOCOL_VERSION 2      /* the highest protocol HELLO offers */
 #define TSYNC_PROTOCOL_MIN 1          /* the lowest protocol it still speaks */
-#define TSYNC_SCHEMA_VERSION 2        /* the replicated tables' version */
+#define TSYNC_SCHEMA_VERSION 3        /* the replicated tables' version */
 
 enum {
 	TSYNC_OK = 0,
@@ -295,6 +295,47 @@ struct tsync_skew_info {
 };
 typedef int (*tsync_skew_cb)(void *arg, const struct tsync_skew_info *s);
 int tsync_node_skews(struct tsync_node *n, tsync_skew_cb cb, void *arg);
+
+/*
+ * Equivocation evidence held here (docs/protocol.md 8.3): rows of the
+ * replicated table `evidence`, written by whichever node saw two heads
+ * for one (origin, scope, seq), and travelling up to the district.
+ */
+struct tsync_evidence_info {
+	char origin[17];
+	const char *scope;       /* the stream's; valid during the callback */
+	uint64_t seq;
+	char held[65], other[65]; /* the two hashes: the detector's, the other */
+	const char *how;         /* "txn", "chain", "vv" or "receipt" */
+	char seen_by[17];        /* the node that recorded it */
+	char peer[17];           /* who showed it the other head, or "" */
+	uint64_t seen_at_ms;
+	int signed_bodies;       /* 0-2: bodies held that name the stream and
+				  * verify with the origin's key here */
+	int ours;                /* what this node's log holds at seq: 1 the
+				  * first hash, 2 the second, 3 neither,
+				  * 0 nothing */
+};
+typedef int (*tsync_evidence_cb)(void *arg,
+				 const struct tsync_evidence_info *e);
+int tsync_node_evidence(struct tsync_node *n, tsync_evidence_cb cb,
+			void *arg);
+
+/*
+ * How far each stream held here is witnessed: receipts (countersigned
+ * heads, written by parents) that agree with this node's log.
+ */
+struct tsync_witness_info {
+	char origin[17];
+	const char *scope;      /* valid during the callback */
+	uint64_t seq;           /* held here */
+	uint64_t witnessed;     /* highest seq a receipt confirms, or 0 */
+	const char *witnesses;  /* "NODE:SEQ NODE:SEQ", or "" */
+	unsigned contradicted;  /* receipts naming a held seq otherwise */
+};
+typedef int (*tsync_witness_cb)(void *arg, const struct tsync_witness_info *w);
+int tsync_node_witnessed(struct tsync_node *n, tsync_witness_cb cb,
+			 void *arg);
 
 struct tsync_serve_opts {
 	const char *listen; /* "addr:port" or NULL: from tiersync.conf */

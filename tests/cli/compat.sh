@@ -54,7 +54,7 @@ N=$T
 expect 0 "$O" version # release 0.1.0's binary calls itself 0.3.0 (CHANGELOG.md)
 oldver=$(cat "$W/out")
 expect 0 "$N" version
-has "protocol 2, schema 2"
+has "protocol 2, schema 3"
 echo "previous release: $oldver; this one: $(cat "$W/out")"
 
 # bin NODE: the binary a node runs now.

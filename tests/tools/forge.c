@@ -19,6 +19,13 @@
  *                                          log without any check
  *   tsync_forge expire CA_DIR NODE_DIR     replaces NODE's certificate by
  *                                          an expired one from the CA
+ *   tsync_forge rewrite NODE_DIR SEQ OLD NEW
+ *                                          NODE's key holder rewrites its
+ *                                          own history: the bytes OLD in
+ *                                          its txn SEQ become NEW (same
+ *                                          length), and SEQ..head are
+ *                                          re-chained and re-signed with
+ *                                          NODE's key, in its own log
  *
  * Hostile peers over the network, with NODE's real certificate over TLS
  * (each prints what happened and exits 0 if it could connect):
@@ -190,6 +197,89 @@ inject(struct tsync_node *relay, struct tsync_node *n, const struct buf *b,
 		       b->len, hash, sig, 0, 1) != 0 ||
 	    store_exec(relay, "COMMIT") != 0)
 		die(tsync_node_errmsg(relay));
+}
+
+/*
+ * A key holder rewriting its own stream (protocol.md 8.3): edits txn
+ * `from` in place, then re-chains and re-signs it and every txn after it
+ * with the node's own key, so the stream verifies on its own.  Only a
+ * receipt or a copy held elsewhere can tell.
+ */
+static void
+rewrite(struct tsync_node *n, uint64_t from, const char *old, const char *nw)
+{
+	struct stream_head h;
+	uint8_t oldh[32], newh[32], sig[64];
+	uint64_t seq;
+	size_t ol = strlen(old);
+
+	if (strlen(nw) != ol || ol == 0)
+		die("OLD and NEW must have the same length");
+	if (log_head(n, n->id, n->scope, strlen(n->scope), &h) != 0 ||
+	    from < 1 || from > h.seq)
+		die("no such txn in the node's own stream");
+	if (store_exec(n, "BEGIN") != 0)
+		die(tsync_node_errmsg(n));
+	for (seq = from; seq <= h.seq; seq++) {
+		sqlite3_stmt *s;
+		uint8_t *body, *at;
+		size_t len;
+
+		sqlite3_prepare_v2(n->db, "SELECT body, hash FROM ts_log WHERE"
+					  " k = ?1",
+				   -1, &s, NULL);
+		sqlite3_bind_int64(s, 1, LOG_ROWID(h.sid, seq));
+		if (sqlite3_step(s) != SQLITE_ROW)
+			die("log row missing");
+		len = (size_t)sqlite3_column_bytes(s, 0);
+		body = malloc(len);
+		if (body == NULL)
+			die("no memory");
+		memcpy(body, sqlite3_column_blob(s, 0), len);
+		memcpy(oldh, sqlite3_column_blob(s, 1), 32);
+		sqlite3_finalize(s);
+		if (seq == from) {
+			at = memmem(body, len, old, ol);
+			if (at == NULL)
+				die("OLD is not in that txn");
+			memcpy(at, nw, ol);
+		} else {
+			/* prev is the old hash of seq-1: now newh */
+			at = memmem(body, len, h.hash, 32);
+			if (at == NULL)
+				die("prev not found");
+			memcpy(at, newh, 32);
+		}
+		memcpy(h.hash, oldh, 32); /* the old hash of this seq */
+		keys_sha256(body, len, newh);
+		if (txn_sign(n->key, newh, sig) != 0)
+			die("cannot sign");
+		sqlite3_prepare_v2(n->db, "UPDATE ts_log SET body = ?2, hash = ?3,"
+					  " sig = ?4 WHERE k = ?1",
+				   -1, &s, NULL);
+		sqlite3_bind_int64(s, 1, LOG_ROWID(h.sid, seq));
+		sqlite3_bind_blob(s, 2, body, (int)len, SQLITE_STATIC);
+		sqlite3_bind_blob(s, 3, newh, 32, SQLITE_STATIC);
+		sqlite3_bind_blob(s, 4, sig, 64, SQLITE_STATIC);
+		if (sqlite3_step(s) != SQLITE_DONE)
+			die("cannot rewrite the log");
+		sqlite3_finalize(s);
+		free(body);
+	}
+	{
+		sqlite3_stmt *s;
+
+		sqlite3_prepare_v2(n->db, "UPDATE ts_streams SET hash = ?2 WHERE"
+					  " sid = ?1",
+				   -1, &s, NULL);
+		sqlite3_bind_int64(s, 1, h.sid);
+		sqlite3_bind_blob(s, 2, newh, 32, SQLITE_STATIC);
+		if (sqlite3_step(s) != SQLITE_DONE)
+			die("cannot move the head");
+		sqlite3_finalize(s);
+	}
+	if (store_exec(n, "COMMIT") != 0)
+		die(tsync_node_errmsg(n));
 }
 
 static void
@@ -656,6 +746,8 @@ main(int argc, char **argv)
 			1577836800000ULL);
 		sign(n->key, &b, sig);
 		write_bundle(argv[3], n, &b, sig);
+	} else if (strcmp(mode, "rewrite") == 0 && argc == 6) {
+		rewrite(n, strtoull(argv[3], NULL, 10), argv[4], argv[5]);
 	} else if (strcmp(mode, "chain") == 0) {
 		body(&b, n->id, n->scope, h.seq + 1, zero, id);
 		sign(n->key, &b, sig);

@@ -11,6 +11,7 @@
 #include "revoke.h"
 #include "session.h"
 #include "testnode.h"
+#include "txn.h"
 
 struct link {
 	struct sess *a, *b;
@@ -818,6 +819,143 @@ bad_days(void)
 	tsync_node_close(b);
 }
 
+static int
+count(struct tsync_node *n, const char *sql)
+{
+	sqlite3_stmt *s;
+	int c = -1;
+
+	sqlite3_prepare_v2(tsync_node_db(n), sql, -1, &s, NULL);
+	if (s != NULL && sqlite3_step(s) == SQLITE_ROW)
+		c = sqlite3_column_int(s, 0);
+	sqlite3_finalize(s);
+	return c;
+}
+
+/*
+ * Rewrites the head txn of n's own stream as its key holder could: one
+ * byte of a value changed, hash and signature made again with n's key,
+ * the stream head moved (docs/protocol.md 8.3).
+ */
+static void
+rewrite_head(struct tsync_node *n)
+{
+	struct stream_head h;
+	sqlite3_stmt *s;
+	uint8_t body[4096], hash[KEYS_HASH_LEN], sig[KEYS_SIG_LEN], *at;
+	size_t len;
+
+	CHECK_EQ(log_head(n, n->id, n->scope, strlen(n->scope), &h), 0);
+	sqlite3_prepare_v2(n->db, "SELECT body FROM ts_log WHERE k = ?1", -1,
+			   &s, NULL);
+	sqlite3_bind_int64(s, 1, LOG_ROWID(h.sid, h.seq));
+	CHECK_EQ(sqlite3_step(s), SQLITE_ROW);
+	len = (size_t)sqlite3_column_bytes(s, 0);
+	CHECK(len < sizeof(body));
+	memcpy(body, sqlite3_column_blob(s, 0), len);
+	sqlite3_finalize(s);
+	for (at = body; at + 4 <= body + len && memcmp(at, "orig", 4) != 0;
+	     at++)
+		;
+	if (at + 4 > body + len)
+		at = NULL;
+	CHECK(at != NULL);
+	if (at != NULL)
+		memcpy(at, "FAKE", 4);
+	keys_sha256(body, len, hash);
+	CHECK_EQ(txn_sign(n->key, hash, sig), 0);
+	sqlite3_prepare_v2(n->db, "UPDATE ts_log SET body = ?2, hash = ?3,"
+				  " sig = ?4 WHERE k = ?1",
+			   -1, &s, NULL);
+	sqlite3_bind_int64(s, 1, LOG_ROWID(h.sid, h.seq));
+	sqlite3_bind_blob(s, 2, body, (int)len, SQLITE_STATIC);
+	sqlite3_bind_blob(s, 3, hash, KEYS_HASH_LEN, SQLITE_STATIC);
+	sqlite3_bind_blob(s, 4, sig, KEYS_SIG_LEN, SQLITE_STATIC);
+	CHECK_EQ(sqlite3_step(s), SQLITE_DONE);
+	sqlite3_finalize(s);
+	sqlite3_prepare_v2(n->db, "UPDATE ts_streams SET hash = ?2 WHERE"
+				  " sid = ?1",
+			   -1, &s, NULL);
+	sqlite3_bind_int64(s, 1, h.sid);
+	sqlite3_bind_blob(s, 2, hash, KEYS_HASH_LEN, SQLITE_STATIC);
+	CHECK_EQ(sqlite3_step(s), SQLITE_DONE);
+	sqlite3_finalize(s);
+}
+
+/*
+ * Receipts and evidence (docs/protocol.md 8.3): a street receipts its
+ * village's head on the village's DONE; a rewritten head shows in the next
+ * VV, both sides record evidence and the street ends up holding both
+ * signed bodies; the receipt, carried to the district, holds the old head.
+ */
+static void
+receipts_and_evidence(void)
+{
+	struct tsync_node *d, *st, *v;
+	struct link l;
+	char q[256], vid[17];
+
+	d = tn_node("r-d", "gangzha", "office", NULL);
+	st = tn_node("r-st", "gangzha/henghe", "office", NULL);
+	v = tn_node("r-v", "gangzha/henghe/x", "office", NULL);
+	id_format(v->id, vid);
+	CHECK_EQ(tn_sql(v, "INSERT INTO cases(id, scope, title) VALUES"
+			   "('x-1', 'gangzha/henghe/x', 'orig-1')"), 0);
+	CHECK_EQ(tn_sql(v, "INSERT INTO cases(id, scope, title) VALUES"
+			   "('x-2', 'gangzha/henghe/x', 'orig-2')"), 0);
+	l = join(v, st, 1);
+	run(&l, 0);
+	CHECK(l.synced_a && l.synced_b);
+	CHECK_EQ(l.code_a, 0);
+	unjoin(&l);
+	snprintf(q, sizeof(q), "SELECT count(*) FROM receipts WHERE origin ="
+			       " '%s' AND seq = 2 AND scope = 'gangzha/henghe'",
+		 vid);
+	CHECK_EQ(count(st, q), 1);
+	CHECK_EQ(count(v, "SELECT count(*) FROM receipts"), 0); /* not down */
+	/* Nothing moved: the receipt is not written again. */
+	CHECK_EQ(count(st, "SELECT count(*) FROM ts_log"), 3);
+	l = join(v, st, 1);
+	run(&l, 0);
+	unjoin(&l);
+	CHECK_EQ(count(st, "SELECT count(*) FROM ts_log"), 3);
+	l = join(st, d, 1);
+	run(&l, 0);
+	CHECK(l.synced_a && l.synced_b);
+	unjoin(&l);
+	CHECK_EQ(count(d, q), 1);
+	CHECK_EQ(tsync_node_verify(d, NULL, NULL), 0);
+
+	/* The village's key holder rewrites seq 2. */
+	rewrite_head(v);
+	l = join(v, st, 1);
+	run(&l, 0);
+	CHECK(l.synced_a && l.synced_b);
+	CHECK(l.code_a != 0 && l.code_b != 0); /* not in sync, both sides */
+	unjoin(&l);
+	snprintf(q, sizeof(q), "SELECT count(*) FROM evidence WHERE origin ="
+			       " '%s' AND seq = 2 AND how = 'vv'",
+		 vid);
+	CHECK_EQ(count(st, q), 1);
+	snprintf(q, sizeof(q), "SELECT count(*) FROM evidence WHERE origin ="
+			       " '%s' AND seq = 2 AND how = 'txn' AND body_b"
+			       " IS NOT NULL",
+		 vid);
+	CHECK_EQ(count(st, q), 1);
+	CHECK_EQ(tsync_node_verify(st, NULL, NULL), TSYNC_EVERIFY);
+	l = join(st, d, 1);
+	run(&l, 0);
+	unjoin(&l);
+	CHECK_EQ(count(d, q), 1);
+	CHECK_EQ(tsync_node_verify(d, NULL, NULL), TSYNC_EVERIFY);
+	/* The same frames with protocol 1 carry no heads: release 0.1.0
+	 * peers see the VV they always saw (hello_versions, unit.session's
+	 * versions()). */
+	tsync_node_close(d);
+	tsync_node_close(st);
+	tsync_node_close(v);
+}
+
 int
 main(void)
 {
@@ -899,6 +1037,8 @@ main(void)
 	CHECK_EQ(tsync_node_verify(v2, NULL, NULL), 0);
 	CHECK_EQ(tsync_node_verify(st, NULL, NULL), 0);
 	CHECK_EQ(tsync_node_verify(d, NULL, NULL), 0);
+
+	receipts_and_evidence();
 
 	/* Live mode: a new commit is pushed after notify. */
 	l = join(v1, st, 0);
