@@ -167,6 +167,10 @@ actions(struct sim *sm, struct sim_link *l, int i)
 			break;
 		case SA_APPLIED:
 			sim_event(sm, "%s %s", sn->name, a.text);
+			/* Receipts and evidence the session wrote are
+			 * local commits of the node's own streams. */
+			if (strncmp(a.text, "recorded ", 9) == 0)
+				work_record(sm, sn, 1);
 			net_notify(sm, l->node[i], l->s[i]);
 			break;
 		case SA_CLOSE:
