@@ -24,6 +24,7 @@
 #include "apply.h"
 #include "frame.h"
 #include "node_int.h"
+#include "receipt.h"
 #include "revoke.h"
 #include "scope.h"
 #include "seal.h"
@@ -745,6 +746,8 @@ import_batch(struct tsync_node *n, const struct frame *f, const char *peer,
 	struct wire_txn *w;
 	size_t budget = BATCH_ELEMS_MAX;
 	uint32_t cnt, i;
+	int64_t qmark;
+	unsigned ev;
 	int rc;
 
 	if (frame_arr(f, 2, &a, &cnt) != 0 || cnt % 2 != 0)
@@ -774,10 +777,14 @@ import_batch(struct tsync_node *n, const struct frame *f, const char *peer,
 		w[i / 2].len = a[i].via.bin.size;
 		w[i / 2].sig = (const uint8_t *)a[i + 1].via.bin.ptr;
 	}
+	qmark = cnt > 0 ? evidence_qmark(n) : 0;
 	rc = apply_batch(n, w, cnt / 2, peer, &rep, NULL, NULL);
 	free(w);
 	if (rc != 0)
 		return rc;
+	if (rep.rejected > 0) /* equivocation proven by signed txns */
+		(void)evidence_from_quarantine(n, qmark, 0, ts_now_ms(&n->ops),
+					       &ev);
 	r->txns += cnt / 2;
 	r->applied += rep.applied;
 	r->duplicate += rep.duplicate;

@@ -1530,7 +1530,8 @@ sess_poll(struct sess *s, uint64_t now_ms, struct sess_action *a)
 			s->last_ping = now_ms;
 		}
 		pump(s);
-		if (s->got_done && s->st.recv_txns > s->receipt_recv &&
+		if (s->state == S_SYNC && s->got_done &&
+		    s->st.recv_txns > s->receipt_recv &&
 		    now_ms - s->receipt_at >= RECEIPT_EVERY_MS)
 			receipts_now(s);
 		if (s->sent_done && s->got_done && !s->synced) {

@@ -19,6 +19,15 @@ node v2 gangzha/qinzao/tangzha
 node a gangzha auditor
 V=gangzha/qinzao/feiqiao
 reasons() { sqlite3 "$W/$1/replica.db" "SELECT reason FROM ts_quarantine ORDER BY qid"; }
+# verify_ev NODE: the village's forged chain and equivocation below are
+# signed by its own key, so they are evidence (docs/protocol.md 8.3):
+# once NODE holds it, that and nothing else is a fault.
+verify_ev() {
+	expect 1 "$T" verify "$W/$1"
+	if grep '^FAULT' "$W/out" | grep -qv "equivocation: stream [0-9a-f]*/$V seq"; then
+		bad "$1: faults beyond the forged equivocation"; sed 's/^/    /' "$W/out" >&2
+	else ok; fi
+}
 qcount() { sqlite3 "$W/$1/replica.db" "SELECT count(*) FROM ts_quarantine WHERE reason LIKE '%$2%'"; }
 expect_q() { # NODE REASON-FRAGMENT COUNT
 	local got; got=$(qcount "$1" "$2")
@@ -61,7 +70,9 @@ expect 0 "$T" bundle import "$W/s" "$W/sig.tsb"
 expect_q s 'bad signature' 1
 # None of it touched the street's data.
 eq "$("$T" digest "$W/s")" "$before" "street data unchanged by refused txns"
-expect 0 "$T" verify "$W/s"
+verify_ev s
+has "equivocation: stream [0-9a-f]*/$V seq 3 .*by txn; 2 of 2 bodies signed by the origin"
+has "equivocation: stream [0-9a-f]*/$V seq 3 .*by chain; 2 of 2 bodies signed by the origin"
 expect 0 "$T" status "$W/s"
 has 'quarantined 5'
 
@@ -81,7 +92,7 @@ has "not in sync with .*refused"
 expect_q d 'bad signature' 1
 sqlite3 "$W/d/replica.db" "SELECT peer FROM ts_quarantine WHERE reason = 'bad signature'" | grep -q 'gangzha/qinzao' && ok || bad "quarantine lacks the relaying peer"
 eq "$(rows d "id = 'forged-inject'")" 0 "forged row kept out"
-expect 0 "$T" verify "$W/d"
+verify_ev d
 expect 0 "$T" status "$W/d"
 has 'quarantined 2'
 has '1 from [0-9a-f]+ \(office gangzha/qinzao\): bad signature'
@@ -123,7 +134,8 @@ wait_port $PV
 node s2 gangzha/qinzao
 serve s2 --parent 127.0.0.1:$PV
 if wait_for 5 grep -q 'presents itself as our parent' "$W/s2.log"; then ok; else bad "a village posing as parent was not refused"; fi
-for n in d v; do expect 0 "$T" verify "$W/$n"; done
+verify_ev d
+expect 0 "$T" verify "$W/v"
 # The street was compromised (a forged txn written into its log): verify says so.
 expect 1 "$T" verify "$W/s"
 has "signature does not verify"
@@ -234,7 +246,8 @@ if wait_for 10 "$T" conflicts "$W/d" list --json; then ok; fi
 has 'cases/2026-001  column scope'
 eq "$("$T" digest "$W/d" --scope gangzha/lianhe)" "$("$T" digest "$W/cs" --scope gangzha/lianhe)" "street and district digests agree"
 eq "$("$T" digest "$W/d" --scope gangzha/lianhe/a)" "$("$T" digest "$W/la" --scope gangzha/lianhe/a)" "village A and district agree on A"
-for n in cs d la lb; do expect 0 "$T" verify "$W/$n"; done
+for n in cs la lb; do expect 0 "$T" verify "$W/$n"; done
+verify_ev d
 # The other order: a second street gets B's txns first (B's row shows),
 # then A's: A's earlier row takes the id and B's moves aside.  Same
 # tables, same listing.
@@ -257,7 +270,8 @@ eq "$(q cs "SELECT title FROM cases WHERE id = '2026-004'")" "B 的案" "B's rec
 eq "$(q cs "SELECT title FROM cases WHERE id = '2026-001'")" "A 的案" "A's record untouched"
 if wait_for 10 has_rows d "id = '2026-004'" 1; then ok; else bad "B's new id did not reach the district"; fi
 eq "$("$T" digest "$W/d" --scope gangzha/lianhe)" "$("$T" digest "$W/cs" --scope gangzha/lianhe)" "street and district agree after B's fix"
-for n in cs d; do expect 0 "$T" verify "$W/$n"; done
+expect 0 "$T" verify "$W/cs"
+verify_ev d
 # Trust that can be proven (docs/protocol.md, sections 8.1 and 5).
 # (1) Revocation by position, not by clock: village ru's laptop is stolen.
 # The district revokes its certificate, which fixes each of ru's streams

@@ -7,7 +7,8 @@
 # re-signed with the village's own key, so the stream verifies on its
 # own.  At the next sync the street sees the other head (the VV hash, then
 # the village's txn at that seq), records evidence, and the evidence
-# reaches the district, where `status` and `verify` show it.  An auditor
+# reaches the district, where `status` and `verify` show it; a bundle of
+# the rewritten stream imported there adds the district's own.  An auditor
 # that took the rewritten stream straight from the village finds the
 # receipt held at the district contradicting its log.
 source "$(dirname "$0")/lib.sh"
@@ -75,6 +76,15 @@ has "equivocation: stream $VID/$V seq 3"
 has "2 of 2 bodies signed by the origin"
 # The district's own copy is the original: the receipt agrees with it.
 hasnt "receipt by"
+
+# A bundle of the rewritten stream, carried straight to the district:
+# the import quarantines the village's other txns and, since the village
+# signed them, records evidence of its own.
+DID=$("$T" status "$W/d" --json | sed -n 's/.*"node_id": *"\([0-9a-f]*\)".*/\1/p' | head -1)
+expect 0 "$T" bundle export "$W/v" --for gangzha --out "$W/rw.tsb" --unsealed
+expect 0 "$T" bundle import "$W/d" "$W/rw.tsb"
+has 'quarantined [1-9]'
+eq "$(sq d "SELECT count(*) FROM evidence WHERE origin = '$VID' AND seen_by = '$DID' AND how = 'txn' AND body_b IS NOT NULL")" 1 "the district's own evidence from the bundle"
 
 # The auditor holds the rewritten history: the street's receipt, relayed
 # by the district, contradicts it.

@@ -8,6 +8,7 @@
 #include "faultvfs.h"
 #include "frame.h"
 #include "node_int.h"
+#include "receipt.h"
 #include "revoke.h"
 #include "session.h"
 #include "testnode.h"
@@ -926,7 +927,37 @@ receipts_and_evidence(void)
 	CHECK_EQ(count(d, q), 1);
 	CHECK_EQ(tsync_node_verify(d, NULL, NULL), 0);
 
-	/* The village's key holder rewrites seq 2. */
+	/* A link that stays up: the receipt follows new txns at most every
+	 * RECEIPT_EVERY_MS. */
+	{
+		struct sess_cfg c = {0};
+		struct sess_action a;
+
+		c.idle_ms = c.ping_ms = 3 * RECEIPT_EVERY_MS;
+		memset(&l, 0, sizeof(l));
+		c.node = v;
+		l.a = sess_new(&c, 0);
+		c.node = st;
+		l.b = sess_new(&c, 0);
+		run(&l, 0);
+		CHECK(l.synced_a && l.synced_b);
+		CHECK_EQ(tn_sql(v, "INSERT INTO cases(id, scope, title) VALUES"
+				   "('x-3', 'gangzha/henghe/x', 'orig-3')"),
+			 0);
+		sess_notify(l.a);
+		run(&l, 0);
+		CHECK_EQ(rows(st, "id = 'x-3'"), 1);
+		CHECK_EQ(count(st, q), 1); /* still seq 2 */
+		while (sess_poll(l.b, RECEIPT_EVERY_MS, &a))
+			;
+		snprintf(q, sizeof(q), "SELECT count(*) FROM receipts WHERE"
+				       " origin = '%s' AND seq = 3",
+			 vid);
+		CHECK_EQ(count(st, q), 1);
+		unjoin(&l);
+	}
+
+	/* The village's key holder rewrites seq 3. */
 	rewrite_head(v);
 	l = join(v, st, 1);
 	run(&l, 0);
@@ -934,11 +965,11 @@ receipts_and_evidence(void)
 	CHECK(l.code_a != 0 && l.code_b != 0); /* not in sync, both sides */
 	unjoin(&l);
 	snprintf(q, sizeof(q), "SELECT count(*) FROM evidence WHERE origin ="
-			       " '%s' AND seq = 2 AND how = 'vv'",
+			       " '%s' AND seq = 3 AND how = 'vv'",
 		 vid);
 	CHECK_EQ(count(st, q), 1);
 	snprintf(q, sizeof(q), "SELECT count(*) FROM evidence WHERE origin ="
-			       " '%s' AND seq = 2 AND how = 'txn' AND body_b"
+			       " '%s' AND seq = 3 AND how = 'txn' AND body_b"
 			       " IS NOT NULL",
 		 vid);
 	CHECK_EQ(count(st, q), 1);
