@@ -464,6 +464,43 @@ latency(const char *dir)
 	stop(ps, NULL);
 }
 
+/*
+ * snapshot_pull_ratio: a fresh office of the source's own scope (a new PC
+ * for the village) pulls the source that full_pull() filled, by snapshot
+ * (docs/protocol.md 3.14): rows per second of the whole `sync`, the check
+ * included, against raw SQLite inserting the same rows in this run.
+ */
+static void
+snapshot_pull(const char *dir, uint64_t rows, const char *src)
+{
+	char nd[600], listen[64];
+	struct pull p;
+	double raw, rss_srv;
+	pid_t srv;
+
+	snprintf(listen, sizeof(listen), "127.0.0.1:%d", port_base++);
+	if (bench_node(dir, "snap", VSCOPE, NULL, NULL) != 0)
+		exit(1);
+	snprintf(nd, sizeof(nd), "%s/%s", dir, src);
+	srv = spawn_serve(nd, listen, NULL);
+	snprintf(nd, sizeof(nd), "%s/snap", dir);
+	pull(nd, listen, &p, 0, rows);
+	stop(srv, &rss_srv);
+	raw = raw_rows_per_s(dir, rows);
+	printf("snapshot_pull_verified: %.0f\n",
+	       query_num(nd, "SELECT value LIKE 'verified%' FROM ts_meta"
+			     " WHERE key = 'snapshot'"));
+	printf("snapshot_pull_rows_per_s: %.0f\n", (double)p.r.received / p.secs);
+	printf("snapshot_pull_raw_rows_per_s: %.0f\n", raw);
+	printf("snapshot_pull_ratio: %.3f\n",
+	       (double)p.r.received / p.secs / raw);
+	printf("snapshot_peak_rss_mb_server: %.1f\n", rss_srv);
+	printf("snapshot_peak_rss_mb_client: %.1f\n", p.rss_mb);
+	printf("snapshot_wire_bytes_per_txn: %.1f\n",
+	       p.r.received ? (double)p.r.bytes_in / p.r.received : 0);
+	fflush(stdout);
+}
+
 int
 bench_replication(const char *dir)
 {
@@ -478,5 +515,7 @@ bench_replication(const char *dir)
 	full_pull(dir, 100000, "_100k", big <= 100000);
 	if (big > 100000)
 		full_pull(dir, big, "", 1);
+	snapshot_pull(dir, big > 100000 ? big : 100000,
+		      big > 100000 ? "src" : "src_100k");
 	return 0;
 }

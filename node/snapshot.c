@@ -708,8 +708,13 @@ snap_writer_end(struct snap_writer *w, const msgpack_object *vv,
 	else
 		store_txn_rollback(n, &w->tx);
 	writer_free(w);
+	/* The fold's scratch tables get room (bounded: they spill to a
+	 * temporary file beyond it), and back to the default after. */
+	if (rc == 0)
+		store_exec(n, "PRAGMA temp.cache_size=" SNAP_CHECK_CACHE);
 	if (rc == 0)
 		rc = verify_run(n, VERIFY_HEAD_SIGS, on_fault, &f);
+	store_exec(n, "PRAGMA temp.cache_size=-2000");
 	if (rc == TSYNC_EVERIFY || (rc == 0 && f.count > 0) ||
 	    (rc == 0 && (rc = heads_are_vv(n, vv, nvv, txns, &f)) == 0 &&
 	     f.count > 0)) {

@@ -35,6 +35,8 @@
 #define SNAP_CHUNK_OBJS (1u << 18)
 /* Bytes after which the puller commits and opens the next transaction. */
 #define SNAP_COMMIT_BYTES (256u << 20)
+/* Page cache of the check's scratch tables (KiB, negative: SQLite's). */
+#define SNAP_CHECK_CACHE "-65536"
 
 /* ---- the peer ------------------------------------------------------- */
 

@@ -627,6 +627,20 @@ on_snap(struct sess *s, const struct frame *f)
 	return hold;
 }
 
+/*
+ * A BATCH or DONE before the answer to our SNAP_REQ: the peer skipped it
+ * (a release before snapshots, 2.2), so the ordinary pull goes on.
+ */
+static void
+snap_skipped(struct sess *s)
+{
+	if (!snap_unanswered(s->snap))
+		return;
+	act(s, SA_LOG, 0, "%s did not answer the snapshot request (a release "
+	    "before it); taking the ordinary pull", s->peer_name);
+	s->dirty = 1;
+}
+
 static int
 on_hello(struct sess *s, const struct frame *f)
 {
@@ -1201,12 +1215,14 @@ on_frame(struct sess *s, const uint8_t *body, size_t len)
 		break;
 	}
 	case WIRE_BATCH:
+		snap_skipped(s);
 		rc = on_batch(s, &f);
 		break;
 	case WIRE_ACK:
 		rc = on_ack(s, &f);
 		break;
 	case WIRE_DONE:
+		snap_skipped(s);
 		rc = on_done(s, &f);
 		break;
 	case WIRE_PING: {

@@ -350,7 +350,7 @@ on_end(struct snap *sp, const struct snap_ctx *c, const struct frame *f,
 	msgpack_unpacked up;
 	const char *text = "";
 	uint32_t tl = 0;
-	uint64_t ok, t1;
+	uint64_t ok, t1, tc;
 	char why[400];
 	int rc;
 
@@ -381,6 +381,7 @@ on_end(struct snap *sp, const struct snap_ctx *c, const struct frame *f,
 		sp->wr = NULL;
 		return bad(r, TSYNC_ENOMEM, ERR_INTERNAL, "out of memory");
 	}
+	tc = ts_now_ms(&c->n->ops);
 	rc = snap_writer_end(sp->wr, up.data.via.array.ptr,
 			     up.data.via.array.size, c->peer_name, &r->txns,
 			     why, sizeof(why));
@@ -395,12 +396,17 @@ on_end(struct snap *sp, const struct snap_ctx *c, const struct frame *f,
 		return 0;
 	}
 	r->ok = 1;
-	send_small(c, WIRE_SNAP_RESULT, 1, "verified", 0, 0);
+	ts_fmt(why, sizeof(why), "verified: %llu txns, received in %llu ms, "
+				 "checked in %llu ms",
+	       (unsigned long long)r->txns, (unsigned long long)(tc - sp->t0),
+	       (unsigned long long)(t1 - tc));
+	send_small(c, WIRE_SNAP_RESULT, 1, why, 0, 0);
 	say(r, 0, "snapshot from %s verified: %llu txns, %llu rows in %llu "
-		  "chunks, %llu ms; the ordinary pull goes on from its version "
-		  "vector", c->peer_name, (unsigned long long)r->txns,
+		  "chunks, received in %llu ms, checked in %llu ms; the "
+		  "ordinary pull goes on from its version vector",
+	    c->peer_name, (unsigned long long)r->txns,
 	    (unsigned long long)sp->rows, (unsigned long long)sp->chunks,
-	    (unsigned long long)(t1 - sp->t0));
+	    (unsigned long long)(tc - sp->t0), (unsigned long long)(t1 - tc));
 	return 0;
 }
 
@@ -428,9 +434,10 @@ on_result(struct snap *sp, const struct snap_ctx *c, const struct frame *f,
 	r->done = 1;
 	r->ok = ok != 0;
 	if (ok)
-		say(r, 0, "%s verified our snapshot (%llu rows); the ordinary "
-			  "session goes on from its version vector",
-		    c->peer_name, (unsigned long long)sp->rows);
+		say(r, 0, "%s verified our snapshot (%llu rows; %.*s); the "
+			  "ordinary session goes on from its version vector",
+		    c->peer_name, (unsigned long long)sp->rows,
+		    (int)(tl > 200 ? 200 : tl), text);
 	else
 		say(r, 1, "%s discarded our snapshot: %.*s; it takes the "
 			  "ordinary pull", c->peer_name,
@@ -517,6 +524,15 @@ snap_pump(struct snap *sp, const struct snap_ctx *c, struct snap_res *r)
 		    (unsigned long long)(ts_now_ms(&c->n->ops) - sp->t0));
 	}
 	return sp->state != SN_DONE;
+}
+
+int
+snap_unanswered(struct snap *sp)
+{
+	if (sp == NULL || sp->state != SN_ASKED)
+		return 0;
+	sp->state = SN_DONE;
+	return 1;
 }
 
 int

@@ -58,6 +58,9 @@ int snap_frame(struct snap **sp, const struct snap_ctx *c,
 /* Sends chunks while the output is short; 1 while the ordinary flow must
  * wait. */
 int snap_pump(struct snap *sp, const struct snap_ctx *c, struct snap_res *r);
+/* Puller: the peer went on without answering SNAP_REQ (a release before
+ * snapshots skipped it).  Returns 1 (and gives up) if we were waiting. */
+int snap_unanswered(struct snap *sp);
 /* 1 while the peer checks our snapshot: no idle timeout, no PING. */
 int snap_waiting(const struct snap *sp);
 /* Peer: stream i of the snapshot (0 when i is past the end). */
