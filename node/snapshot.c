@@ -689,6 +689,36 @@ observe_clock(struct tsync_node *n)
 	sqlite3_finalize(s);
 }
 
+/*
+ * Holds the write lock of replica.db through a second connection while
+ * the check runs, so no other process commits a local write onto rows
+ * not checked yet (it waits, then fails as busy).  NULL if it cannot.
+ */
+static sqlite3 *
+write_lock(struct tsync_node *n)
+{
+	char path[600];
+	sqlite3 *db = NULL;
+
+	ts_fmt(path, sizeof(path), "%s/replica.db", n->dir);
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) ==
+		    SQLITE_OK &&
+	    sqlite3_busy_timeout(db, 5000) == SQLITE_OK &&
+	    sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK)
+		return db;
+	sqlite3_close(db);
+	return NULL;
+}
+
+static void
+write_unlock(sqlite3 *db)
+{
+	if (db == NULL)
+		return;
+	sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	sqlite3_close(db);
+}
+
 int
 snap_writer_end(struct snap_writer *w, const msgpack_object *vv,
 		uint32_t nvv, const char *from, uint64_t *txns, char *why,
@@ -697,6 +727,7 @@ snap_writer_end(struct snap_writer *w, const msgpack_object *vv,
 	struct tsync_node *n = w->n;
 	struct faults f = {why, whylen, 0, 0};
 	char mark[200], at[40];
+	sqlite3 *lock = NULL;
 	int rc;
 
 	why[0] = '\0';
@@ -710,14 +741,16 @@ snap_writer_end(struct snap_writer *w, const msgpack_object *vv,
 	writer_free(w);
 	/* The fold's scratch tables get room (bounded: they spill to a
 	 * temporary file beyond it), and back to the default after. */
-	if (rc == 0)
+	if (rc == 0) {
+		lock = write_lock(n);
 		store_exec(n, "PRAGMA temp.cache_size=" SNAP_CHECK_CACHE);
-	if (rc == 0)
 		rc = verify_run(n, VERIFY_HEAD_SIGS, on_fault, &f);
-	store_exec(n, "PRAGMA temp.cache_size=-2000");
-	if (rc == TSYNC_EVERIFY || (rc == 0 && f.count > 0) ||
-	    (rc == 0 && (rc = heads_are_vv(n, vv, nvv, txns, &f)) == 0 &&
-	     f.count > 0)) {
+		store_exec(n, "PRAGMA temp.cache_size=-2000");
+	}
+	if (rc == 0)
+		rc = heads_are_vv(n, vv, nvv, txns, &f);
+	write_unlock(lock);
+	if (rc == TSYNC_EVERIFY || (rc == 0 && f.count > 0)) {
 		if (f.count > 3 && f.used + 32 < whylen)
 			snprintf(why + f.used, whylen - f.used,
 				 " (and %u more)", f.count - 3);
