@@ -1119,6 +1119,7 @@ apply_batch(struct tsync_node *n, const struct wire_txn *w, size_t count,
 	    void *held_arg)
 {
 	struct store_txn tx;
+	struct txn_dec dec;
 	struct ctx x;
 	struct item *it;
 	size_t i, j;
@@ -1132,14 +1133,20 @@ apply_batch(struct tsync_node *n, const struct wire_txn *w, size_t count,
 	x.rep = rep;
 	x.held = held;
 	x.held_arg = held_arg;
-	if ((it = calloc(count + 1, sizeof(*it))) == NULL)
+	if (txn_dec_init(&dec) != 0)
 		return node_err(n, TSYNC_ENOMEM, "out of memory");
+	if ((it = calloc(count + 1, sizeof(*it))) == NULL) {
+		txn_dec_free(&dec);
+		return node_err(n, TSYNC_ENOMEM, "out of memory");
+	}
 	for (i = 0; i < count; i++) {
 		it[i].w = &w[i];
-		it[i].ok = txn_decode(&it[i].t, w[i].body, w[i].len, it[i].err,
-				      sizeof(it[i].err)) == 0;
+		it[i].ok = txn_decode_in(&dec, &it[i].t, w[i].body, w[i].len,
+					 it[i].err, sizeof(it[i].err)) == 0;
 	}
-	if ((rc = store_txn_begin(n, &tx, NULL)) != 0)
+	/* Its own transaction, or a savepoint in the caller's (a session
+	 * commits a run of batches at once, then ACKs them). */
+	if ((rc = store_txn_begin(n, &tx, "batch")) != 0)
 		goto out;
 	if ((rc = over_scan(n)) != 0) {
 		store_txn_rollback(n, &tx);
@@ -1170,6 +1177,7 @@ out:
 	for (i = 0; i < count; i++)
 		txn_done(&it[i].t);
 	free(it);
+	txn_dec_free(&dec);
 	return rc;
 }
 

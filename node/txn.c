@@ -130,21 +130,90 @@ check_change(const msgpack_object *o, const msgpack_object *tables)
 	return 0;
 }
 
+/* One msgpack value filling body[0..n), into d's zone or t's own. */
+static int
+unpack_body(struct txn_dec *d, struct txn *t, const uint8_t *body, size_t n)
+{
+	size_t off = 0;
+
+	if (n > TXN_MAX_BODY)
+		return -1;
+	if (d == NULL)
+		return msgpack_unpack_next(&t->up, (const char *)body, n,
+					   &off) == MSGPACK_UNPACK_SUCCESS &&
+			       off == n
+			       ? 0
+			       : -1;
+	return msgpack_unpack((const char *)body, n, &off, d->zone,
+			      &t->up.data) == MSGPACK_UNPACK_SUCCESS &&
+		       off == n
+		       ? 0
+		       : -1;
+}
+
+static void
+hash_body(struct txn_dec *d, const uint8_t *body, size_t n,
+	  uint8_t out[KEYS_HASH_LEN])
+{
+	unsigned len = 0;
+
+	if (d == NULL || EVP_DigestInit_ex(d->ctx, d->md, NULL) != 1 ||
+	    EVP_DigestUpdate(d->ctx, body, n) != 1 ||
+	    EVP_DigestFinal_ex(d->ctx, out, &len) != 1 ||
+	    len != KEYS_HASH_LEN)
+		keys_sha256(body, n, out);
+}
+
+int
+txn_dec_init(struct txn_dec *d)
+{
+	d->md = EVP_MD_fetch(NULL, "SHA256", NULL);
+	d->ctx = EVP_MD_CTX_new();
+	d->zone = msgpack_zone_new(64u << 10);
+	if (d->md != NULL && d->ctx != NULL && d->zone != NULL)
+		return 0;
+	txn_dec_free(d);
+	return TSYNC_ENOMEM;
+}
+
+void
+txn_dec_free(struct txn_dec *d)
+{
+	EVP_MD_free(d->md);
+	EVP_MD_CTX_free(d->ctx);
+	if (d->zone != NULL)
+		msgpack_zone_free(d->zone);
+	memset(d, 0, sizeof(*d));
+}
+
+static int decode_in(struct txn_dec *d, struct txn *t, const uint8_t *body,
+		     size_t n, char *err, size_t errlen);
+
 int
 txn_decode(struct txn *t, const uint8_t *body, size_t n, char *err,
 	   size_t errlen)
 {
+	return decode_in(NULL, t, body, n, err, errlen);
+}
+
+int
+txn_decode_in(struct txn_dec *d, struct txn *t, const uint8_t *body,
+	      size_t n, char *err, size_t errlen)
+{
+	return decode_in(d, t, body, n, err, errlen);
+}
+
+static int
+decode_in(struct txn_dec *d, struct txn *t, const uint8_t *body, size_t n,
+	  char *err, size_t errlen)
+{
 	const msgpack_object *a;
-	size_t off = 0;
 	uint64_t v;
 	uint32_t i;
 
 	memset(t, 0, sizeof(*t));
 	msgpack_unpacked_init(&t->up);
-	if (n > TXN_MAX_BODY ||
-	    msgpack_unpack_next(&t->up, (const char *)body, n, &off) !=
-		    MSGPACK_UNPACK_SUCCESS ||
-	    off != n) {
+	if (unpack_body(d, t, body, n) != 0) {
 		ts_fmt(err, errlen, "txn body is not one msgpack value");
 		return TSYNC_ECORRUPT;
 	}
@@ -185,7 +254,7 @@ txn_decode(struct txn *t, const uint8_t *body, size_t n, char *err,
 			return TSYNC_ECORRUPT;
 		}
 	}
-	keys_sha256(body, n, t->hash);
+	hash_body(d, body, n, t->hash);
 	return 0;
 }
 

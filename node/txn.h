@@ -77,6 +77,24 @@ void txn_packer(msgpack_packer *pk, struct buf *b);
 int txn_decode(struct txn *t, const uint8_t *body, size_t n, char *err,
 	       size_t errlen);
 void txn_done(struct txn *t);
+
+/*
+ * What decoding the txns of one batch shares: the SHA-256 digest fetched
+ * once (a one-shot SHA256() fetches it again for every body) and one msgpack
+ * zone for all their objects (no zone, so no malloc, per txn).  A txn
+ * decoded with txn_decode_in() lives until txn_dec_free(); txn_done() on it
+ * frees nothing.
+ */
+struct txn_dec {
+	EVP_MD *md;
+	EVP_MD_CTX *ctx;
+	msgpack_zone *zone;
+};
+
+int txn_dec_init(struct txn_dec *d);
+void txn_dec_free(struct txn_dec *d);
+int txn_decode_in(struct txn_dec *d, struct txn *t, const uint8_t *body,
+		  size_t n, char *err, size_t errlen);
 void txn_change_at(const struct txn *t, uint32_t i, struct txn_change *c);
 void txn_col_at(const struct txn_change *c, uint32_t j, struct txn_col *col);
 
