@@ -60,6 +60,8 @@ enum state { S_HELLO, S_VV, S_SYNC, S_CLOSED, S_FAILED };
 #define QMAX 64     /* actions queued between two sess_poll() calls */
 #define QRESERVE 16 /* slots a log line may not take: kept for actions */
 #define COMPACT_MIN (64u << 10) /* dead front bytes before a compaction */
+#define GROUP_BATCHES 2 /* a one_shot pull's batches under one commit */
+#define GROUP_MS 200    /* ... and how long their ACKs may wait */
 
 struct known {
 	uint64_t origin;
@@ -103,6 +105,16 @@ struct sess {
 	uint64_t receipt_at, receipt_recv;
 	struct buf batch;
 	unsigned batch_count;
+	/* one_shot: batches applied in one open transaction; their ACKs wait
+	 * in grp_ack until it commits (group_end) */
+	struct store_txn grp;
+	int grp_open;
+	unsigned grp_n;
+	uint64_t grp_at;
+	struct {
+		uint64_t no;
+		uint32_t ok, rej;
+	} grp_ack[GROUP_BATCHES];
 	/* actions */
 	struct sess_action q[QMAX];
 	unsigned qhead, qlen;
@@ -156,6 +168,16 @@ send_error(struct sess *s, int code, const char *text)
 	frame_end(&s->out, f);
 }
 
+/* Drops the open group of batches: none of them was ACKed. */
+static void
+group_abort(struct sess *s)
+{
+	if (s->grp_open)
+		store_txn_rollback(s->n, &s->grp);
+	s->grp_open = 0;
+	s->grp_n = 0;
+}
+
 /* Fails the session: sticky, tells the peer (unless it told us). */
 static int __attribute__((format(printf, 4, 5)))
 fail(struct sess *s, int code, int wire, const char *fmt, ...)
@@ -163,6 +185,7 @@ fail(struct sess *s, int code, int wire, const char *fmt, ...)
 	char text[300];
 	va_list ap;
 
+	group_abort(s);
 	if (s->state == S_FAILED || s->state == S_CLOSED)
 		return code;
 	va_start(ap, fmt);
@@ -963,17 +986,80 @@ found_evidence(struct sess *s, int64_t qmark)
 }
 
 static int
+send_ack(struct sess *s, uint64_t no, uint32_t ok, uint32_t rej)
+{
+	msgpack_packer pk;
+	size_t fr = frame_begin(&s->out, &pk);
+
+	msgpack_pack_array(&pk, 4);
+	msgpack_pack_uint8(&pk, WIRE_ACK);
+	msgpack_pack_uint64(&pk, no);
+	msgpack_pack_uint32(&pk, ok);
+	msgpack_pack_uint32(&pk, rej);
+	return frame_end(&s->out, fr);
+}
+
+/*
+ * A one_shot pull (`tiersync sync`: the process's only link) applies up to
+ * GROUP_BATCHES batches in one SQLite transaction and ACKs each only after
+ * that commit, so an ACKed txn still survives a power cut.  The group ends
+ * when it is full, when the input holds no partial frame (the peer may be
+ * waiting for our ACKs), before any other frame, after GROUP_MS, and at
+ * close.  `serve` shares its connection between links and local writers,
+ * so there each batch keeps its own commit.
+ */
+static int
+group_begin(struct sess *s)
+{
+	int rc;
+
+	if (!s->cfg.one_shot || s->grp_open ||
+	    !sqlite3_get_autocommit(s->n->db))
+		return 0;
+	if ((rc = store_txn_begin(s->n, &s->grp, NULL)) != 0)
+		return fail(s, rc, ERR_INTERNAL, "cannot store batches: %s",
+			    tsync_node_errmsg(s->n));
+	s->grp_open = 1;
+	s->grp_n = 0;
+	s->grp_at = s->now;
+	return 0;
+}
+
+/* Commits the open group, then ACKs its batches. */
+static int
+group_end(struct sess *s)
+{
+	unsigned i;
+	int rc;
+
+	if (!s->grp_open)
+		return 0;
+	s->grp_open = 0;
+	if ((rc = store_txn_commit(s->n, &s->grp)) != 0) {
+		s->grp_n = 0;
+		return fail(s, rc, ERR_INTERNAL,
+			    "cannot store batches: %s (nothing of them was "
+			    "kept; they will be sent again)",
+			    tsync_node_errmsg(s->n));
+	}
+	for (i = 0, rc = 0; i < s->grp_n && rc == 0; i++)
+		rc = send_ack(s, s->grp_ack[i].no, s->grp_ack[i].ok,
+			      s->grp_ack[i].rej);
+	s->grp_n = 0;
+	return rc;
+}
+
+static int
 on_batch(struct sess *s, const struct frame *f)
 {
 	const msgpack_object *a;
 	struct wire_txn *w;
 	struct apply_report rep;
-	msgpack_packer pk;
 	uint64_t no;
 	uint32_t n, i;
-	size_t fr, budget = BATCH_ELEMS_MAX;
+	size_t budget = BATCH_ELEMS_MAX;
 	int64_t qmark;
-	int rc;
+	int rc, queued;
 
 	if (frame_u64(f, 1, &no) != 0 || frame_arr(f, 2, &a, &n) != 0 ||
 	    n % 2 != 0)
@@ -1017,6 +1103,10 @@ on_batch(struct sess *s, const struct frame *f)
 	/* Quarantine records after qmark may be evidence; an empty batch
 	 * (a flooder's) refuses nothing, so costs no query. */
 	qmark = n > 0 ? evidence_qmark(s->n) : 0;
+	if ((rc = group_begin(s)) != 0) {
+		free(w);
+		return rc;
+	}
 	rc = apply_batch(s->n, w, n / 2, s->peer_name, &rep, on_held, s);
 	free(w);
 	if (rc != 0)
@@ -1024,6 +1114,16 @@ on_batch(struct sess *s, const struct frame *f)
 			    "cannot store batch %llu: %s (nothing of it was "
 			    "kept; it will be sent again)",
 			    (unsigned long long)no, tsync_node_errmsg(s->n));
+	queued = s->grp_open;
+	if (queued) {
+		s->grp_ack[s->grp_n].no = no;
+		s->grp_ack[s->grp_n].ok = rep.applied + rep.duplicate;
+		s->grp_ack[s->grp_n].rej = rep.rejected;
+		s->grp_n++;
+	}
+	/* Evidence is written in a transaction of its own. */
+	if (rep.rejected > 0 && (rc = group_end(s)) != 0)
+		return rc;
 	s->st.recv_txns += rep.applied;
 	s->st.dup += rep.duplicate;
 	s->st.rejected += rep.rejected;
@@ -1042,13 +1142,9 @@ on_batch(struct sess *s, const struct frame *f)
 		if (x != NULL)
 			x->count = rep.applied;
 	}
-	fr = frame_begin(&s->out, &pk);
-	msgpack_pack_array(&pk, 4);
-	msgpack_pack_uint8(&pk, WIRE_ACK);
-	msgpack_pack_uint64(&pk, no);
-	msgpack_pack_uint32(&pk, rep.applied + rep.duplicate);
-	msgpack_pack_uint32(&pk, rep.rejected);
-	return frame_end(&s->out, fr);
+	if (queued) /* ACKed at the group's commit */
+		return s->grp_n < GROUP_BATCHES ? 0 : group_end(s);
+	return send_ack(s, no, rep.applied + rep.duplicate, rep.rejected);
 }
 
 static int
@@ -1163,6 +1259,10 @@ on_frame(struct sess *s, const uint8_t *body, size_t len)
 				    len, FRAME_ELEMS_MAX);
 		return fail(s, TSYNC_EPROTO, ERR_MALFORMED,
 			    "frame is not a msgpack array with a type");
+	}
+	if (f.type != WIRE_BATCH && (rc = group_end(s)) != 0) {
+		frame_done(&f);
+		return rc;
 	}
 	if (s->state == S_HELLO && f.type != WIRE_HELLO && f.type != WIRE_ERROR)
 		rc = fail(s, TSYNC_EPROTO, ERR_MALFORMED,
@@ -1344,6 +1444,7 @@ sess_free(struct sess *s)
 	free(s->kidx);
 	free(s->certed);
 	free(s->plan);
+	group_abort(s);
 	snap_free(s->snap);
 	buf_free(&s->in);
 	buf_free(&s->out);
@@ -1461,6 +1562,10 @@ sess_feed(struct sess *s, const uint8_t *p, size_t n)
 	if (s->state == S_FAILED || s->state == S_CLOSED)
 		return 0;
 	partial_frame(s);
+	/* No partial frame: the peer may wait for our ACKs. */
+	if (s->grp_open && s->in.len == s->in_off &&
+	    (rc = group_end(s)) != 0)
+		return rc;
 	if (s->in.len == s->in_off && s->in.cap > (4u << 20)) {
 		buf_free(&s->in);
 		s->in_off = 0;
@@ -1530,6 +1635,8 @@ sess_poll(struct sess *s, uint64_t now_ms, struct sess_action *a)
 	}
 	if (s->state != S_FAILED && s->state != S_CLOSED)
 		check_frame_deadline(s);
+	if (s->grp_open && now_ms - s->grp_at >= GROUP_MS)
+		group_end(s);
 	if (s->state != S_FAILED && s->state != S_CLOSED) {
 		if (now_ms - s->last_rx > s->cfg.idle_ms)
 			fail(s, TSYNC_EIO, ERR_TIMEOUT,
@@ -1608,6 +1715,8 @@ sess_close(struct sess *s, const char *why)
 	size_t f;
 
 	if (s->state == S_FAILED || s->state == S_CLOSED)
+		return;
+	if (group_end(s) != 0)
 		return;
 	f = frame_begin(&s->out, &pk);
 	msgpack_pack_array(&pk, 2);
