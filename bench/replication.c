@@ -9,6 +9,11 @@
  *       the largest pull;
  *   wire_bytes_per_txn, txn_bytes: protocol bytes per txn, and the txn's
  *       own encoded size (body + signature);
+ *   wal_bytes_per_txn_ratio: bytes the pulling process handed to write(2)
+ *       and pwrite(2) (/proc/self/io wchar: WAL, checkpoints into
+ *       replica.db, heads file, logs and its few socket bytes) per txn,
+ *       against raw SQLite's for the same rows in this run (its WAL and
+ *       the checkpoints, sqlite3_close included); _100k and the largest;
  *   live_latency_ms_p50/_p99: commit at a child until visible at its
  *       parent, both running `serve`, the writer another process (as
  *       `tiersync sql`); _w10, _w50 with 10 and 50 writers at once;
@@ -97,14 +102,32 @@ generate(const char *nd, uint64_t rows, uint64_t first)
 	waitpid(pid, &st, 0);
 }
 
+/* This process's /proc/self/io wchar: bytes passed to write calls. */
+static uint64_t
+io_wchar(void)
+{
+	char line[128];
+	uint64_t v = 0;
+	FILE *f = fopen("/proc/self/io", "r");
+
+	if (f == NULL)
+		return 0;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (strncmp(line, "wchar: ", 7) == 0)
+			v = strtoull(line + 7, NULL, 10);
+	fclose(f);
+	return v;
+}
+
+/* Raw SQLite's rows/s; *wchar (if not NULL): the bytes it wrote. */
 static double
-raw_rows_per_s(const char *dir, uint64_t rows)
+raw_rows_io(const char *dir, uint64_t rows, uint64_t *wchar)
 {
 	char path[512];
 	sqlite3 *db;
 	sqlite3_stmt *s;
 	double t;
-	uint64_t i;
+	uint64_t i, w0 = io_wchar();
 
 	snprintf(path, sizeof(path), "%s/raw-%llu.db", dir,
 		 (unsigned long long)rows);
@@ -123,7 +146,15 @@ raw_rows_per_s(const char *dir, uint64_t rows)
 	t = bench_now() - t;
 	sqlite3_finalize(s);
 	sqlite3_close(db);
+	if (wchar != NULL)
+		*wchar = io_wchar() - w0;
 	return (double)rows / t;
+}
+
+static double
+raw_rows_per_s(const char *dir, uint64_t rows)
+{
+	return raw_rows_io(dir, rows, NULL);
 }
 
 static uint64_t held_txns(const char *nd);
@@ -131,6 +162,13 @@ static uint64_t held_txns(const char *nd);
 struct pull {
 	double secs, rss_mb;
 	struct tsync_sync_result r;
+	uint64_t wchar; /* the pulling process's bytes written */
+};
+
+/* What the pulling child reports through its pipe. */
+struct pulled {
+	struct tsync_sync_result r;
+	uint64_t wchar;
 };
 
 /* A fresh node pulls from the server at `addr`, in a child process. */
@@ -148,10 +186,12 @@ pull(const char *nd, const char *addr, struct pull *p, int kill_at_pct,
 		exit(1);
 	pid = fork();
 	if (pid == 0) {
-		struct tsync_sync_result r;
+		struct pulled r;
 
 		close(fd[0]);
-		tsync_sync(nd, addr, 3600 * 1000, &r);
+		memset(&r, 0, sizeof(r));
+		tsync_sync(nd, addr, 3600 * 1000, &r.r);
+		r.wchar = io_wchar();
 		if (write(fd[1], &r, sizeof(r)) != (ssize_t)sizeof(r))
 			_exit(1);
 		_exit(0);
@@ -167,9 +207,14 @@ pull(const char *nd, const char *addr, struct pull *p, int kill_at_pct,
 			}
 		}
 	}
-	memset(&p->r, 0, sizeof(p->r));
-	if (read(fd[0], &p->r, sizeof(p->r)) != (ssize_t)sizeof(p->r))
-		memset(&p->r, 0, sizeof(p->r));
+	{
+		struct pulled r;
+
+		if (read(fd[0], &r, sizeof(r)) != (ssize_t)sizeof(r))
+			memset(&r, 0, sizeof(r));
+		p->r = r.r;
+		p->wchar = r.wchar;
+	}
 	close(fd[0]);
 	wait4(pid, &st, 0, &ru);
 	p->secs = bench_now() - t0;
@@ -215,6 +260,7 @@ full_pull(const char *dir, uint64_t rows, const char *label, int last)
 	char src[64], dst[64], nd[600], addr[64], listen[64];
 	struct pull p;
 	double raw, rss_srv;
+	uint64_t raw_w = 0;
 	pid_t srv;
 
 	snprintf(src, sizeof(src), "src%s", label);
@@ -230,12 +276,21 @@ full_pull(const char *dir, uint64_t rows, const char *label, int last)
 	snprintf(nd, sizeof(nd), "%s/%s", dir, dst);
 	pull(nd, addr, &p, 0, rows);
 	stop(srv, &rss_srv);
-	raw = raw_rows_per_s(dir, rows);
+	raw = raw_rows_io(dir, rows, &raw_w);
 	printf("full_pull_rows_per_s%s: %.0f\n", label,
 	       (double)p.r.received / p.secs);
 	printf("full_pull_raw_rows_per_s%s: %.0f\n", label, raw);
 	printf("full_pull_ratio%s: %.3f\n", label,
 	       (double)p.r.received / p.secs / raw);
+	if (p.r.received > 0 && raw_w > 0) {
+		printf("wal_bytes_per_txn%s: %.0f\n", label,
+		       (double)p.wchar / (double)p.r.received);
+		printf("wal_bytes_per_txn_raw%s: %.0f\n", label,
+		       (double)raw_w / (double)rows);
+		printf("wal_bytes_per_txn_ratio%s: %.2f\n", label,
+		       (double)p.wchar / (double)p.r.received /
+			       ((double)raw_w / (double)rows));
+	}
 	if (last) {
 		snprintf(nd, sizeof(nd), "%s/%s", dir, src);
 		printf("peak_rss_mb_server: %.1f\n", rss_srv);
