@@ -1,7 +1,7 @@
 /*
  * config.c - reads tiersync.conf (INI, parsed by Debian's inih).  Keys
  * live in the [node] section: listen, parent, max_clock_skew_ms,
- * http_listen.
+ * http_listen, snapshot_first_pull.
  *
  * The file is checked whole on every read: a line that is neither a
  * comment, a [section] header nor KEY = VALUE, a key outside [node], a key
@@ -20,7 +20,8 @@
 #include "node_int.h"
 
 static const char *const conf_keys[] = {"listen", "parent",
-					"max_clock_skew_ms", "http_listen"};
+					"max_clock_skew_ms", "http_listen",
+					"snapshot_first_pull"};
 #define NKEYS (sizeof(conf_keys) / sizeof(conf_keys[0]))
 
 struct want {
@@ -81,7 +82,8 @@ on_entry(void *arg, const char *section, const char *name, const char *value)
 			break;
 	if (i == NKEYS)
 		return refuse(w, "unknown key '%s' (known: listen, parent, "
-				 "max_clock_skew_ms, http_listen)",
+				 "max_clock_skew_ms, http_listen, "
+				 "snapshot_first_pull)",
 			      name);
 	if (w->seen[i]++ && (w->raw[0] == ' ' || w->raw[0] == '\t'))
 		return refuse(w, "an indented line continues '%s'; give "

@@ -115,6 +115,26 @@ unverified(struct tsync_node *n)
 	       strncmp(st, "verified", 8) != 0;
 }
 
+/*
+ * A node asks for a snapshot only when its tiersync.conf says
+ * `snapshot_first_pull = yes`.  The check (verify's fold of the log) is
+ * slower than the ordinary pull today (docs/performance.md: 1M txns took
+ * about 115 s by snapshot, 7-12 s by the ordinary pull in the same
+ * runs), and a
+ * snapshot holds the replica's write transaction open while it lands, so
+ * it stays a choice for an office that wants a whole replica checked in
+ * one go (docs/operations.md).
+ */
+static int
+snap_opted(struct tsync_node *n)
+{
+	char v[16];
+	int rc = node_conf_get(n, "snapshot_first_pull", v, sizeof(v));
+
+	n->errmsg[0] = '\0';
+	return rc == 0 && strcmp(v, "yes") == 0;
+}
+
 int
 snap_hello(struct snap **sp, const struct snap_ctx *c, struct snap_res *r)
 {
@@ -126,7 +146,8 @@ snap_hello(struct snap **sp, const struct snap_ctx *c, struct snap_res *r)
 		return bad(r, TSYNC_EBUSY, ERR_INTERNAL,
 			   "this node is receiving a snapshot first pull and "
 			   "serves nothing until it is checked; try later");
-	want = c->proto >= 2 && strcmp(c->peer_role, "office") == 0 &&
+	want = snap_opted(n) && c->proto >= 2 &&
+	       strcmp(c->peer_role, "office") == 0 &&
 	       c->peer_schema == SCHEMA_VERSION &&
 	       scope_within(n->scope, c->peer_scope) &&
 	       (left || snap_empty(n));

@@ -28,12 +28,17 @@ verified() { state "$1" | grep -q '^verified'; }
 # log_has NAME PATTERN: the serve log of NAME matches
 log_has() { grep -qE -- "$2" "$W/$1.log" && ok || { bad "$1.log lacks /$2/"; sed 's/^/    /' "$W/$1.log" >&2; }; }
 
+# opt_in NAME: the node asks for a snapshot when it starts empty
+# (tiersync.conf snapshot_first_pull = yes; without it, the ordinary pull)
+opt_in() { echo "snapshot_first_pull = yes" >>"$W/$1/tiersync.conf"; }
 VS=gangzha/qinzao/feiqiao
 node d gangzha
 node v $VS
 node a gangzha auditor
 node d2 gangzha
+node d3 gangzha
 node s gangzha/qinzao
+for x in a d2 s; do opt_in $x; done
 PD=$(free_port)
 
 # ---- (1) the district and two snapshot pulls -------------------------
@@ -56,6 +61,11 @@ log_has a "asking .* for a snapshot first pull"
 log_has a "snapshot from [0-9a-f]+ \(office gangzha\) verified: $N txns"
 expect 0 "$T" sync "$W/d2" --peer 127.0.0.1:$PD
 has "in sync with 127.0.0.1:$PD: sent 0 txns, received $N"
+# A node that did not opt in takes the ordinary pull.
+expect 0 "$T" sync "$W/d3" --peer 127.0.0.1:$PD
+has "in sync with 127.0.0.1:$PD: sent 0 txns, received $N"
+hasnt "snapshot"
+eq "$(digest d3)" "$(digest d)" "the ordinary pull's digest"
 for x in a d2; do
 	state $x | grep -q "verified: $N txns by snapshot from" && ok ||
 		bad "$x: status says '$(state $x)'"
@@ -93,6 +103,7 @@ PE=$(free_port)
 serve de --listen 127.0.0.1:$PE
 wait_port $PE
 node f1 gangzha auditor
+opt_in f1
 expect 0 "$T" sync "$W/f1" --peer 127.0.0.1:$PE
 has "snapshot from [0-9a-f]+ \(office gangzha\) discarded, taking the ordinary pull; the check failed: .*row cases/"
 has "in sync with 127.0.0.1:$PE"
@@ -111,6 +122,7 @@ PB=$(free_port)
 serve db --listen 127.0.0.1:$PB
 wait_port $PB
 node f2 gangzha auditor
+opt_in f2
 expect 1 "$T" sync "$W/f2" --peer 127.0.0.1:$PB
 has "discarded, taking the ordinary pull; the check failed: .*seq 7: stored bytes were altered"
 [ "$(quarantined f2)" -gt 0 ] && ok || bad "the altered txn was not quarantined"
@@ -128,6 +140,7 @@ PU=$(free_port)
 serve u --listen 127.0.0.1:$PU
 wait_port $PU
 node c gangzha/qinzao
+opt_in c
 expect 1 "$T" sync "$W/c" --peer 127.0.0.1:$PU
 has "replica is unverified"
 kill $PID_u; wait $PID_u 2>/dev/null

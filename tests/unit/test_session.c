@@ -306,6 +306,22 @@ versions(struct tsync_node *n)
 
 /* ---- A snapshot first pull (docs/protocol.md 3.14) ------------------ */
 
+/* tiersync.conf of node `name`: snapshot_first_pull = yes. */
+static void
+snap_opt_in(const char *name)
+{
+	char path[400];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s/tiersync.conf", tn_root(), name);
+	f = fopen(path, "a");
+	CHECK(f != NULL);
+	if (f != NULL) {
+		fputs("snapshot_first_pull = yes\n", f);
+		fclose(f);
+	}
+}
+
 /* Moves bytes both ways, at most `limit` bytes from b to a in all. */
 static void
 run_upto(struct link *l, size_t limit)
@@ -364,6 +380,11 @@ snapshot(struct tsync_node *d)
 	char st[200], sql[400];
 	struct link l;
 	int i;
+
+	/* Each asks for a snapshot when empty (tiersync.conf). */
+	snap_opt_in("snap-a1");
+	snap_opt_in("snap-a2");
+	snap_opt_in("snap-s1");
 
 	for (i = 0; i < 2000; i++) {
 		snprintf(sql, sizeof(sql), "INSERT INTO cases(id, scope, title)"
