@@ -1,6 +1,7 @@
 /*
  * test_migrate.c - schemas that differ (docs/data-model.md, "Schema
  * versions"), on real nodes:
+ *  - schema step 2 -> 3 (receipts, evidence): the tables, the backup;
  *  - schema step 1 -> 2 (the records' tables): a replica laid out as
  *    release 0.1.0 left it, holding txns of tables it did not know, is
  *    opened: a backup is taken first, the tables are declared, what the
@@ -56,6 +57,12 @@ deliver(struct tsync_node *from, struct tsync_node *to)
 	CHECK_EQ(rep.rejected, 0);
 	for (i = 0; i < n; i++)
 		free(mem[i]);
+}
+
+static long
+num_of(const char *s)
+{
+	return strtol(s, NULL, 10);
 }
 
 static long long
@@ -215,6 +222,47 @@ step_1_2(void)
 	tsync_node_close(v);
 }
 
+/* Schema step 2 -> 3 (receipts and evidence): a schema-2 replica gains
+ * both tables, with its backup, and verifies clean. */
+static void
+step_2_3(void)
+{
+	struct tsync_node *x = tn_node("x23", "gangzha/s3", "office", NULL);
+	char path[400], v[32];
+	struct stat st;
+
+	CHECK_EQ(tn_sql(x, "INSERT INTO cases(id, scope, title) VALUES('k1',"
+			   " 'gangzha/s3', 'kept')"),
+		 0);
+	CHECK_EQ(sqlite3_exec(x->db,
+			      "DROP TABLE receipts; DROP TABLE evidence;"
+			      " DELETE FROM ts_tables WHERE name IN"
+			      " ('receipts', 'evidence');"
+			      " UPDATE ts_meta SET value = '2' WHERE key ="
+			      " 'schema_version'",
+			      NULL, NULL, NULL),
+		 SQLITE_OK);
+	x = reopen(x, "x23");
+	CHECK(x != NULL);
+	if (x == NULL)
+		return;
+	snprintf(path, sizeof(path), "%s/x23/replica.db.schema2-backup",
+		 tn_root());
+	CHECK_EQ(stat(path, &st), 0);
+	CHECK_EQ(count(x, "SELECT count(*) FROM receipts"), 0);
+	CHECK_EQ(count(x, "SELECT count(*) FROM evidence"), 0);
+	CHECK_EQ(count(x, "SELECT count(*) FROM ts_tables WHERE name IN"
+			  " ('receipts', 'evidence')"),
+		 2);
+	text_of(x, "SELECT value FROM ts_meta WHERE key = 'schema_version'", v,
+		sizeof(v));
+	CHECK_EQ(num_of(v), SCHEMA_VERSION);
+	text_of(x, "SELECT title FROM cases WHERE id = 'k1'", v, sizeof(v));
+	CHECK_STR(v, "kept");
+	CHECK_EQ(faults_of(x), 0);
+	tsync_node_close(x);
+}
+
 static const char *const cols_old[] = {"a"};
 static const char *const cols_new[] = {"a", "b"};
 static const char *const types_old[] = {"TEXT"};
@@ -311,6 +359,7 @@ int
 main(void)
 {
 	step_1_2();
+	step_2_3();
 	new_column();
 	tn_cleanup();
 	return CHECK_DONE();
