@@ -1113,10 +1113,10 @@ bump_applied(struct tsync_node *n, unsigned count)
 	return rc == SQLITE_DONE ? 0 : node_sqlerr(n, rc, "count applied");
 }
 
-int
-apply_batch(struct tsync_node *n, const struct wire_txn *w, size_t count,
-	    const char *peer, struct apply_report *rep, apply_held_cb held,
-	    void *held_arg)
+static int
+apply_some(struct tsync_node *n, const struct wire_txn *w, size_t count,
+	   const char *peer, struct apply_report *rep, apply_held_cb held,
+	   void *held_arg, int nested)
 {
 	struct store_txn tx;
 	struct txn_dec dec;
@@ -1144,9 +1144,10 @@ apply_batch(struct tsync_node *n, const struct wire_txn *w, size_t count,
 		it[i].ok = txn_decode_in(&dec, &it[i].t, w[i].body, w[i].len,
 					 it[i].err, sizeof(it[i].err)) == 0;
 	}
-	/* Its own transaction, or a savepoint in the caller's (a session
-	 * commits a run of batches at once, then ACKs them). */
-	if ((rc = store_txn_begin(n, &tx, "batch")) != 0)
+	/* Its own transaction (BEGIN IMMEDIATE fails inside another, so a
+	 * batch is never ACKed inside a transaction its caller does not
+	 * commit), or a savepoint in the caller's: apply_batch_in(). */
+	if ((rc = store_txn_begin(n, &tx, nested ? "batch" : NULL)) != 0)
 		goto out;
 	if ((rc = over_scan(n)) != 0) {
 		store_txn_rollback(n, &tx);
@@ -1179,6 +1180,22 @@ out:
 	free(it);
 	txn_dec_free(&dec);
 	return rc;
+}
+
+int
+apply_batch(struct tsync_node *n, const struct wire_txn *w, size_t count,
+	    const char *peer, struct apply_report *rep, apply_held_cb held,
+	    void *held_arg)
+{
+	return apply_some(n, w, count, peer, rep, held, held_arg, 0);
+}
+
+int
+apply_batch_in(struct tsync_node *n, const struct wire_txn *w, size_t count,
+	       const char *peer, struct apply_report *rep,
+	       apply_held_cb held, void *held_arg)
+{
+	return apply_some(n, w, count, peer, rep, held, held_arg, 1);
 }
 
 uint64_t

@@ -55,6 +55,14 @@ int apply_batch(struct tsync_node *n, const struct wire_txn *t, size_t count,
 		apply_held_cb held, void *held_arg);
 
 /*
+ * The same inside the caller's open transaction (as a savepoint): the
+ * caller commits, and only then may it acknowledge the batch.
+ */
+int apply_batch_in(struct tsync_node *n, const struct wire_txn *t,
+		   size_t count, const char *peer, struct apply_report *rep,
+		   apply_held_cb held, void *held_arg);
+
+/*
  * Merges from the log what an older schema did not know (after a
  * migration; see apply.c).  old_ncol[tid]: the table's columns before.
  */

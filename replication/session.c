@@ -1107,7 +1107,8 @@ on_batch(struct sess *s, const struct frame *f)
 		free(w);
 		return rc;
 	}
-	rc = apply_batch(s->n, w, n / 2, s->peer_name, &rep, on_held, s);
+	rc = (s->grp_open ? apply_batch_in : apply_batch)(
+		s->n, w, n / 2, s->peer_name, &rep, on_held, s);
 	free(w);
 	if (rc != 0)
 		return fail(s, rc, ERR_INTERNAL,
