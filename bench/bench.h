@@ -7,6 +7,7 @@
 
 #include <sqlite3.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "tiersync/tiersync.h"
 
@@ -19,5 +20,7 @@ sqlite3 *bench_raw_db(const char *path);
 /* Binds row i of the synthetic case data to an INSERT with 8 params. */
 void bench_bind_case(sqlite3_stmt *s, uint64_t i, const char *scope);
 extern const char bench_insert_sql[];
+/* Runs `tiersync serve` of node nd (quiet) in a child process; its pid. */
+pid_t bench_serve(const char *nd, const char *listen, const char *parent);
 
 #endif

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 const char bench_insert_sql[] =
 	"INSERT INTO cases(id, scope, category, title, parties, status,"
@@ -84,4 +85,20 @@ bench_bind_case(sqlite3_stmt *s, uint64_t i, const char *scope)
 	sqlite3_bind_text(s, 6, "registered", -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 7, day, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_text(s, 8, "司法所受理，派出所协助", -1, SQLITE_STATIC);
+}
+
+pid_t
+bench_serve(const char *nd, const char *listen, const char *parent)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		struct tsync_serve_opts o = {listen, parent, 1};
+		char err[512];
+
+		if (tsync_serve(nd, &o, err, sizeof(err)) != 0)
+			fprintf(stderr, "serve: %s\n", err);
+		_exit(0);
+	}
+	return pid;
 }

@@ -43,22 +43,6 @@ struct fan_rec {
 	double t;
 };
 
-static pid_t
-serve_bg(const char *nd, const char *listen, const char *parent)
-{
-	pid_t pid = fork();
-
-	if (pid == 0) {
-		struct tsync_serve_opts o = {listen, parent, 1};
-		char err[512];
-
-		if (tsync_serve(nd, &o, err, sizeof(err)) != 0)
-			fprintf(stderr, "serve: %s\n", err);
-		_exit(0);
-	}
-	return pid;
-}
-
 /* utime + stime of pid in seconds (0 if it cannot be read). */
 static double
 proc_cpu(pid_t pid)
@@ -294,14 +278,14 @@ bench_fanin(const char *dir)
 	}
 	snprintf(f.ddb, sizeof(f.ddb), "%s/fd/replica.db", dir);
 	snprintf(nd, sizeof(nd), "%s/fd", dir);
-	f.district = serve_bg(nd, pd, NULL);
+	f.district = bench_serve(nd, pd, NULL);
 	usleep(200000);
 	snprintf(nd, sizeof(nd), "%s/fs", dir);
-	f.street = serve_bg(nd, ps, pd);
+	f.street = bench_serve(nd, ps, pd);
 	usleep(200000);
 	for (v = 0; v < f.nv; v++) {
 		snprintf(nd, sizeof(nd), "%s/fv%02d", dir, v);
-		f.village[v] = serve_bg(nd, NULL, ps);
+		f.village[v] = bench_serve(nd, NULL, ps);
 	}
 	sleep(3); /* 60 TLS handshakes and first sessions */
 	idle0 = proc_cpu(f.street);

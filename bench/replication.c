@@ -40,16 +40,8 @@ static int port_base;
 static pid_t
 spawn_serve(const char *nd, const char *listen, const char *parent)
 {
-	pid_t pid = fork();
+	pid_t pid = bench_serve(nd, listen, parent);
 
-	if (pid == 0) {
-		struct tsync_serve_opts o = {listen, parent, 1};
-		char err[512];
-
-		if (tsync_serve(nd, &o, err, sizeof(err)) != 0)
-			fprintf(stderr, "serve: %s\n", err);
-		_exit(0);
-	}
 	usleep(200000);
 	return pid;
 }
