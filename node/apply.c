@@ -1293,14 +1293,22 @@ struct rowrefs {
 };
 
 static int
-rowrefs_add(struct rowrefs *r, int tid, const char *id, size_t len)
+rowrefs_has(const struct rowrefs *r, int tid, const char *id, size_t len)
 {
 	size_t i;
 
 	for (i = 0; i < r->n; i++)
 		if (r->v[i].tid == tid && strlen(r->v[i].id) == len &&
 		    memcmp(r->v[i].id, id, len) == 0)
-			return 0;
+			return 1;
+	return 0;
+}
+
+static int
+rowrefs_add(struct rowrefs *r, int tid, const char *id, size_t len)
+{
+	if (rowrefs_has(r, tid, id, len))
+		return 0;
 	if (r->n == r->cap) {
 		size_t cap = r->cap ? r->cap * 2 : 16;
 		struct rowref *nv = realloc(r->v, cap * sizeof(*nv));
@@ -1313,18 +1321,6 @@ rowrefs_add(struct rowrefs *r, int tid, const char *id, size_t len)
 	if ((r->v[r->n].id = strndup(id, len)) == NULL)
 		return TSYNC_ENOMEM;
 	r->v[r->n++].tid = tid;
-	return 0;
-}
-
-static int
-rowrefs_has(const struct rowrefs *r, int tid, const char *id, size_t len)
-{
-	size_t i;
-
-	for (i = 0; i < r->n; i++)
-		if (r->v[i].tid == tid && strlen(r->v[i].id) == len &&
-		    memcmp(r->v[i].id, id, len) == 0)
-			return 1;
 	return 0;
 }
 
