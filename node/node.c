@@ -300,7 +300,7 @@ backup_path(const struct tsync_node *n, long from, char *out, size_t len)
 static int
 migrate(struct tsync_node *n)
 {
-	char v[32], want[16], bak[PATH_MAX], q[PATH_MAX + 32];
+	char v[32], want[16], bak[PATH_MAX], *q;
 	int old_ncol[TBL_MAX_TABLES + 1] = {0};
 	struct store_txn t;
 	uint64_t merged = 0;
@@ -324,15 +324,11 @@ migrate(struct tsync_node *n)
 	if (unlink(bak) != 0 && errno != ENOENT)
 		return node_err(n, TSYNC_EIO, "cannot replace %s: %s", bak,
 				strerror(errno));
-	{
-		char *lit = sqlite3_mprintf("VACUUM INTO %Q", bak);
-
-		if (lit == NULL)
-			return node_err(n, TSYNC_ENOMEM, "out of memory");
-		ts_fmt(q, sizeof(q), "%s", lit);
-		sqlite3_free(lit);
-	}
-	if ((rc = store_exec(n, q)) != 0) {
+	if ((q = sqlite3_mprintf("VACUUM INTO %Q", bak)) == NULL)
+		return node_err(n, TSYNC_ENOMEM, "out of memory");
+	rc = store_exec(n, q);
+	sqlite3_free(q);
+	if (rc != 0) {
 		char why[256];
 
 		ts_fmt(why, sizeof(why), "%s", n->errmsg);
