@@ -642,7 +642,7 @@ declare_triggers(struct tsync_node *n, const struct tsync_kind *k)
 	}
 	rc = b.err ? node_err(n, TSYNC_EINVAL, "rules of %s too long",
 			      k->table)
-		   : store_exec(n, b.p);
+		   : ts_store_exec(n, b.p);
 	free(b.p);
 	return rc;
 }
@@ -660,7 +660,7 @@ declare_kind(struct tsync_node *n, const struct tsync_kind *k)
 		types[nc++] = "TEXT";
 	}
 	/* A field added by a later schema goes at the end of its kind, with
-	 * its default: store_declare() adds it to an older replica. */
+	 * its default: ts_store_declare() adds it to an older replica. */
 	for (i = 0; i < k->nfield && nc < TBL_MAX_COLS - 2; i++) {
 		const struct tsync_field *f = &k->fields[i];
 
@@ -672,7 +672,7 @@ declare_kind(struct tsync_node *n, const struct tsync_kind *k)
 		types[nc] = typed[nc];
 		nc++;
 	}
-	if ((rc = store_declare(n, k->table, cols, types, nc)) != 0)
+	if ((rc = ts_store_declare(n, k->table, cols, types, nc)) != 0)
 		return rc;
 	return declare_triggers(n, k);
 }
@@ -719,19 +719,19 @@ domain_declare(struct tsync_node *n)
 	size_t i;
 	int rc;
 
-	rc = store_declare(n, "cases", cases_cols, cases_types, 6);
+	rc = ts_store_declare(n, "cases", cases_cols, cases_types, 6);
 	if (rc == 0)
-		rc = store_declare(n, "edits", edits_cols, edits_types, 6);
+		rc = ts_store_declare(n, "edits", edits_cols, edits_types, 6);
 	if (rc == 0)
-		rc = store_exec(n, "CREATE INDEX IF NOT EXISTS ts_ix_edits_record"
+		rc = ts_store_exec(n, "CREATE INDEX IF NOT EXISTS ts_ix_edits_record"
 				   " ON edits(record)");
 	for (i = 0; rc == 0 && i < sizeof(kinds) / sizeof(kinds[0]); i++)
 		rc = declare_kind(n, &kinds[i]);
 	if (rc == 0)
-		rc = store_declare(n, "receipts", receipts_cols,
+		rc = ts_store_declare(n, "receipts", receipts_cols,
 				   receipts_types, 6);
 	if (rc == 0)
-		rc = store_declare(n, "evidence", evidence_cols,
+		rc = ts_store_declare(n, "evidence", evidence_cols,
 				   evidence_types, 13);
 	return rc;
 }

@@ -35,14 +35,14 @@ static const char *const reason_text[] = {
 struct rowstate {
 	uint8_t vers[16 * TBL_MAX_COLS];
 	int existed, alive;
-	struct buf cur; /* msgpack array of ncol values, or empty */
+	struct ts_buf cur; /* msgpack array of ncol values, or empty */
 };
 
 static int
 read_row(struct tsync_node *n, struct tbl *t, const char *id, size_t idlen,
 	 struct rowstate *rs)
 {
-	sqlite3_stmt *s = store_stmt(n, ST_VER_GET);
+	sqlite3_stmt *s = ts_store_stmt(n, ST_VER_GET);
 	int rc, i;
 
 	memset(rs->vers, 0, sizeof(rs->vers));
@@ -62,7 +62,7 @@ read_row(struct tsync_node *n, struct tbl *t, const char *id, size_t idlen,
 		else if (sqlite3_column_type(s, 1) == SQLITE_NULL)
 			rs->alive = 1;
 		else
-			rc = buf_put(&rs->cur, sqlite3_column_blob(s, 1),
+			rc = ts_buf_put(&rs->cur, sqlite3_column_blob(s, 1),
 				     (size_t)sqlite3_column_bytes(s, 1));
 	} else if (rc == SQLITE_DONE) {
 		rc = 0;
@@ -148,7 +148,7 @@ prepare_upsert(struct tsync_node *n, struct tbl *t)
 static int
 write_row(struct tsync_node *n, struct tbl *t, const struct txn_change *c,
 	  struct rowstate *rs, const msgpack_object **vals, int alive,
-	  struct buf *scratch)
+	  struct ts_buf *scratch)
 {
 	sqlite3_stmt *s;
 	msgpack_packer pk;
@@ -197,7 +197,7 @@ write_row(struct tsync_node *n, struct tbl *t, const struct txn_change *c,
 	{
 		uint8_t packed[17 * TBL_MAX_COLS];
 
-		s = store_stmt(n, ST_VER_PUT);
+		s = ts_store_stmt(n, ST_VER_PUT);
 		if (s == NULL)
 			return TSYNC_EIO;
 		sqlite3_bind_int(s, 1, t->tid);
@@ -266,7 +266,7 @@ merge_column(struct tsync_node *n, const struct txn *t,
 static int
 merge_change(struct tsync_node *n, const struct txn *t,
 	     const struct txn_change *c, struct tbl *tb, struct rowstate *rs,
-	     struct buf *scratch)
+	     struct ts_buf *scratch)
 {
 	const msgpack_object *vals[TBL_MAX_COLS];
 	msgpack_object scope;
@@ -427,7 +427,7 @@ change_writes(const struct tbl *tb, const struct txn_change *c)
 /* Merges the kept change `body` (a one-change txn, see clash_put). */
 static int
 merge_kept(struct tsync_node *n, struct tbl *tb, const void *body,
-	   size_t len, struct rowstate *rs, struct buf *scratch)
+	   size_t len, struct rowstate *rs, struct ts_buf *scratch)
 {
 	struct txn t;
 	struct txn_change c;
@@ -461,7 +461,7 @@ merge_kept(struct tsync_node *n, struct tbl *tb, const void *body,
  */
 static int
 rebuild(struct tsync_node *n, struct tbl *tb, const char *id, size_t idlen,
-	const char *owner, struct buf *scratch)
+	const char *owner, struct ts_buf *scratch)
 {
 	struct rowstate rs;
 	sqlite3_stmt *s;
@@ -495,7 +495,7 @@ rebuild(struct tsync_node *n, struct tbl *tb, const char *id, size_t idlen,
 	sqlite3_bind_int(s, 1, tb->tid);
 	sqlite3_bind_text(s, 2, id, (int)idlen, SQLITE_TRANSIENT);
 	sqlite3_bind_text(s, 3, owner, -1, SQLITE_STATIC);
-	buf_init(&rs.cur, &n->ops, 0);
+	ts_buf_init(&rs.cur, &n->ops, 0);
 	later_from = tb->later_from;
 	tb->later_from = 0; /* a rebuild merges every column */
 	while (rc == 0 && (rc = sqlite3_step(s)) == SQLITE_ROW)
@@ -508,7 +508,7 @@ rebuild(struct tsync_node *n, struct tbl *tb, const char *id, size_t idlen,
 	else if (rc > 0)
 		rc = node_sqlerr(n, rc, "id clash");
 	sqlite3_finalize(s);
-	buf_free(&rs.cur);
+	ts_buf_free(&rs.cur);
 	n->cap.applying = applying;
 	return rc;
 }
@@ -523,7 +523,7 @@ rebuild(struct tsync_node *n, struct tbl *tb, const char *id, size_t idlen,
 static int
 clash_apply(struct tsync_node *n, const struct txn *t, uint32_t i,
 	    const struct txn_change *c, struct tbl *tb, struct rowstate *rs,
-	    struct buf *scratch, int local)
+	    struct ts_buf *scratch, int local)
 {
 	char before[SCOPE_MAX + 1], after[SCOPE_MAX + 1];
 	int rc;
@@ -591,7 +591,7 @@ clash_start(struct tsync_node *n, struct tbl *tb, const struct txn_change *c,
 					txn_change_at(&lt, j, &lc);
 					if (lc.id_len == c->id_len &&
 					    memcmp(lc.id, c->id, c->id_len) == 0 &&
-					    store_table(n, lc.table,
+					    ts_store_table(n, lc.table,
 							lc.table_len) == tb &&
 					    change_writes(tb, &lc))
 						rc = clash_put(n, tb->tid, &lt, j);
@@ -607,7 +607,7 @@ clash_start(struct tsync_node *n, struct tbl *tb, const struct txn_change *c,
 /* Merges change i of t; *clash says ts_clash may hold rows. */
 static int
 merge_one(struct tsync_node *n, const struct txn *t, uint32_t i,
-	  struct tbl *tb, struct rowstate *rs, struct buf *scratch,
+	  struct tbl *tb, struct rowstate *rs, struct ts_buf *scratch,
 	  int *clash)
 {
 	char owner[SCOPE_MAX + 1];
@@ -635,7 +635,7 @@ merge_one(struct tsync_node *n, const struct txn *t, uint32_t i,
 
 /* Checks and merges every change of t; R_OK or a reason. */
 static int
-merge_txn(struct tsync_node *n, const struct txn *t, struct buf *scratch,
+merge_txn(struct tsync_node *n, const struct txn *t, struct ts_buf *scratch,
 	  int *clash, int *err)
 {
 	struct rowstate rs;
@@ -647,22 +647,22 @@ merge_txn(struct tsync_node *n, const struct txn *t, struct buf *scratch,
 	/* First, the txn itself: every version rises above what it names. */
 	for (i = 0; i < t->nchanges; i++) {
 		txn_change_at(t, i, &c);
-		if (store_table(n, c.table, c.table_len) != NULL &&
+		if (ts_store_table(n, c.table, c.table_len) != NULL &&
 		    !versions_rise(t, &c)) {
 			*err = 0;
 			return R_MALFORMED;
 		}
 	}
-	buf_init(&rs.cur, &n->ops, 0);
+	ts_buf_init(&rs.cur, &n->ops, 0);
 	for (i = 0; i < t->nchanges && rc == 0; i++) {
 		txn_change_at(t, i, &c);
-		if ((tb = store_table(n, c.table, c.table_len)) == NULL) {
+		if ((tb = ts_store_table(n, c.table, c.table_len)) == NULL) {
 			n->later_seen = 1; /* a newer schema's table */
 			continue;
 		}
 		rc = merge_one(n, t, i, tb, &rs, scratch, clash);
 	}
-	buf_free(&rs.cur);
+	ts_buf_free(&rs.cur);
 	*err = rc;
 	return R_OK;
 }
@@ -674,7 +674,7 @@ clash_local(struct tsync_node *n, const uint8_t *body, size_t len)
 	struct txn_change c;
 	struct txn t;
 	struct tbl *tb;
-	struct buf scratch;
+	struct ts_buf scratch;
 	char err[96];
 	uint32_t i;
 	int rc;
@@ -685,12 +685,12 @@ clash_local(struct tsync_node *n, const uint8_t *body, size_t len)
 		txn_done(&t);
 		return node_err(n, TSYNC_ECORRUPT, "own txn: %s", err);
 	}
-	buf_init(&rs.cur, &n->ops, 0);
-	buf_init(&scratch, &n->ops, 0);
+	ts_buf_init(&rs.cur, &n->ops, 0);
+	ts_buf_init(&scratch, &n->ops, 0);
 	rc = 0;
 	for (i = 0; i < t.nchanges && rc == 0; i++) {
 		txn_change_at(&t, i, &c);
-		if ((tb = store_table(n, c.table, c.table_len)) == NULL)
+		if ((tb = ts_store_table(n, c.table, c.table_len)) == NULL)
 			continue;
 		rc = change_writes(tb, &c) ? clash_held(n, tb->tid, c.id,
 							 c.id_len)
@@ -698,8 +698,8 @@ clash_local(struct tsync_node *n, const uint8_t *body, size_t len)
 		if (rc == 1)
 			rc = clash_apply(n, &t, i, &c, tb, &rs, &scratch, 1);
 	}
-	buf_free(&scratch);
-	buf_free(&rs.cur);
+	ts_buf_free(&scratch);
+	ts_buf_free(&rs.cur);
 	txn_done(&t);
 	return rc;
 }
@@ -824,7 +824,7 @@ struct ctx {
 	struct tsync_node *n;
 	const char *peer;
 	struct apply_report *rep;
-	struct buf scratch;
+	struct ts_buf scratch;
 	apply_held_cb held;
 	void *held_arg;
 	int64_t qused; /* the peer's quarantine bytes, -1 until read */
@@ -854,14 +854,14 @@ check_txn(struct ctx *x, const struct txn *t, const struct cert_entry **ce)
 	if (!scope_may_write((*ce)->info.scope, (*ce)->info.role, scope))
 		return R_SCOPE;
 	if (!x->head_loaded) {
-		rc = log_head(n, t->origin, t->scope, t->scope_len, h);
+		rc = ts_log_head(n, t->origin, t->scope, t->scope_len, h);
 		if (rc != 0 && rc != TSYNC_ENOENT)
 			return -1;
 		x->head_loaded = 1;
 	}
 	if (t->seq <= h->seq) {
 		/* Cached: replays after a resume meet many duplicates. */
-		sqlite3_stmt *s = store_stmt(n, ST_LOG_HASH);
+		sqlite3_stmt *s = ts_store_stmt(n, ST_LOG_HASH);
 		int same = 0;
 
 		if (s == NULL)
@@ -997,7 +997,7 @@ apply_one(struct ctx *x, struct item *it, int check_sig, int *applied)
 		if (rc != 0)
 			return rc;
 		if (why == R_OK) {
-			rc = log_append(x->n, &x->head, t->origin, t->scope,
+			rc = ts_log_append(x->n, &x->head, t->origin, t->scope,
 					t->scope_len, it->w->body, it->w->len,
 					t->hash, it->w->sig, t->hlc, 0);
 			if (rc == 0 && x->n->later_seen)
@@ -1053,7 +1053,7 @@ apply_pass(struct ctx *x, struct item *it, size_t count, int check_sig,
 			*last_ok = i;
 	}
 	if (rc == 0 && x->head_dirty)
-		rc = log_store_head(x->n, &x->head);
+		rc = ts_log_store_head(x->n, &x->head);
 	return rc;
 }
 
@@ -1067,11 +1067,11 @@ apply_run(struct ctx *x, struct item *it, size_t count)
 {
 	const struct cert_entry *ce;
 	struct apply_report saved = *x->rep;
-	struct store_txn tx;
+	struct ts_store_txn tx;
 	size_t last;
 	int rc;
 
-	if ((rc = store_txn_begin(x->n, &tx, "run")) != 0)
+	if ((rc = ts_store_txn_begin(x->n, &tx, "run")) != 0)
 		return rc;
 	if ((rc = apply_pass(x, it, count, 0, &last)) != 0)
 		goto fail;
@@ -1079,16 +1079,16 @@ apply_run(struct ctx *x, struct item *it, size_t count)
 	if (last == count ||
 	    (ce != NULL && txn_verify_sig(ce->key, it[last].t.hash,
 					  it[last].w->sig) == 0))
-		return store_txn_commit(x->n, &tx);
+		return ts_store_txn_commit(x->n, &tx);
 	/* The newest signature failed: find the forged txn the slow way. */
-	if ((rc = store_exec(x->n, "ROLLBACK TO run")) != 0)
+	if ((rc = ts_store_exec(x->n, "ROLLBACK TO run")) != 0)
 		goto fail;
 	*x->rep = saved;
 	if ((rc = apply_pass(x, it, count, 1, &last)) != 0)
 		goto fail;
-	return store_txn_commit(x->n, &tx);
+	return ts_store_txn_commit(x->n, &tx);
 fail:
-	store_txn_rollback(x->n, &tx);
+	ts_store_txn_rollback(x->n, &tx);
 	return rc;
 }
 
@@ -1118,7 +1118,7 @@ apply_some(struct tsync_node *n, const struct wire_txn *w, size_t count,
 	   const char *peer, struct apply_report *rep, apply_held_cb held,
 	   void *held_arg, int nested)
 {
-	struct store_txn tx;
+	struct ts_store_txn tx;
 	struct txn_dec dec;
 	struct ctx x;
 	struct item *it;
@@ -1147,15 +1147,15 @@ apply_some(struct tsync_node *n, const struct wire_txn *w, size_t count,
 	/* Its own transaction (BEGIN IMMEDIATE fails inside another, so a
 	 * batch is never ACKed inside a transaction its caller does not
 	 * commit), or a savepoint in the caller's: apply_batch_in(). */
-	if ((rc = store_txn_begin(n, &tx, nested ? "batch" : NULL)) != 0)
+	if ((rc = ts_store_txn_begin(n, &tx, nested ? "batch" : NULL)) != 0)
 		goto out;
 	if ((rc = over_scan(n)) != 0) {
-		store_txn_rollback(n, &tx);
+		ts_store_txn_rollback(n, &tx);
 		goto out;
 	}
 	n->cap.applying = 1;
 	x.clash = clash_any(n);
-	buf_init(&x.scratch, &n->ops, 0);
+	ts_buf_init(&x.scratch, &n->ops, 0);
 	/* Split the batch into runs of one stream each. */
 	for (i = 0; i < count && rc == 0; i = j) {
 		for (j = i + 1; it[i].ok && j < count && it[j].ok &&
@@ -1167,11 +1167,11 @@ apply_some(struct tsync_node *n, const struct wire_txn *w, size_t count,
 	if (rc == 0)
 		rc = bump_applied(n, rep->applied);
 	n->cap.applying = 0;
-	buf_free(&x.scratch);
+	ts_buf_free(&x.scratch);
 	if (rc == 0)
-		rc = store_txn_commit(n, &tx); /* rolls back if it fails */
+		rc = ts_store_txn_commit(n, &tx); /* rolls back if it fails */
 	else
-		store_txn_rollback(n, &tx); /* keeps the failure's message */
+		ts_store_txn_rollback(n, &tx); /* keeps the failure's message */
 	if (rc != 0)
 		memset(rep, 0, sizeof(*rep));
 out:
@@ -1203,7 +1203,7 @@ apply_total(struct tsync_node *n)
 {
 	char v[32];
 
-	if (store_meta_get(n, "applied_txns", v, sizeof(v)) != 0)
+	if (ts_store_meta_get(n, "applied_txns", v, sizeof(v)) != 0)
 		return 0;
 	return strtoull(v, NULL, 10);
 }
@@ -1222,7 +1222,7 @@ apply_later(struct tsync_node *n, const int *old_ncol,
 	    int scan_all, uint64_t *merged)
 {
 	sqlite3_stmt *s, *del = NULL;
-	struct buf scratch;
+	struct ts_buf scratch;
 	int i, rc, clash = clash_any(n), applying = n->cap.applying;
 
 	*merged = 0;
@@ -1243,7 +1243,7 @@ apply_later(struct tsync_node *n, const int *old_ncol,
 			n->tbls[i].later_from = 0;
 		return node_sqlerr(n, rc, "apply later");
 	}
-	buf_init(&scratch, &n->ops, 0);
+	ts_buf_init(&scratch, &n->ops, 0);
 	n->cap.applying = 1;
 	rc = 0;
 	while (rc == 0 && sqlite3_step(s) == SQLITE_ROW) {
@@ -1273,7 +1273,7 @@ apply_later(struct tsync_node *n, const int *old_ncol,
 	n->cap.applying = applying;
 	for (i = 0; i < n->ntbl; i++)
 		n->tbls[i].later_from = 0;
-	buf_free(&scratch);
+	ts_buf_free(&scratch);
 	sqlite3_finalize(del);
 	sqlite3_finalize(s);
 	return rc;
@@ -1380,7 +1380,7 @@ cut_txns(struct tsync_node *n, int64_t sid, uint64_t keep, const char *why,
 			struct tbl *tb;
 
 			txn_change_at(&t, i, &c);
-			if ((tb = store_table(n, c.table, c.table_len)) != NULL)
+			if ((tb = ts_store_table(n, c.table, c.table_len)) != NULL)
 				rc = rowrefs_add(rows, tb->tid, c.id, c.id_len);
 		}
 		sqlite3_reset(q);
@@ -1447,13 +1447,13 @@ static int
 refold(struct tsync_node *n, const struct rowrefs *rows)
 {
 	struct rowstate rs;
-	struct buf scratch;
+	struct ts_buf scratch;
 	sqlite3_stmt *s;
 	int rc, clash = clash_any(n);
 	size_t i;
 
 	for (i = 0, rc = 0; rc == 0 && i < rows->n; i++) {
-		struct tbl *tb = store_table_tid(n, rows->v[i].tid);
+		struct tbl *tb = ts_store_table_tid(n, rows->v[i].tid);
 
 		if (tb != NULL)
 			rc = row_forget(n, tb, rows->v[i].id);
@@ -1466,8 +1466,8 @@ refold(struct tsync_node *n, const struct rowrefs *rows)
 				&s, NULL);
 	if (rc != SQLITE_OK)
 		return node_sqlerr(n, rc, "refold");
-	buf_init(&rs.cur, &n->ops, 0);
-	buf_init(&scratch, &n->ops, 0);
+	ts_buf_init(&rs.cur, &n->ops, 0);
+	ts_buf_init(&scratch, &n->ops, 0);
 	rc = 0;
 	while (rc == 0 && sqlite3_step(s) == SQLITE_ROW) {
 		struct txn t;
@@ -1483,7 +1483,7 @@ refold(struct tsync_node *n, const struct rowrefs *rows)
 			struct tbl *tb;
 
 			txn_change_at(&t, j, &c);
-			if ((tb = store_table(n, c.table, c.table_len)) != NULL &&
+			if ((tb = ts_store_table(n, c.table, c.table_len)) != NULL &&
 			    rowrefs_has(rows, tb->tid, c.id, c.id_len))
 				rc = merge_one(n, &t, j, tb, &rs, &scratch,
 					       &clash);
@@ -1491,8 +1491,8 @@ refold(struct tsync_node *n, const struct rowrefs *rows)
 		txn_done(&t);
 	}
 	sqlite3_finalize(s);
-	buf_free(&scratch);
-	buf_free(&rs.cur);
+	ts_buf_free(&scratch);
+	ts_buf_free(&rs.cur);
 	return rc;
 }
 
@@ -1545,7 +1545,7 @@ apply_cut(struct tsync_node *n, int64_t sid, uint64_t keep, const char *why,
 				h.hlc = (uint64_t)sqlite3_column_int64(s, 1);
 			}
 			sqlite3_finalize(s);
-			rc = log_store_head(n, &h);
+			rc = ts_log_store_head(n, &h);
 		}
 	}
 	if (rc == 0 && *moved > 0)

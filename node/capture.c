@@ -83,7 +83,7 @@ arena_text(struct capture *c, sqlite3_value *v, uint32_t *off, uint32_t *len)
 	n = sqlite3_value_bytes(v);
 	*off = (uint32_t)c->arena.len;
 	*len = (uint32_t)n;
-	return buf_put(&c->arena, s, (size_t)n);
+	return ts_buf_put(&c->arena, s, (size_t)n);
 }
 
 static int
@@ -260,7 +260,7 @@ on_preupdate(void *arg, sqlite3 *db, int op, const char *zdb,
 	(void)k2;
 	if (n->cap.applying || strcmp(zdb, "main") != 0)
 		return;
-	t = store_table(n, ztab, strlen(ztab));
+	t = ts_store_table(n, ztab, strlen(ztab));
 	if (t == NULL)
 		return;
 	if (!n->cap.active) {
@@ -308,7 +308,7 @@ on_authorize(void *arg, int action, const char *a, const char *b,
 		return SQLITE_OK;
 	}
 	if (tbl != NULL && (strncmp(tbl, "ts_", 3) == 0 ||
-			    store_table(n, tbl, strlen(tbl)) != NULL))
+			    ts_store_table(n, tbl, strlen(tbl)) != NULL))
 		return SQLITE_DENY;
 	return SQLITE_OK;
 }
@@ -343,7 +343,7 @@ capture_install(struct tsync_node *n)
 		return node_err(n, TSYNC_EINVAL,
 				"this libsqlite3 lacks the pre-update hook; "
 				"install Debian's libsqlite3-0");
-	buf_init(&n->cap.arena, &n->ops, CAP_ARENA_MAX);
+	ts_buf_init(&n->cap.arena, &n->ops, CAP_ARENA_MAX);
 	sqlite3_preupdate_hook(n->db, on_preupdate, n);
 	sqlite3_set_authorizer(n->db, on_authorize, n);
 	sqlite3_commit_hook(n->db, on_commit, n);
@@ -366,7 +366,7 @@ capture_reset(struct tsync_node *n)
 	c->arena.err = 0;
 	/* Give back memory after a very large transaction. */
 	if (c->arena.cap > (4u << 20)) {
-		buf_free(&c->arena);
+		ts_buf_free(&c->arena);
 		free(c->offs);
 		free(c->ch);
 		c->offs = NULL;
@@ -378,7 +378,7 @@ capture_reset(struct tsync_node *n)
 void
 capture_free(struct tsync_node *n)
 {
-	buf_free(&n->cap.arena);
+	ts_buf_free(&n->cap.arena);
 	free(n->cap.offs);
 	free(n->cap.ch);
 	free(n->cap.settle);
@@ -400,9 +400,9 @@ struct commit {
 	uint8_t *vers;   /* `stride` bytes per change: its row versions */
 	size_t stride;
 	uint64_t hlc;
-	struct buf body;
+	struct ts_buf body;
 	/* ver_prefetch: the ts_ver rows of the commit's id range, by tid */
-	struct buf pre;
+	struct ts_buf pre;
 	struct pre_row *prow;
 	uint32_t nprow, capprow;
 	uint32_t pre_from[TBL_MAX_TABLES + 1], pre_to[TBL_MAX_TABLES + 1];
@@ -578,7 +578,7 @@ ver_prefetch(struct commit *cm)
 				      " id <= ?3 ORDER BY id LIMIT ?4",
 			       -1, &s, NULL) != SQLITE_OK)
 		return;
-	buf_init(&cm->pre, &n->ops, 0);
+	ts_buf_init(&cm->pre, &n->ops, 0);
 	for (tid = 1; tid <= TBL_MAX_TABLES; tid++) {
 		const struct cap_change *l, *h;
 		uint32_t from = cm->nprow, got = 0;
@@ -610,17 +610,17 @@ ver_prefetch(struct commit *cm)
 			r = &cm->prow[cm->nprow];
 			r->id_off = (uint32_t)cm->pre.len;
 			r->id_len = (uint32_t)sqlite3_column_bytes(s, 0);
-			buf_put(&cm->pre, sqlite3_column_text(s, 0), r->id_len);
+			ts_buf_put(&cm->pre, sqlite3_column_text(s, 0), r->id_len);
 			r->vers_off = (uint32_t)cm->pre.len;
 			r->vers_len = (uint32_t)sqlite3_column_bytes(s, 1);
-			buf_put(&cm->pre, sqlite3_column_blob(s, 1),
+			ts_buf_put(&cm->pre, sqlite3_column_blob(s, 1),
 				r->vers_len);
 			r->dead_off = (uint32_t)cm->pre.len;
 			r->dead_len = sqlite3_column_type(s, 2) == SQLITE_NULL
 					      ? -1
 					      : sqlite3_column_bytes(s, 2);
 			if (r->dead_len > 0)
-				buf_put(&cm->pre, sqlite3_column_blob(s, 2),
+				ts_buf_put(&cm->pre, sqlite3_column_blob(s, 2),
 					(size_t)r->dead_len);
 			cm->nprow++;
 			got++;
@@ -674,7 +674,7 @@ read_versions(struct commit *cm, struct cap_change *ch, uint8_t *vers,
 {
 	struct tsync_node *n = cm->n;
 	sqlite3_stmt *s;
-	const struct tbl *t = store_table_tid(n, (int)ch->tid);
+	const struct tbl *t = ts_store_table_tid(n, (int)ch->tid);
 	const struct pre_row *pr;
 	uint64_t h, o;
 	int rc, col, known;
@@ -688,7 +688,7 @@ read_versions(struct commit *cm, struct cap_change *ch, uint8_t *vers,
 					pr->dead_len, vers)) != 0)
 			return rc;
 	} else if (!known) {
-		if ((s = store_stmt(n, ST_VER_GET)) == NULL)
+		if ((s = ts_store_stmt(n, ST_VER_GET)) == NULL)
 			return TSYNC_EIO;
 		sqlite3_bind_int(s, 1, (int)ch->tid);
 		sqlite3_bind_text(s, 2,
@@ -780,7 +780,7 @@ write_versions(struct commit *cm, struct cap_change *ch, const struct tbl *t,
 		    heads_remove(n, &cr, st->hlc, st->origin) < 0)
 			return TSYNC_EIO;
 	}
-	if ((s = store_stmt(n, ST_VER_PUT)) == NULL)
+	if ((s = ts_store_stmt(n, ST_VER_PUT)) == NULL)
 		return TSYNC_EIO;
 	sqlite3_bind_int(s, 1, (int)ch->tid);
 	sqlite3_bind_text(s, 2, (const char *)n->cap.arena.p + ch->id_off,
@@ -800,7 +800,7 @@ pack_change(struct commit *cm, msgpack_packer *pk, struct cap_change *ch,
 	    uint8_t *vers, unsigned tix)
 {
 	struct tsync_node *n = cm->n;
-	const struct tbl *t = store_table_tid(n, (int)ch->tid);
+	const struct tbl *t = ts_store_table_tid(n, (int)ch->tid);
 	const uint32_t *offs = n->cap.offs + ch->vals_off;
 	size_t ncols = 0;
 	int col;
@@ -823,7 +823,7 @@ pack_change(struct commit *cm, msgpack_packer *pk, struct cap_change *ch,
 		if (!(ch->mask >> col & 1))
 			continue;
 		msgpack_pack_unsigned_int(pk, (unsigned)(col - 2));
-		if (buf_put(&cm->body, n->cap.arena.p + offs[2 * col] - 1,
+		if (ts_buf_put(&cm->body, n->cap.arena.p + offs[2 * col] - 1,
 			    offs[2 * col + 1]) != 0)
 			return TSYNC_ENOMEM;
 		pack_prev(pk, vers, t->ncol, col);
@@ -836,7 +836,7 @@ pack_change(struct commit *cm, msgpack_packer *pk, struct cap_change *ch,
 					continue;
 				msgpack_pack_unsigned_int(pk,
 							  (unsigned)(col - 2));
-				buf_put(&cm->body,
+				ts_buf_put(&cm->body,
 					n->cap.arena.p + offs[2 * col] - 1,
 					offs[2 * col + 1]);
 				msgpack_pack_uint64(pk, st->hlc);
@@ -865,7 +865,7 @@ pack_tables(struct commit *cm, msgpack_packer *pk, uint32_t i, uint32_t j,
 		if (ch == NULL ||
 		    (nused > 0 && (uint32_t)used[nused - 1]->tid == ch->tid))
 			continue;
-		used[nused] = store_table_tid(cm->n, (int)ch->tid);
+		used[nused] = ts_store_table_tid(cm->n, (int)ch->tid);
 		tix[ch->tid % TBL_MAX_TABLES] = nused;
 		nused++;
 	}
@@ -895,7 +895,7 @@ emit_txn(struct commit *cm, uint32_t i, uint32_t j, uint32_t nrows)
 	uint32_t k;
 	int rc;
 
-	rc = log_head(n, n->id, scope, first->scope_len, &h);
+	rc = ts_log_head(n, n->id, scope, first->scope_len, &h);
 	if (rc != 0 && rc != TSYNC_ENOENT)
 		return rc;
 	cm->body.len = 0;
@@ -930,7 +930,7 @@ emit_txn(struct commit *cm, uint32_t i, uint32_t j, uint32_t nrows)
 	keys_sha256(cm->body.p, cm->body.len, hash);
 	if (txn_sign(n->key, hash, sig) != 0)
 		return node_err(n, TSYNC_EAUTH, "cannot sign the txn");
-	rc = log_append(n, &h, n->id, scope, first->scope_len, cm->body.p,
+	rc = ts_log_append(n, &h, n->id, scope, first->scope_len, cm->body.p,
 			cm->body.len, hash, sig, cm->hlc, 1);
 	/* A change to an id two scopes used is kept with the others. */
 	return rc == 0 ? clash_local(n, cm->body.p, cm->body.len) : rc;
@@ -986,7 +986,7 @@ prepare_rows(struct commit *cm)
 	qsort_r(cm->sorted, cm->nsorted, sizeof(*cm->sorted), cmp_row, c);
 	while (i < cm->nsorted) {
 		const struct tbl *t =
-			store_table_tid(cm->n, (int)cm->sorted[i]->tid);
+			ts_store_table_tid(cm->n, (int)cm->sorted[i]->tid);
 
 		for (j = i + 1; j < cm->nsorted &&
 				same_row(c, cm->sorted[i], cm->sorted[j]);
@@ -1100,7 +1100,7 @@ capture_commit(struct tsync_node *n)
 		if ((size_t)n->tbls[i].ncol * 16 > cm.stride)
 			cm.stride = (size_t)n->tbls[i].ncol * 16;
 	cm.vers = malloc((size_t)c->nch * cm.stride);
-	buf_init(&cm.body, &n->ops, 0);
+	ts_buf_init(&cm.body, &n->ops, 0);
 	if (cm.sorted == NULL || cm.vers == NULL) {
 		rc = node_err(n, TSYNC_ENOMEM, "out of memory at commit");
 		goto out;
@@ -1112,8 +1112,8 @@ capture_commit(struct tsync_node *n)
 out:
 	free(cm.sorted);
 	free(cm.vers);
-	buf_free(&cm.body);
-	buf_free(&cm.pre);
+	ts_buf_free(&cm.body);
+	ts_buf_free(&cm.pre);
 	free(cm.prow);
 	return rc;
 }
@@ -1123,7 +1123,7 @@ capture_settle(struct tsync_node *n, int tid, const char *row, int col,
 	       uint64_t hlc, uint64_t origin)
 {
 	struct capture *c = &n->cap;
-	const struct tbl *t = store_table_tid(n, tid);
+	const struct tbl *t = ts_store_table_tid(n, tid);
 	struct cap_change *ch;
 	struct settle *st;
 	sqlite3_stmt *s;

@@ -64,7 +64,7 @@ certs_get(struct tsync_node *n, uint64_t origin)
 		return e;
 	if (e == NULL)
 		return NULL;
-	if ((s = store_stmt(n, ST_CERT_GET)) == NULL)
+	if ((s = ts_store_stmt(n, ST_CERT_GET)) == NULL)
 		return NULL;
 	sqlite3_bind_int64(s, 1, (int64_t)origin);
 	rc = sqlite3_step(s);
@@ -112,7 +112,7 @@ certs_add_pem(struct tsync_node *n, const void *pem, size_t len)
 int
 certs_pem(struct tsync_node *n, uint64_t origin, char **pem, size_t *len)
 {
-	sqlite3_stmt *s = store_stmt(n, ST_CERT_GET);
+	sqlite3_stmt *s = ts_store_stmt(n, ST_CERT_GET);
 	int rc;
 
 	*pem = NULL;

@@ -16,7 +16,7 @@ static sqlite3_stmt *
 colref_stmt(struct tsync_node *n, int which, const struct colref *c,
 	    uint64_t hlc, uint64_t origin)
 {
-	sqlite3_stmt *s = store_stmt(n, which);
+	sqlite3_stmt *s = ts_store_stmt(n, which);
 
 	if (s == NULL)
 		return NULL;
@@ -120,7 +120,7 @@ conflict_id(const char *table, const char *id, size_t idlen, const char *col,
 int
 clash_ensure(struct tsync_node *n)
 {
-	return store_exec(n, "CREATE TABLE IF NOT EXISTS ts_clash(tid INTEGER"
+	return ts_store_exec(n, "CREATE TABLE IF NOT EXISTS ts_clash(tid INTEGER"
 			     " NOT NULL, id TEXT NOT NULL, hlc INTEGER NOT"
 			     " NULL, origin INTEGER NOT NULL, scope TEXT NOT"
 			     " NULL, kind INTEGER NOT NULL, aside INTEGER NOT"
@@ -168,7 +168,7 @@ clash_held(struct tsync_node *n, int tid, const char *id, size_t idlen)
  * rebuild merges it with the same code as a received txn.
  */
 static int
-clash_body(const struct txn *t, uint32_t i, struct buf *b)
+clash_body(const struct txn *t, uint32_t i, struct ts_buf *b)
 {
 	const msgpack_object *a = t->changes[i].via.array.ptr;
 	msgpack_packer pk;
@@ -197,14 +197,14 @@ int
 clash_put(struct tsync_node *n, int tid, const struct txn *t, uint32_t i)
 {
 	struct txn_change c;
-	struct buf b;
+	struct ts_buf b;
 	sqlite3_stmt *s;
 	int rc;
 
 	txn_change_at(t, i, &c);
-	buf_init(&b, &n->ops, 0);
+	ts_buf_init(&b, &n->ops, 0);
 	if ((rc = clash_body(t, i, &b)) != 0) {
-		buf_free(&b);
+		ts_buf_free(&b);
 		return node_err(n, rc, "out of memory");
 	}
 	rc = sqlite3_prepare_v2(n->db,
@@ -213,7 +213,7 @@ clash_put(struct tsync_node *n, int tid, const struct txn *t, uint32_t i)
 				" ?2, ?3, ?4, ?5, ?6, 0, ?7)",
 				-1, &s, NULL);
 	if (rc != SQLITE_OK) {
-		buf_free(&b);
+		ts_buf_free(&b);
 		return node_sqlerr(n, rc, "id clashes");
 	}
 	sqlite3_bind_int(s, 1, tid);
@@ -225,7 +225,7 @@ clash_put(struct tsync_node *n, int tid, const struct txn *t, uint32_t i)
 	sqlite3_bind_blob(s, 7, b.p, (int)b.len, SQLITE_STATIC);
 	rc = sqlite3_step(s);
 	sqlite3_finalize(s);
-	buf_free(&b);
+	ts_buf_free(&b);
 	return rc == SQLITE_DONE ? 0 : node_sqlerr(n, rc, "id clashes");
 }
 
@@ -431,7 +431,7 @@ tsync_node_conflicts(struct tsync_node *n, tsync_conflict_cb cb, void *arg)
 	if (rc != SQLITE_OK)
 		return node_sqlerr(n, rc, "list conflicts");
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		const struct tbl *t = store_table_tid(n, sqlite3_column_int(s, 0));
+		const struct tbl *t = ts_store_table_tid(n, sqlite3_column_int(s, 0));
 		const char *id = (const char *)sqlite3_column_text(s, 1);
 		int col = sqlite3_column_int(s, 2);
 		uint8_t vers[16 * TBL_MAX_COLS];
@@ -509,7 +509,7 @@ find_head(struct tsync_node *n, struct found *f)
 	if (rc != SQLITE_OK)
 		return node_sqlerr(n, rc, "find conflict");
 	while (!f->hit && sqlite3_step(s) == SQLITE_ROW) {
-		const struct tbl *t = store_table_tid(n, sqlite3_column_int(s, 0));
+		const struct tbl *t = ts_store_table_tid(n, sqlite3_column_int(s, 0));
 		const char *id = (const char *)sqlite3_column_text(s, 1);
 		int col = sqlite3_column_int(s, 2);
 		char cid[13];
@@ -550,7 +550,7 @@ tsync_node_resolve(struct tsync_node *n, const char *cid, int how,
 		return node_err(n, TSYNC_ENOENT, "no open conflict %s (see "
 						 "`tiersync conflicts DIR list`)",
 				cid);
-	t = store_table_tid(n, f.tid);
+	t = ts_store_table_tid(n, f.tid);
 	if (f.col == 1)
 		return node_err(n, TSYNC_EINVAL,
 				"%s is an id used by two scopes: row %s/%s "

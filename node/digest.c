@@ -16,7 +16,7 @@
 
 static int
 digest_table(struct tsync_node *n, const struct tbl *t, const char *scope,
-	     EVP_MD_CTX *md, struct buf *row)
+	     EVP_MD_CTX *md, struct ts_buf *row)
 {
 	char sql[4096];
 	size_t len;
@@ -61,7 +61,7 @@ tsync_node_digest(struct tsync_node *n, const char *scope, char hex[65])
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
 	uint8_t h[32];
 	unsigned hl = sizeof(h);
-	struct buf row;
+	struct ts_buf row;
 	int i, rc = 0;
 
 	/* A path no row can carry would give the empty digest: refuse it. */
@@ -77,15 +77,15 @@ tsync_node_digest(struct tsync_node *n, const char *scope, char hex[65])
 		EVP_MD_CTX_free(md);
 		return node_err(n, TSYNC_ENOMEM, "out of memory");
 	}
-	buf_init(&row, &n->ops, 0);
-	/* Tables are loaded in name order (store_load_tables).  Receipts
+	ts_buf_init(&row, &n->ops, 0);
+	/* Tables are loaded in name order (ts_store_load_tables).  Receipts
 	 * and evidence are each witness's own attestations, checked by
 	 * verify, not records: two replicas of the same records agree. */
 	for (i = 0; i < n->ntbl && rc == 0; i++)
 		if (strcmp(n->tbls[i].name, "receipts") != 0 &&
 		    strcmp(n->tbls[i].name, "evidence") != 0)
 			rc = digest_table(n, &n->tbls[i], scope, md, &row);
-	buf_free(&row);
+	ts_buf_free(&row);
 	if (rc == 0) {
 		EVP_DigestFinal_ex(md, h, &hl);
 		hex_encode(h, sizeof(h), hex);

@@ -444,7 +444,7 @@ heads_check(struct tsync_node *n)
 	if (rc != 0)
 		return rc;
 	for (i = 0; i < h.n; i++) {
-		rc = log_head(n, n->id, h.v[i].scope, strlen(h.v[i].scope),
+		rc = ts_log_head(n, n->id, h.v[i].scope, strlen(h.v[i].scope),
 			      &sh);
 		if (rc != 0 && rc != TSYNC_ENOENT)
 			break;

@@ -11,10 +11,10 @@
 #include "txn.h"
 
 int
-log_head(struct tsync_node *n, uint64_t origin, const char *scope,
+ts_log_head(struct tsync_node *n, uint64_t origin, const char *scope,
 	 size_t scope_len, struct stream_head *h)
 {
-	sqlite3_stmt *s = store_stmt(n, ST_STREAM_GET);
+	sqlite3_stmt *s = ts_store_stmt(n, ST_STREAM_GET);
 	int rc;
 
 	memset(h, 0, sizeof(*h));
@@ -45,7 +45,7 @@ static int
 stream_create(struct tsync_node *n, struct stream_head *h, uint64_t origin,
 	      const char *scope, size_t scope_len)
 {
-	sqlite3_stmt *s = store_stmt(n, ST_STREAM_NEW);
+	sqlite3_stmt *s = ts_store_stmt(n, ST_STREAM_NEW);
 	int rc;
 
 	if (s == NULL)
@@ -63,9 +63,9 @@ stream_create(struct tsync_node *n, struct stream_head *h, uint64_t origin,
 }
 
 int
-log_store_head(struct tsync_node *n, const struct stream_head *h)
+ts_log_store_head(struct tsync_node *n, const struct stream_head *h)
 {
-	sqlite3_stmt *s = store_stmt(n, ST_STREAM_SET);
+	sqlite3_stmt *s = ts_store_stmt(n, ST_STREAM_SET);
 	int rc;
 
 	if (s == NULL)
@@ -80,7 +80,7 @@ log_store_head(struct tsync_node *n, const struct stream_head *h)
 }
 
 int
-log_append(struct tsync_node *n, struct stream_head *h, uint64_t origin,
+ts_log_append(struct tsync_node *n, struct stream_head *h, uint64_t origin,
 	   const char *scope, size_t scope_len, const uint8_t *body,
 	   size_t len, const uint8_t hash[KEYS_HASH_LEN],
 	   const uint8_t sig[KEYS_SIG_LEN], uint64_t hlc, int store_head)
@@ -93,7 +93,7 @@ log_append(struct tsync_node *n, struct stream_head *h, uint64_t origin,
 		return rc;
 	if (h->seq + 1 >= (1ULL << 40))
 		return node_err(n, TSYNC_EINVAL, "stream is full (2^40 txns)");
-	if ((s = store_stmt(n, ST_LOG_PUT)) == NULL)
+	if ((s = ts_store_stmt(n, ST_LOG_PUT)) == NULL)
 		return TSYNC_EIO;
 	sqlite3_bind_int64(s, 1, LOG_ROWID(h->sid, h->seq + 1));
 	sqlite3_bind_int64(s, 2, (int64_t)hlc);
@@ -107,7 +107,7 @@ log_append(struct tsync_node *n, struct stream_head *h, uint64_t origin,
 	h->seq++;
 	memcpy(h->hash, hash, KEYS_HASH_LEN);
 	h->hlc = hlc;
-	return store_head ? log_store_head(n, h) : 0;
+	return store_head ? ts_log_store_head(n, h) : 0;
 }
 
 int
@@ -183,7 +183,7 @@ tsync_node_counts(struct tsync_node *n, struct tsync_counts *out)
 }
 
 static void
-summarise(struct tsync_node *n, const struct txn *t, struct buf *out)
+summarise(struct tsync_node *n, const struct txn *t, struct ts_buf *out)
 {
 	static const char *const kinds[] = {"update", "insert", "delete"};
 	struct txn_change c;
@@ -210,9 +210,9 @@ summarise(struct tsync_node *n, const struct txn *t, struct buf *out)
 						sizeof(line) - len, "}");
 		if (len >= sizeof(line))
 			len = sizeof(line) - 1;
-		buf_put(out, line, len);
+		ts_buf_put(out, line, len);
 	}
-	buf_put(out, "", 1);
+	ts_buf_put(out, "", 1);
 }
 
 int
@@ -220,7 +220,7 @@ tsync_node_log(struct tsync_node *n, unsigned limit, tsync_txn_cb cb,
 	       void *arg)
 {
 	struct tsync_txn_info ti;
-	struct buf sum;
+	struct ts_buf sum;
 	sqlite3_stmt *s;
 	char err[128];
 	int rc;
@@ -234,7 +234,7 @@ tsync_node_log(struct tsync_node *n, unsigned limit, tsync_txn_cb cb,
 	if (rc != SQLITE_OK)
 		return node_sqlerr(n, rc, "read log");
 	sqlite3_bind_int64(s, 1, limit == 0 ? -1 : (int64_t)limit);
-	buf_init(&sum, &n->ops, 0);
+	ts_buf_init(&sum, &n->ops, 0);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		struct txn t;
 
@@ -248,7 +248,7 @@ tsync_node_log(struct tsync_node *n, unsigned limit, tsync_txn_cb cb,
 			       sizeof(err)) == 0)
 			summarise(n, &t, &sum);
 		else
-			buf_put(&sum, err, strlen(err) + 1);
+			ts_buf_put(&sum, err, strlen(err) + 1);
 		txn_done(&t);
 		ti.summary = (const char *)sum.p;
 		if (cb(arg, &ti) != 0) {
@@ -256,13 +256,13 @@ tsync_node_log(struct tsync_node *n, unsigned limit, tsync_txn_cb cb,
 			break;
 		}
 	}
-	buf_free(&sum);
+	ts_buf_free(&sum);
 	sqlite3_finalize(s);
 	return rc == SQLITE_DONE ? 0 : node_sqlerr(n, rc, "read log");
 }
 
 int
-log_streams(struct tsync_node *n, struct stream_row **out, size_t *count)
+ts_log_streams(struct tsync_node *n, struct stream_row **out, size_t *count)
 {
 	sqlite3_stmt *s;
 	struct stream_row *v = NULL, *nv;
@@ -306,8 +306,8 @@ log_streams(struct tsync_node *n, struct stream_row **out, size_t *count)
 }
 
 int
-log_read(struct tsync_node *n, int64_t sid, uint64_t from, uint64_t to,
-	 size_t max_bytes, int may_exceed, log_txn_cb cb, void *arg)
+ts_log_read(struct tsync_node *n, int64_t sid, uint64_t from, uint64_t to,
+	 size_t max_bytes, int may_exceed, ts_log_txn_cb cb, void *arg)
 {
 	sqlite3_stmt *s = n->st_read;
 	size_t bytes = 0;

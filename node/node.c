@@ -131,7 +131,7 @@ node_new(const char *dir, const struct tsync_ops *ops)
 }
 
 static int
-store_cert(struct tsync_node *n, X509 *c)
+ts_store_cert(struct tsync_node *n, X509 *c)
 {
 	struct cert_info ci;
 	sqlite3_stmt *s;
@@ -190,28 +190,28 @@ write_conf(struct tsync_node *n, const struct tsync_init_opts *o)
 static int
 init_db(struct tsync_node *n, const char *dbpath)
 {
-	struct store_txn tx;
+	struct ts_store_txn tx;
 	char idhex[17], ver[16];
 	int rc;
 
-	if ((rc = store_open(n, dbpath, 1)) != 0)
+	if ((rc = ts_store_open(n, dbpath, 1)) != 0)
 		return rc;
 	id_format(n->id, idhex);
 	ts_fmt(ver, sizeof(ver), "%d", SCHEMA_VERSION);
-	if ((rc = store_txn_begin(n, &tx, NULL)) != 0)
+	if ((rc = ts_store_txn_begin(n, &tx, NULL)) != 0)
 		return rc;
-	if ((rc = store_meta_set(n, "node_id", idhex)) != 0 ||
-	    (rc = store_meta_set(n, "scope", n->scope)) != 0 ||
-	    (rc = store_meta_set(n, "role", n->role)) != 0 ||
-	    (rc = store_meta_set(n, "district", n->district)) != 0 ||
-	    (rc = store_meta_set(n, "schema_version", ver)) != 0 ||
-	    (rc = store_meta_set(n, "later_kept", "1")) != 0 ||
-	    (rc = store_cert(n, n->cert)) != 0 ||
+	if ((rc = ts_store_meta_set(n, "node_id", idhex)) != 0 ||
+	    (rc = ts_store_meta_set(n, "scope", n->scope)) != 0 ||
+	    (rc = ts_store_meta_set(n, "role", n->role)) != 0 ||
+	    (rc = ts_store_meta_set(n, "district", n->district)) != 0 ||
+	    (rc = ts_store_meta_set(n, "schema_version", ver)) != 0 ||
+	    (rc = ts_store_meta_set(n, "later_kept", "1")) != 0 ||
+	    (rc = ts_store_cert(n, n->cert)) != 0 ||
 	    (rc = domain_declare(n)) != 0) {
-		store_txn_rollback(n, &tx);
+		ts_store_txn_rollback(n, &tx);
 		return rc;
 	}
-	return store_txn_commit(n, &tx);
+	return ts_store_txn_commit(n, &tx);
 }
 
 int
@@ -242,7 +242,7 @@ tsync_node_init(const char *dir, const struct tsync_init_opts *o, char *err,
 	if ((rc = load_identity(n)) != 0)
 		goto out;
 	if ((rc = init_db(n, dbpath)) != 0 || (rc = write_conf(n, o)) != 0) {
-		store_close(n);
+		ts_store_close(n);
 		unlink(dbpath);
 		ts_fmt(side, sizeof(side), "%s-wal", dbpath);
 		unlink(side);
@@ -302,12 +302,12 @@ migrate(struct tsync_node *n)
 {
 	char v[32], want[16], bak[PATH_MAX], *q;
 	int old_ncol[TBL_MAX_TABLES + 1] = {0};
-	struct store_txn t;
+	struct ts_store_txn t;
 	uint64_t merged = 0;
 	long have;
 	int i, rc, scan_all;
 
-	if (store_meta_get(n, "schema_version", v, sizeof(v)) != 0)
+	if (ts_store_meta_get(n, "schema_version", v, sizeof(v)) != 0)
 		v[0] = '\0';
 	have = strtol(v, NULL, 10);
 	if (have == SCHEMA_VERSION)
@@ -326,7 +326,7 @@ migrate(struct tsync_node *n)
 				strerror(errno));
 	if ((q = sqlite3_mprintf("VACUUM INTO %Q", bak)) == NULL)
 		return node_err(n, TSYNC_ENOMEM, "out of memory");
-	rc = store_exec(n, q);
+	rc = ts_store_exec(n, q);
 	sqlite3_free(q);
 	if (rc != 0) {
 		char why[256];
@@ -338,23 +338,23 @@ migrate(struct tsync_node *n)
 				"and open the node again", bak, have, why);
 	}
 	ts_fmt(want, sizeof(want), "%d", SCHEMA_VERSION);
-	scan_all = store_meta_get(n, "later_kept", v, sizeof(v)) != 0 ||
+	scan_all = ts_store_meta_get(n, "later_kept", v, sizeof(v)) != 0 ||
 		   strcmp(v, "1") != 0;
-	if ((rc = store_txn_begin(n, &t, "migrate")) != 0)
+	if ((rc = ts_store_txn_begin(n, &t, "migrate")) != 0)
 		return rc;
-	if ((rc = store_load_tables(n)) == 0)
+	if ((rc = ts_store_load_tables(n)) == 0)
 		for (i = 0; i < n->ntbl; i++)
 			old_ncol[n->tbls[i].tid] = n->tbls[i].ncol;
 	if (rc == 0 && (rc = domain_declare(n)) == 0 &&
-	    (rc = store_load_tables(n)) == 0 && (rc = over_scan(n)) == 0 &&
+	    (rc = ts_store_load_tables(n)) == 0 && (rc = over_scan(n)) == 0 &&
 	    (rc = apply_later(n, old_ncol, scan_all, &merged)) == 0 &&
-	    (rc = store_meta_set(n, "later_kept", "1")) == 0)
-		rc = store_meta_set(n, "schema_version", want);
+	    (rc = ts_store_meta_set(n, "later_kept", "1")) == 0)
+		rc = ts_store_meta_set(n, "schema_version", want);
 	if (rc != 0) {
-		store_txn_rollback(n, &t);
+		ts_store_txn_rollback(n, &t);
 		return rc;
 	}
-	return store_txn_commit(n, &t);
+	return ts_store_txn_commit(n, &t);
 }
 
 int
@@ -375,9 +375,9 @@ tsync_node_open(const char *dir, const struct tsync_ops *ops,
 				"`tiersync init %s` first",
 				dir, dir);
 	if ((rc = load_identity(n)) != 0 ||
-	    (rc = store_open(n, dbpath, 0)) != 0)
+	    (rc = ts_store_open(n, dbpath, 0)) != 0)
 		return rc;
-	if ((rc = store_meta_get(n, "node_id", have, sizeof(have))) != 0)
+	if ((rc = ts_store_meta_get(n, "node_id", have, sizeof(have))) != 0)
 		return node_err(n, TSYNC_ECORRUPT,
 				"%s is not a tiersync replica", dbpath);
 	id_format(n->id, idhex);
@@ -407,7 +407,7 @@ tsync_node_open(const char *dir, const struct tsync_ops *ops,
 	}
 	/* The rules' SQL functions first: a migration merges rows. */
 	if ((rc = domain_install(n)) != 0 || (rc = migrate(n)) != 0 ||
-	    (rc = store_load_tables(n)) != 0 || (rc = load_clock(n)) != 0)
+	    (rc = ts_store_load_tables(n)) != 0 || (rc = load_clock(n)) != 0)
 		return rc;
 	return capture_install(n);
 }
@@ -421,7 +421,7 @@ tsync_node_close(struct tsync_node *n)
 		tsync_node_rollback(n);
 	certs_free(n);
 	heads_close(n);
-	store_close(n);
+	ts_store_close(n);
 	capture_free(n);
 	EVP_PKEY_free(n->key);
 	X509_free(n->cert);
@@ -433,13 +433,13 @@ tsync_node_close(struct tsync_node *n)
 int
 tsync_node_begin(struct tsync_node *n)
 {
-	struct store_txn tx;
+	struct ts_store_txn tx;
 	int rc;
 
 	if (n->cap.active)
 		return node_err(n, TSYNC_EINVAL, "a transaction is open");
 	capture_reset(n);
-	if ((rc = store_txn_begin(n, &tx, NULL)) != 0)
+	if ((rc = ts_store_txn_begin(n, &tx, NULL)) != 0)
 		return rc;
 	n->cap.active = 1;
 	return 0;
@@ -449,16 +449,16 @@ tsync_node_begin(struct tsync_node *n)
 void
 tsync_node_rollback(struct tsync_node *n)
 {
-	struct store_txn tx = {NULL, 1};
+	struct ts_store_txn tx = {NULL, 1};
 
 	capture_reset(n);
-	store_txn_rollback(n, &tx);
+	ts_store_txn_rollback(n, &tx);
 }
 
 int
 tsync_node_commit(struct tsync_node *n)
 {
-	struct store_txn tx = {NULL, 1};
+	struct ts_store_txn tx = {NULL, 1};
 	uint64_t saved = n->hlc.last;
 	int rc, wrote = n->cap.nch > 0;
 
@@ -467,7 +467,7 @@ tsync_node_commit(struct tsync_node *n)
 	n->cap.active = 0; /* engine statements from here on */
 	rc = capture_commit(n);
 	if (rc == 0)
-		rc = store_txn_commit(n, &tx); /* rolls back if it fails */
+		rc = ts_store_txn_commit(n, &tx); /* rolls back if it fails */
 	if (rc != 0) {
 		n->hlc.last = saved;
 		tsync_node_rollback(n); /* keeps the failure's message */

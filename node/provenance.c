@@ -57,7 +57,7 @@ int
 tsync_node_provenance(struct tsync_node *n, const char *table,
 		      const char *id, tsync_prov_cb cb, void *arg)
 {
-	struct tbl *t = store_table(n, table, strlen(table));
+	struct tbl *t = ts_store_table(n, table, strlen(table));
 	char rowscope[SCOPE_MAX + 1], oscope[SCOPE_MAX + 1], role[16];
 	struct tsync_provenance p;
 	sqlite3_stmt *s;

@@ -58,7 +58,7 @@ int evidence_vv(struct tsync_node *n, uint64_t origin, const char *scope,
 		uint64_t peer, uint64_t now_ms);
 
 /*
- * The streams as log_streams() lists them (ORDER BY sid, seq > 0), with
+ * The streams as ts_log_streams() lists them (ORDER BY sid, seq > 0), with
  * each head's hash in a parallel malloc'd array, read in one statement so
  * that a seq and its hash always agree.  free() both.
  */

@@ -84,7 +84,7 @@ positions_free(TSYNC_POSITIONS *sk)
 /* Stores one entry's positions; the row with scope '' marks an entry
  * that carries positions at all. */
 static int
-store_positions(struct tsync_node *n, sqlite3_stmt *s, uint64_t serial,
+ts_store_positions(struct tsync_node *n, sqlite3_stmt *s, uint64_t serial,
 		TSYNC_POSITIONS *sk)
 {
 	int i, rc = SQLITE_OK;
@@ -199,21 +199,21 @@ rejudge(struct tsync_node *n, const char *num)
 }
 
 static int
-store_entries(struct tsync_node *n, X509_CRL *c, const void *pem, size_t len,
+ts_store_entries(struct tsync_node *n, X509_CRL *c, const void *pem, size_t len,
 	      uint64_t number)
 {
 	STACK_OF(X509_REVOKED) *rev = X509_CRL_get_REVOKED(c);
 	sqlite3_stmt *s = NULL, *ps = NULL;
-	struct store_txn tx;
+	struct ts_store_txn tx;
 	char num[32];
 	int i, rc, perr = 0;
 
 	ts_fmt(num, sizeof(num), "%llu", (unsigned long long)number);
-	if ((rc = store_txn_begin(n, &tx, "crl")) != 0)
+	if ((rc = ts_store_txn_begin(n, &tx, "crl")) != 0)
 		return rc;
-	if ((rc = store_exec(n, POS_TABLE "DELETE FROM ts_revoked;"
+	if ((rc = ts_store_exec(n, POS_TABLE "DELETE FROM ts_revoked;"
 				" DELETE FROM ts_revoked_pos")) != 0) {
-		store_txn_rollback(n, &tx);
+		ts_store_txn_rollback(n, &tx);
 		return rc;
 	}
 	rc = sqlite3_prepare_v2(n->db,
@@ -248,7 +248,7 @@ store_entries(struct tsync_node *n, X509_CRL *c, const void *pem, size_t len,
 					"positions do not decode");
 			rc = SQLITE_ERROR;
 		} else if (rc == SQLITE_OK && pos != NULL &&
-			   (perr = store_positions(n, ps, serial, pos)) != 0) {
+			   (perr = ts_store_positions(n, ps, serial, pos)) != 0) {
 			rc = SQLITE_ERROR;
 		}
 		positions_free(pos);
@@ -256,7 +256,7 @@ store_entries(struct tsync_node *n, X509_CRL *c, const void *pem, size_t len,
 	sqlite3_finalize(s);
 	sqlite3_finalize(ps);
 	if (perr != 0) {
-		store_txn_rollback(n, &tx);
+		ts_store_txn_rollback(n, &tx);
 		return perr;
 	}
 	if (rc == SQLITE_OK) {
@@ -277,16 +277,16 @@ store_entries(struct tsync_node *n, X509_CRL *c, const void *pem, size_t len,
 	}
 	if (rc != SQLITE_OK) {
 		rc = node_sqlerr(n, sqlite3_errcode(n->db), "install CRL");
-		store_txn_rollback(n, &tx);
+		ts_store_txn_rollback(n, &tx);
 		return rc;
 	}
 	certs_free(n); /* cached entries carry revocation times */
 	if ((rc = rejudge(n, num)) != 0) {
-		store_txn_rollback(n, &tx);
+		ts_store_txn_rollback(n, &tx);
 		certs_free(n);
 		return rc;
 	}
-	return store_txn_commit(n, &tx);
+	return ts_store_txn_commit(n, &tx);
 }
 
 int
@@ -308,13 +308,13 @@ crl_install(struct tsync_node *n, const void *pem, size_t len,
 						"the district CA");
 	}
 	num = crl_number(c);
-	if (store_meta_get(n, "crl_number", have, sizeof(have)) == 0)
+	if (ts_store_meta_get(n, "crl_number", have, sizeof(have)) == 0)
 		held = strtoull(have, NULL, 10);
 	if (number != NULL)
 		*number = num;
 	rc = 0;
 	if (num > held) {
-		rc = store_entries(n, c, pem, len, num);
+		rc = ts_store_entries(n, c, pem, len, num);
 		*installed = rc == 0;
 	}
 	X509_CRL_free(c);
@@ -414,7 +414,7 @@ crl_beyond(struct tsync_node *n, uint64_t origin, const char *scope,
 	memset(out, 0, sizeof(out[0]));
 	if (ce == NULL || ce->revoked_at < 0)
 		return 0;
-	if (store_meta_get(n, "crl_number", num, sizeof(num)) == 0)
+	if (ts_store_meta_get(n, "crl_number", num, sizeof(num)) == 0)
 		out->list = strtoull(num, NULL, 10);
 	out->by_seq = crl_position(n, ce->info.serial, scope, strlen(scope),
 				   &out->last);
@@ -615,7 +615,7 @@ open_district(const char *node_dir, X509 *ca, struct tsync_node **out,
 		       node_dir);
 		return TSYNC_EINVAL;
 	}
-	if (store_meta_get(*out, "crl_number", have, sizeof(have)) == 0)
+	if (ts_store_meta_get(*out, "crl_number", have, sizeof(have)) == 0)
 		*held = strtoull(have, NULL, 10);
 	return 0;
 }

@@ -39,7 +39,7 @@ copyable(struct tsync_node *n, const char *name, size_t len)
 	for (i = 0; i < NCOPY; i++)
 		if (strlen(COPY[i]) == len && memcmp(COPY[i], name, len) == 0)
 			return 1;
-	return store_table(n, name, len) != NULL;
+	return ts_store_table(n, name, len) != NULL;
 }
 
 /* Column names of table `name` through db, packed as an array (or -1). */
@@ -78,7 +78,7 @@ struct snap_reader {
 	size_t ntables, cur;
 	sqlite3_stmt *rows;    /* SELECT * of names[cur] */
 	int pending;           /* rows holds a row not sent yet */
-	struct buf scratch;
+	struct ts_buf scratch;
 };
 
 void
@@ -97,7 +97,7 @@ snap_reader_free(struct snap_reader *r)
 	free(r->names);
 	free(r->ncols);
 	free(r->vv);
-	buf_free(&r->scratch);
+	ts_buf_free(&r->scratch);
 	free(r);
 }
 
@@ -160,7 +160,7 @@ snap_reader_open(struct tsync_node *n, struct snap_reader **out)
 	if (r == NULL)
 		return node_err(n, TSYNC_ENOMEM, "out of memory");
 	r->n = n;
-	buf_init(&r->scratch, NULL, 0);
+	ts_buf_init(&r->scratch, NULL, 0);
 	r->names = calloc(max, sizeof(*r->names));
 	r->ncols = calloc(max, sizeof(*r->ncols));
 	ts_fmt(path, sizeof(path), "%s/replica.db", n->dir);
@@ -318,7 +318,7 @@ struct wtable {
 
 struct snap_writer {
 	struct tsync_node *n;
-	struct store_txn tx;
+	struct ts_store_txn tx;
 	int open;               /* tx is open */
 	struct wtable *t;
 	size_t nt;
@@ -328,7 +328,7 @@ struct snap_writer {
 int
 snap_state(struct tsync_node *n, char *out, size_t len)
 {
-	return store_meta_get(n, "snapshot", out, len);
+	return ts_store_meta_get(n, "snapshot", out, len);
 }
 
 int
@@ -358,12 +358,12 @@ table_exists(struct tsync_node *n, const char *name)
 int
 snap_discard(struct tsync_node *n)
 {
-	struct store_txn tx;
+	struct ts_store_txn tx;
 	char sql[300], own[32];
 	size_t i;
 	int rc, applying = n->cap.applying;
 
-	if ((rc = store_txn_begin(n, &tx, NULL)) != 0)
+	if ((rc = ts_store_txn_begin(n, &tx, NULL)) != 0)
 		return rc;
 	n->cap.applying = 1;
 	ts_fmt(own, sizeof(own), "%lld", (long long)n->id);
@@ -376,15 +376,15 @@ snap_discard(struct tsync_node *n)
 		/* A fresh replica's own certificate was there before. */
 		ts_fmt(sql, sizeof(sql), "DELETE FROM \"%s\"%s%s", name,
 		       i == 0 ? " WHERE node_id <> " : "", i == 0 ? own : "");
-		rc = store_exec(n, sql);
+		rc = ts_store_exec(n, sql);
 	}
 	if (rc == 0)
-		rc = store_exec(n, "DELETE FROM ts_meta WHERE key ="
+		rc = ts_store_exec(n, "DELETE FROM ts_meta WHERE key ="
 				   " 'snapshot'");
 	n->cap.applying = applying;
 	if (rc == 0)
-		return store_txn_commit(n, &tx);
-	store_txn_rollback(n, &tx);
+		return ts_store_txn_commit(n, &tx);
+	ts_store_txn_rollback(n, &tx);
 	return rc;
 }
 
@@ -520,7 +520,7 @@ snap_writer_begin(struct tsync_node *n, const msgpack_object *tables,
 
 	*out = NULL;
 	why[0] = '\0';
-	if (store_meta_get(n, "snapshot", st, sizeof(st)) == 0 ||
+	if (ts_store_meta_get(n, "snapshot", st, sizeof(st)) == 0 ||
 	    !snap_empty(n)) {
 		ts_fmt(why, whylen, "this replica is no longer empty");
 		return TSYNC_EEXIST;
@@ -536,17 +536,17 @@ snap_writer_begin(struct tsync_node *n, const msgpack_object *tables,
 	for (i = 0, rc = 0; rc == 0 && i < ntables; i++)
 		rc = writer_table(w, &tables[i], why, whylen);
 	/* Hold the write lock from here: another process's write waits. */
-	if (rc == 0 && (rc = store_exec(n, "PRAGMA synchronous=NORMAL")) == 0 &&
-	    (rc = store_txn_begin(n, &w->tx, NULL)) == 0) {
+	if (rc == 0 && (rc = ts_store_exec(n, "PRAGMA synchronous=NORMAL")) == 0 &&
+	    (rc = ts_store_txn_begin(n, &w->tx, NULL)) == 0) {
 		w->open = 1;
-		rc = store_meta_set(n, "snapshot", "receiving");
+		rc = ts_store_meta_set(n, "snapshot", "receiving");
 	}
 	if (rc != 0) {
 		if (why[0] == '\0')
 			ts_fmt(why, whylen, "%s", tsync_node_errmsg(n));
 		if (w->open)
-			store_txn_rollback(n, &w->tx);
-		store_exec(n, "PRAGMA synchronous=FULL");
+			ts_store_txn_rollback(n, &w->tx);
+		ts_store_exec(n, "PRAGMA synchronous=FULL");
 		writer_free(w);
 		return rc;
 	}
@@ -598,8 +598,8 @@ snap_writer_rows(struct snap_writer *w, const char *table, uint32_t tlen,
 	sqlite3_reset(t->ins);
 	if (rc == 0 && w->since_commit >= SNAP_COMMIT_BYTES) {
 		w->open = 0;
-		if ((rc = store_txn_commit(n, &w->tx)) == 0 &&
-		    (rc = store_txn_begin(n, &w->tx, NULL)) == 0)
+		if ((rc = ts_store_txn_commit(n, &w->tx)) == 0 &&
+		    (rc = ts_store_txn_begin(n, &w->tx, NULL)) == 0)
 			w->open = 1;
 		w->since_commit = 0;
 	}
@@ -615,10 +615,10 @@ snap_writer_abort(struct snap_writer *w)
 		return;
 	n = w->n;
 	if (w->open)
-		store_txn_rollback(n, &w->tx);
+		ts_store_txn_rollback(n, &w->tx);
 	writer_free(w);
 	snap_discard(n);
-	store_exec(n, "PRAGMA synchronous=FULL");
+	ts_store_exec(n, "PRAGMA synchronous=FULL");
 }
 
 struct faults {
@@ -648,7 +648,7 @@ heads_are_vv(struct tsync_node *n, const msgpack_object *vv, uint32_t nvv,
 	struct stream_row *mine;
 	size_t cnt, i;
 	uint32_t j;
-	int rc = log_streams(n, &mine, &cnt);
+	int rc = ts_log_streams(n, &mine, &cnt);
 
 	if (rc != 0)
 		return rc;
@@ -732,20 +732,20 @@ snap_writer_end(struct snap_writer *w, const msgpack_object *vv,
 
 	why[0] = '\0';
 	*txns = 0;
-	rc = store_meta_set(n, "snapshot", "unverified");
+	rc = ts_store_meta_set(n, "snapshot", "unverified");
 	w->open = 0;
 	if (rc == 0)
-		rc = store_txn_commit(n, &w->tx);
+		rc = ts_store_txn_commit(n, &w->tx);
 	else
-		store_txn_rollback(n, &w->tx);
+		ts_store_txn_rollback(n, &w->tx);
 	writer_free(w);
 	/* The fold's scratch tables get room (bounded: they spill to a
 	 * temporary file beyond it), and back to the default after. */
 	if (rc == 0) {
 		lock = write_lock(n);
-		store_exec(n, "PRAGMA temp.cache_size=" SNAP_CHECK_CACHE);
+		ts_store_exec(n, "PRAGMA temp.cache_size=" SNAP_CHECK_CACHE);
 		rc = verify_run(n, VERIFY_HEAD_SIGS, on_fault, &f);
-		store_exec(n, "PRAGMA temp.cache_size=-2000");
+		ts_store_exec(n, "PRAGMA temp.cache_size=-2000");
 	}
 	if (rc == 0)
 		rc = heads_are_vv(n, vv, nvv, txns, &f);
@@ -755,21 +755,21 @@ snap_writer_end(struct snap_writer *w, const msgpack_object *vv,
 			snprintf(why + f.used, whylen - f.used,
 				 " (and %u more)", f.count - 3);
 		snap_discard(n);
-		store_exec(n, "PRAGMA synchronous=FULL");
+		ts_store_exec(n, "PRAGMA synchronous=FULL");
 		return TSYNC_EVERIFY;
 	}
 	if (rc != 0) {
 		ts_fmt(why, whylen, "%s", tsync_node_errmsg(n));
 		snap_discard(n);
-		store_exec(n, "PRAGMA synchronous=FULL");
+		ts_store_exec(n, "PRAGMA synchronous=FULL");
 		return rc;
 	}
-	store_exec(n, "PRAGMA synchronous=FULL");
+	ts_store_exec(n, "PRAGMA synchronous=FULL");
 	tsync_hlc_format(hlc_make(ts_now_ms(&n->ops), 0), at, sizeof(at));
 	ts_fmt(mark, sizeof(mark), "verified: %llu txns by snapshot from %s "
 				   "at %s", (unsigned long long)*txns, from, at);
 	observe_clock(n);
-	return store_meta_set(n, "snapshot", mark);
+	return ts_store_meta_set(n, "snapshot", mark);
 }
 
 int

@@ -137,7 +137,7 @@ node_sqlerr(struct tsync_node *n, int rc, const char *what)
 }
 
 int
-store_exec(struct tsync_node *n, const char *sql)
+ts_store_exec(struct tsync_node *n, const char *sql)
 {
 	char *msg = NULL;
 	int rc = sqlite3_exec(n->db, sql, NULL, NULL, &msg);
@@ -151,45 +151,45 @@ store_exec(struct tsync_node *n, const char *sql)
 
 /*
  * Transactions.  Every engine write that spans statements runs between
- * store_txn_begin and store_txn_commit, and every error path in between
- * ends in store_txn_rollback.  A failed commit rolls back by itself.  So no
+ * ts_store_txn_begin and ts_store_txn_commit, and every error path in between
+ * ends in ts_store_txn_rollback.  A failed commit rolls back by itself.  So no
  * failure (a full disk, a busy replica) leaves a transaction or savepoint
  * open on the handle: SQLite's own automatic rollbacks, and the state it
  * leaves when the COMMIT of a RELEASE fails, are all cleaned up here.
  * The rollbacks never touch the node's error message.
  */
 int
-store_txn_begin(struct tsync_node *n, struct store_txn *t, const char *name)
+ts_store_txn_begin(struct tsync_node *n, struct ts_store_txn *t, const char *name)
 {
 	char sql[64];
 
 	t->name = name;
 	t->outer = name == NULL || sqlite3_get_autocommit(n->db);
 	if (t->outer)
-		return store_exec(n, "BEGIN IMMEDIATE");
+		return ts_store_exec(n, "BEGIN IMMEDIATE");
 	ts_fmt(sql, sizeof(sql), "SAVEPOINT %s", name);
-	return store_exec(n, sql);
+	return ts_store_exec(n, sql);
 }
 
 int
-store_txn_commit(struct tsync_node *n, struct store_txn *t)
+ts_store_txn_commit(struct tsync_node *n, struct ts_store_txn *t)
 {
 	char sql[64];
 	int rc;
 
 	if (t->outer) {
-		rc = store_exec(n, "COMMIT");
+		rc = ts_store_exec(n, "COMMIT");
 	} else {
 		ts_fmt(sql, sizeof(sql), "RELEASE %s", t->name);
-		rc = store_exec(n, sql);
+		rc = ts_store_exec(n, sql);
 	}
 	if (rc != 0)
-		store_txn_rollback(n, t);
+		ts_store_txn_rollback(n, t);
 	return rc;
 }
 
 void
-store_txn_rollback(struct tsync_node *n, struct store_txn *t)
+ts_store_txn_rollback(struct tsync_node *n, struct ts_store_txn *t)
 {
 	char sql[64];
 
@@ -208,7 +208,7 @@ store_txn_rollback(struct tsync_node *n, struct store_txn *t)
 }
 
 int
-store_open(struct tsync_node *n, const char *path, int create)
+ts_store_open(struct tsync_node *n, const char *path, int create)
 {
 	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
 	int rc;
@@ -223,18 +223,18 @@ store_open(struct tsync_node *n, const char *path, int create)
 				      : sqlite3_errstr(rc));
 	sqlite3_extended_result_codes(n->db, 1);
 	sqlite3_busy_timeout(n->db, 5000);
-	if ((rc = store_exec(n, "PRAGMA journal_mode=WAL;"
+	if ((rc = ts_store_exec(n, "PRAGMA journal_mode=WAL;"
 				"PRAGMA synchronous=FULL;"
 				"PRAGMA foreign_keys=OFF;"
 				"PRAGMA cache_size=-16384;")) != 0)
 		return rc;
-	if ((rc = store_exec(n, engine_schema)) != 0)
+	if ((rc = ts_store_exec(n, engine_schema)) != 0)
 		return rc;
 	return 0;
 }
 
 sqlite3_stmt *
-store_stmt(struct tsync_node *n, int which)
+ts_store_stmt(struct tsync_node *n, int which)
 {
 	if (n->st[which] == NULL &&
 	    sqlite3_prepare_v3(n->db, stmt_sql[which], -1,
@@ -249,7 +249,7 @@ store_stmt(struct tsync_node *n, int which)
 }
 
 int
-store_meta_get(struct tsync_node *n, const char *key, char *out, size_t len)
+ts_store_meta_get(struct tsync_node *n, const char *key, char *out, size_t len)
 {
 	sqlite3_stmt *s;
 	int rc;
@@ -276,9 +276,9 @@ store_meta_get(struct tsync_node *n, const char *key, char *out, size_t len)
 }
 
 int
-store_meta_set(struct tsync_node *n, const char *key, const char *val)
+ts_store_meta_set(struct tsync_node *n, const char *key, const char *val)
 {
-	sqlite3_stmt *s = store_stmt(n, ST_META_SET);
+	sqlite3_stmt *s = ts_store_stmt(n, ST_META_SET);
 	int rc;
 
 	if (s == NULL)
@@ -396,7 +396,7 @@ tbl_defaults(struct tsync_node *n, struct tbl *t)
 }
 
 int
-store_load_tables(struct tsync_node *n)
+ts_store_load_tables(struct tsync_node *n)
 {
 	sqlite3_stmt *s;
 	int rc, i;
@@ -451,7 +451,7 @@ declare_new_cols(struct tsync_node *n, const char *name,
 			continue;
 		snprintf(sql, sizeof(sql), "ALTER TABLE \"%s\" ADD COLUMN"
 			 " \"%s\" %s", name, cols[i], types[i]);
-		rc = store_exec(n, sql);
+		rc = ts_store_exec(n, sql);
 	}
 	sqlite3_finalize(s);
 	return rc;
@@ -484,7 +484,7 @@ cols_extend(struct tsync_node *n, const char *name, const char *list)
 }
 
 int
-store_declare(struct tsync_node *n, const char *name,
+ts_store_declare(struct tsync_node *n, const char *name,
 	      const char *const *cols, const char *const *types, int ncol)
 {
 	char ddl[4096], list[2048];
@@ -509,7 +509,7 @@ store_declare(struct tsync_node *n, const char *name,
 		return node_err(n, TSYNC_EINVAL, "table %s too wide", name);
 	memcpy(ddl + dl, ");", 3);
 	if ((rc = cols_extend(n, name, list)) != 0 ||
-	    (rc = store_exec(n, ddl)) != 0 ||
+	    (rc = ts_store_exec(n, ddl)) != 0 ||
 	    (rc = declare_new_cols(n, name, cols, types, ncol)) != 0)
 		return rc;
 	rc = sqlite3_prepare_v2(n->db,
@@ -527,7 +527,7 @@ store_declare(struct tsync_node *n, const char *name,
 }
 
 struct tbl *
-store_table(struct tsync_node *n, const char *name, size_t len)
+ts_store_table(struct tsync_node *n, const char *name, size_t len)
 {
 	int i;
 
@@ -539,7 +539,7 @@ store_table(struct tsync_node *n, const char *name, size_t len)
 }
 
 struct tbl *
-store_table_tid(struct tsync_node *n, int tid)
+ts_store_table_tid(struct tsync_node *n, int tid)
 {
 	int i;
 
@@ -562,7 +562,7 @@ tbl_col(const struct tbl *t, const char *name, size_t len)
 }
 
 void
-store_close(struct tsync_node *n)
+ts_store_close(struct tsync_node *n)
 {
 	int i;
 

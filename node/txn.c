@@ -11,15 +11,15 @@
 #include "tiersync/tiersync.h"
 
 static int
-buf_write(void *data, const char *p, size_t n)
+ts_buf_write(void *data, const char *p, size_t n)
 {
-	return buf_put(data, p, n) == 0 ? 0 : -1;
+	return ts_buf_put(data, p, n) == 0 ? 0 : -1;
 }
 
 void
-txn_packer(msgpack_packer *pk, struct buf *b)
+txn_packer(msgpack_packer *pk, struct ts_buf *b)
 {
-	msgpack_packer_init(pk, b, buf_write);
+	msgpack_packer_init(pk, b, ts_buf_write);
 }
 
 int

@@ -67,8 +67,8 @@ struct txn_col {
 	uint64_t prev_hlc, prev_origin;
 };
 
-/* msgpack writer appending to a struct buf; a failed write sets b->err */
-void txn_packer(msgpack_packer *pk, struct buf *b);
+/* msgpack writer appending to a struct ts_buf; a failed write sets b->err */
+void txn_packer(msgpack_packer *pk, struct ts_buf *b);
 
 /*
  * Decodes and structurally validates `body`.  On failure writes a reason to

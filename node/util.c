@@ -64,7 +64,7 @@ ts_now_ms(const struct tsync_ops *ops)
 }
 
 void
-buf_init(struct buf *b, const struct tsync_ops *ops, size_t max)
+ts_buf_init(struct ts_buf *b, const struct tsync_ops *ops, size_t max)
 {
 	memset(b, 0, sizeof(*b));
 	b->ops = ops;
@@ -72,7 +72,7 @@ buf_init(struct buf *b, const struct tsync_ops *ops, size_t max)
 }
 
 int
-buf_reserve(struct buf *b, size_t more)
+ts_buf_reserve(struct ts_buf *b, size_t more)
 {
 	size_t need, cap;
 	uint8_t *p;
@@ -100,13 +100,13 @@ buf_reserve(struct buf *b, size_t more)
 }
 
 int
-buf_put(struct buf *b, const void *p, size_t n)
+ts_buf_put(struct ts_buf *b, const void *p, size_t n)
 {
 	int rc;
 
 	if (n == 0)
 		return 0;
-	if ((rc = buf_reserve(b, n)) != 0)
+	if ((rc = ts_buf_reserve(b, n)) != 0)
 		return rc;
 	memcpy(b->p + b->len, p, n);
 	b->len += n;
@@ -114,7 +114,7 @@ buf_put(struct buf *b, const void *p, size_t n)
 }
 
 void
-buf_consume(struct buf *b, size_t n)
+ts_buf_consume(struct ts_buf *b, size_t n)
 {
 	if (n >= b->len) {
 		b->len = 0;
@@ -125,7 +125,7 @@ buf_consume(struct buf *b, size_t n)
 }
 
 void
-buf_free(struct buf *b)
+ts_buf_free(struct ts_buf *b)
 {
 	ts_free(b->ops, b->p);
 	b->p = NULL;

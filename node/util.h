@@ -2,8 +2,8 @@
  * util.h - small helpers shared by every module: a growable byte buffer with
  * a hard cap, hex formatting, and big-endian integer packing.
  *
- * Owns nothing global.  A struct buf belongs to whoever declared it and is
- * released with buf_free().
+ * Owns nothing global.  A struct ts_buf belongs to whoever declared it and is
+ * released with ts_buf_free().
  */
 #ifndef TSYNC_UTIL_H
 #define TSYNC_UTIL_H
@@ -14,7 +14,7 @@
 
 struct tsync_ops;
 
-struct buf {
+struct ts_buf {
 	uint8_t *p;
 	size_t len;
 	size_t cap;
@@ -23,11 +23,11 @@ struct buf {
 	const struct tsync_ops *ops;
 };
 
-void buf_init(struct buf *b, const struct tsync_ops *ops, size_t max);
-int buf_reserve(struct buf *b, size_t more);
-int buf_put(struct buf *b, const void *p, size_t n);
-void buf_consume(struct buf *b, size_t n); /* drop n bytes from the front */
-void buf_free(struct buf *b);
+void ts_buf_init(struct ts_buf *b, const struct tsync_ops *ops, size_t max);
+int ts_buf_reserve(struct ts_buf *b, size_t more);
+int ts_buf_put(struct ts_buf *b, const void *p, size_t n);
+void ts_buf_consume(struct ts_buf *b, size_t n); /* drop n bytes from the front */
+void ts_buf_free(struct ts_buf *b);
 
 void *ts_alloc(const struct tsync_ops *ops, size_t n);
 void *ts_realloc(const struct tsync_ops *ops, void *p, size_t n);

@@ -189,7 +189,7 @@ audit_conflicts(struct audit *a)
 			return node_sqlerr(a->n, rc, "conflicts");
 		while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 			const struct tbl *t =
-				store_table_tid(a->n, sqlite3_column_int(s, 0));
+				ts_store_table_tid(a->n, sqlite3_column_int(s, 0));
 			int col = sqlite3_column_int(s, 2);
 
 			fault(a, "row %s/%s column %s: %s",
@@ -216,7 +216,7 @@ clash_faults(struct audit *a, const char *sql, const char *what)
 		return node_sqlerr(a->n, rc, "id clashes");
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		const struct tbl *t =
-			store_table_tid(a->n, sqlite3_column_int(s, 0));
+			ts_store_table_tid(a->n, sqlite3_column_int(s, 0));
 
 		fault(a, "row %s/%s, scope %s: %s", t ? t->name : "?",
 		      sqlite3_column_text(s, 1), sqlite3_column_text(s, 2),
@@ -266,7 +266,7 @@ audit_clashes(struct audit *a)
 	int64_t have = 0;
 	int i, rc;
 
-	rc = store_exec(a->n,
+	rc = ts_store_exec(a->n,
 			"CREATE TEMP TABLE vown AS SELECT c.tid, c.id, (SELECT"
 			" d.scope FROM temp.vclaim d WHERE d.tid = c.tid AND"
 			" d.id = c.id ORDER BY d.hlc, d.origin, d.scope LIMIT"
@@ -305,7 +305,7 @@ audit_clashes(struct audit *a)
 		if ((rc = clash_faults(a, heads[i], what[2 + i])) != 0)
 			return rc;
 	/* From here on the replay holds the owners' changes only. */
-	return store_exec(a->n,
+	return ts_store_exec(a->n,
 			  "DELETE FROM temp.vx WHERE EXISTS (SELECT 1 FROM"
 			  " temp.vown o WHERE o.tid = vx.tid AND o.id = vx.id"
 			  " AND o.scope <> vx.scope);"
@@ -329,7 +329,7 @@ replay(struct audit *a, const struct txn *t)
 
 	for (i = 0, unknown = 0; i < t->nchanges; i++) {
 		txn_change_at(t, i, &c);
-		tb = store_table(a->n, c.table, c.table_len);
+		tb = ts_store_table(a->n, c.table, c.table_len);
 		for (j = 0; tb != NULL && !unknown && j < c.ncols; j++) {
 			txn_col_at(&c, j, &col);
 			unknown = tbl_col(tb, col.name, col.name_len) < 0;
@@ -375,7 +375,7 @@ static EVP_PKEY *
 origin_key(struct audit *a, uint64_t origin, const char *scope,
 	   const char *sname)
 {
-	sqlite3_stmt *s = store_stmt(a->n, ST_CERT_GET);
+	sqlite3_stmt *s = ts_store_stmt(a->n, ST_CERT_GET);
 	struct cert_info ci;
 	EVP_PKEY *k = NULL;
 	X509 *c = NULL;
@@ -695,7 +695,7 @@ audit_versions(struct audit *a)
 	}
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		int tid = sqlite3_column_int(s, 0);
-		const struct tbl *t = store_table_tid(a->n, tid);
+		const struct tbl *t = ts_store_table_tid(a->n, tid);
 		uint8_t v[16 * TBL_MAX_COLS];
 		int nv = t != NULL ? t->ncol : 0, col;
 		uint64_t h, o;
@@ -767,7 +767,7 @@ slot_faults(struct audit *a, const char *sql, const char *what)
 		return node_sqlerr(a->n, rc, "check");
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		const struct tbl *t =
-			store_table_tid(a->n, sqlite3_column_int(s, 0));
+			ts_store_table_tid(a->n, sqlite3_column_int(s, 0));
 		int col = sqlite3_column_int(s, 2);
 
 		fault(a, "row %s/%s column %s: %s", t ? t->name : "?",
@@ -899,7 +899,7 @@ audit_tombstones(struct audit *a)
 	}
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		const struct tbl *t =
-			store_table_tid(a->n, sqlite3_column_int(s, 0));
+			ts_store_table_tid(a->n, sqlite3_column_int(s, 0));
 
 		if (t != NULL)
 			check_dead(a, s, q, t, sqlite3_column_int(s, 3) == 1);
@@ -978,7 +978,7 @@ audit_meta(struct audit *a)
 	want[2] = n->role;
 	want[3] = n->district;
 	for (i = 0; i < 4; i++) {
-		if (store_meta_get(n, key[i], have, sizeof(have)) != 0)
+		if (ts_store_meta_get(n, key[i], have, sizeof(have)) != 0)
 			have[0] = '\0';
 		if (strcmp(have, want[i]) != 0)
 			fault(a, "ts_meta.%s is '%s', but node.crt says '%s'",
@@ -1248,7 +1248,7 @@ verify_run(struct tsync_node *n, int flags, tsync_fault_cb cb, void *arg)
 				     sql_version_cmp, NULL, NULL);
 	if (rc != SQLITE_OK)
 		return node_sqlerr(n, rc, "verify");
-	rc = store_exec(n, DROP_TEMP
+	rc = ts_store_exec(n, DROP_TEMP
 			   "CREATE TEMP TABLE vx(tid INTEGER, id TEXT,"
 			   " col INTEGER, hlc INTEGER, origin INTEGER,"
 			   " scope TEXT, val, PRIMARY KEY(tid, id, scope,"

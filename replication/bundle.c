@@ -100,7 +100,7 @@ take_vv(const msgpack_object *a, uint32_t n, struct vv *v)
 struct reader {
 	FILE *f;
 	struct seal_reader *seal; /* NULL for a plain file */
-	struct buf b;
+	struct ts_buf b;
 	uint64_t offset; /* offset of b.p[0] in the (opened) bytes */
 	int eof;
 };
@@ -115,7 +115,7 @@ reader_open(struct reader *r, struct tsync_node *n, const char *path,
 	int rc;
 
 	memset(r, 0, sizeof(*r));
-	buf_init(&r->b, NULL, FRAME_MAX + 4);
+	ts_buf_init(&r->b, NULL, FRAME_MAX + 4);
 	if ((r->f = fopen(path, "rb")) == NULL) {
 		ts_fmt(why, len, "cannot open %s: %s", path, strerror(errno));
 		return TSYNC_ENOENT;
@@ -152,7 +152,7 @@ reader_close(struct reader *r)
 	seal_reader_free(r->seal);
 	if (r->f != NULL)
 		fclose(r->f);
-	buf_free(&r->b);
+	ts_buf_free(&r->b);
 }
 
 /* More bytes into r->b: the count, 0 at the end, or an error. */
@@ -186,7 +186,7 @@ read_frame(struct reader *r, struct frame *f, uint64_t *at)
 			break;
 		if (r->eof)
 			return r->b.len == 0 ? 0 : TSYNC_ENOENT;
-		if (buf_reserve(&r->b, 1u << 16) != 0)
+		if (ts_buf_reserve(&r->b, 1u << 16) != 0)
 			return TSYNC_ENOMEM;
 		if ((got = reader_fill(r)) < 0)
 			return (int)got; /* sealed: ENOENT cut, EAUTH changed */
@@ -208,7 +208,7 @@ static void
 frame_release(struct reader *r, struct frame *f, uint64_t at)
 {
 	frame_done(f);
-	buf_consume(&r->b, (size_t)(r->offset - at));
+	ts_buf_consume(&r->b, (size_t)(r->offset - at));
 }
 
 /* Reads the END vv of an earlier bundle (for --since). */
@@ -250,7 +250,7 @@ struct exporter {
 	struct tsync_node *n;
 	FILE *f;
 	struct seal_writer *seal; /* NULL: --unsealed */
-	struct buf frame, batch;
+	struct ts_buf frame, batch;
 	unsigned count;
 	uint64_t batches, txns;
 	int err;
@@ -297,7 +297,7 @@ flush_batch(struct exporter *x)
 	msgpack_pack_uint8(&pk, WIRE_BATCH);
 	msgpack_pack_uint64(&pk, ++x->batches);
 	msgpack_pack_array(&pk, 2 * (size_t)x->count);
-	if (buf_put(&x->frame, x->batch.p, x->batch.len) != 0 ||
+	if (ts_buf_put(&x->frame, x->batch.p, x->batch.len) != 0 ||
 	    frame_end(&x->frame, f) != 0)
 		x->err = TSYNC_EINVAL;
 	x->txns += x->count;
@@ -327,7 +327,7 @@ export_stream(struct exporter *x, const struct stream_row *s, uint64_t from)
 	while (from <= s->seq) {
 		uint64_t before = x->txns + x->count;
 
-		rc = log_read(x->n, s->sid, from, s->seq,
+		rc = ts_log_read(x->n, s->sid, from, s->seq,
 			      BATCH_BYTES - x->batch.len, x->batch.len == 0,
 			      add_txn, x);
 		if (rc != 0)
@@ -355,7 +355,7 @@ export_all(struct exporter *x, const char *for_scope, const struct vv *since,
 	size_t cnt, i;
 	int rc;
 
-	if ((rc = log_streams(x->n, &v, &cnt)) != 0)
+	if ((rc = ts_log_streams(x->n, &v, &cnt)) != 0)
 		return rc;
 	after->e = calloc(cnt + 1, sizeof(*after->e));
 	after->n = 0;
@@ -694,8 +694,8 @@ tsync_bundle_export_opts(const char *dir, const char *for_scope,
 		rc = TSYNC_EIO;
 		goto out;
 	}
-	buf_init(&x.frame, NULL, 0);
-	buf_init(&x.batch, NULL, 0);
+	ts_buf_init(&x.frame, NULL, 0);
+	ts_buf_init(&x.batch, NULL, 0);
 	rc = o->unsealed ? 0 : seal_writer_new(x.f, rv.r, rv.n, &x.seal);
 	/* One read transaction: the bundle is one consistent snapshot. */
 	sqlite3_exec(x.n->db, "BEGIN", NULL, NULL, NULL);
@@ -716,8 +716,8 @@ tsync_bundle_export_opts(const char *dir, const char *for_scope,
 				       : tsync_node_errmsg(x.n));
 	}
 	r->txns = x.txns;
-	buf_free(&x.frame);
-	buf_free(&x.batch);
+	ts_buf_free(&x.frame);
+	ts_buf_free(&x.batch);
 out:
 	free(rv.r);
 	free(sv.e);

@@ -10,18 +10,18 @@
 #include "txn.h"
 
 size_t
-frame_begin(struct buf *b, msgpack_packer *pk)
+frame_begin(struct ts_buf *b, msgpack_packer *pk)
 {
 	size_t start = b->len;
 	static const uint8_t zero[4];
 
-	buf_put(b, zero, 4);
+	ts_buf_put(b, zero, 4);
 	txn_packer(pk, b);
 	return start;
 }
 
 int
-frame_end(struct buf *b, size_t start)
+frame_end(struct ts_buf *b, size_t start)
 {
 	size_t n;
 

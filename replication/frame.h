@@ -87,8 +87,8 @@ enum err_code {
 };
 
 /* Appends a frame header placeholder; frame_end() fills the length. */
-size_t frame_begin(struct buf *b, msgpack_packer *pk);
-int frame_end(struct buf *b, size_t start);
+size_t frame_begin(struct ts_buf *b, msgpack_packer *pk);
+int frame_end(struct ts_buf *b, size_t start);
 
 /*
  * Looks for one complete frame at the front of p[0..n).  Returns 1 and

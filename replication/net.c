@@ -72,7 +72,7 @@ struct conn {
 	struct server *srv;
 	uv_tcp_t tcp;
 	uv_connect_t creq;
-	struct tls tls;
+	struct ts_tls tls;
 	struct sess *sess;
 	int outbound, closing, handle_open, paused;
 	int yielded; /* reading stopped until the loop served the others */
@@ -190,7 +190,7 @@ crl_changed(struct server *srv)
 	char num[32] = "";
 	struct conn *c;
 
-	if (store_meta_get(srv->n, "crl_number", num, sizeof(num)) != 0 ||
+	if (ts_store_meta_get(srv->n, "crl_number", num, sizeof(num)) != 0 ||
 	    strcmp(num, srv->crl_number) == 0)
 		return;
 	ts_fmt(srv->crl_number, sizeof(srv->crl_number), "%s", num);
@@ -404,7 +404,7 @@ push_cipher(struct conn *c)
 {
 	size_t n;
 
-	while ((n = tls_pending(&c->tls)) > 0 && c->handle_open) {
+	while ((n = ts_tls_pending(&c->tls)) > 0 && c->handle_open) {
 		uv_write_t *req = malloc(sizeof(*req) + sizeof(size_t) + n);
 		uint8_t *data = (uint8_t *)(req + 1) + sizeof(size_t);
 		uv_buf_t b;
@@ -412,7 +412,7 @@ push_cipher(struct conn *c)
 
 		if (req == NULL)
 			return;
-		n = tls_take(&c->tls, data, n);
+		n = ts_tls_take(&c->tls, data, n);
 		*(size_t *)(req + 1) = n;
 		b = uv_buf_init((char *)data, (unsigned)n);
 		c->writing += n;
@@ -440,7 +440,7 @@ conn_backlog(struct conn *c)
 
 	if (c->sess != NULL)
 		sess_pending(c->sess, &n);
-	return n + tls_pending(&c->tls) + c->writing;
+	return n + ts_tls_pending(&c->tls) + c->writing;
 }
 
 /*
@@ -500,7 +500,7 @@ conn_flush(struct conn *c)
 		p = sess_pending(c->sess, &n);
 		if (n == 0)
 			break;
-		w = tls_write(&c->tls, p, n);
+		w = ts_tls_write(&c->tls, p, n);
 		if (w <= 0)
 			break;
 		sess_sent(c->sess, (size_t)w);
@@ -555,7 +555,7 @@ conn_free(struct conn *c)
 		parent_schedule(srv);
 	}
 	sess_free(c->sess);
-	tls_free(&c->tls);
+	ts_tls_free(&c->tls);
 	free(c);
 }
 
@@ -585,7 +585,7 @@ conn_close(struct conn *c, const char *why)
 		int w;
 
 		while ((p = sess_pending(c->sess, &n), n > 0) &&
-		       (w = tls_write(&c->tls, p, n)) > 0)
+		       (w = ts_tls_write(&c->tls, p, n)) > 0)
 			sess_sent(c->sess, (size_t)w);
 	}
 	push_cipher(c);
@@ -686,14 +686,14 @@ conn_input(struct conn *c, const uint8_t *p, size_t n)
 	uint8_t plain[READ_BUF];
 	int r;
 
-	if (tls_feed(&c->tls, p, n) != 0) {
+	if (ts_tls_feed(&c->tls, p, n) != 0) {
 		conn_close(c, "out of memory");
 		return;
 	}
 	for (;;) {
 		int was_done = c->tls.done;
 
-		r = tls_read(&c->tls, plain, sizeof(plain));
+		r = ts_tls_read(&c->tls, plain, sizeof(plain));
 		if (r < 0) {
 			ts_fmt(c->err, sizeof(c->err), "%s", c->tls.why);
 			push_cipher(c); /* the TLS alert, if any */
@@ -783,9 +783,9 @@ conn_new(struct server *srv, int outbound)
 		return NULL;
 	c->srv = srv;
 	c->outbound = outbound;
-	if (tls_init(&c->tls, srv->ctx, !outbound) != 0 ||
+	if (ts_tls_init(&c->tls, srv->ctx, !outbound) != 0 ||
 	    uv_tcp_init(&srv->loop, &c->tcp) != 0) {
-		tls_free(&c->tls);
+		ts_tls_free(&c->tls);
 		free(c);
 		return NULL;
 	}
@@ -889,7 +889,7 @@ on_connect(uv_connect_t *req, int status)
 	}
 	uv_tcp_nodelay(&c->tcp, 1);
 	uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
-	tls_read(&c->tls, none, 0); /* ClientHello */
+	ts_tls_read(&c->tls, none, 0); /* ClientHello */
 	push_cipher(c);
 }
 
@@ -1129,7 +1129,7 @@ srv_init(struct server *srv, const char *dir, int one_shot, char *err,
 		srv->n = NULL;
 		return TSYNC_EINVAL;
 	}
-	if ((srv->ctx = tls_ctx_new(dir, srv->n, err, len)) == NULL) {
+	if ((srv->ctx = ts_tls_ctx_new(dir, srv->n, err, len)) == NULL) {
 		tsync_node_close(srv->n);
 		return TSYNC_EAUTH;
 	}
@@ -1160,7 +1160,7 @@ srv_init(struct server *srv, const char *dir, int one_shot, char *err,
 		srv->watching = uv_fs_event_start(&srv->watch, on_fs_event,
 						  path, 0) == 0;
 	data_changed(srv);
-	store_meta_get(srv->n, "crl_number", srv->crl_number,
+	ts_store_meta_get(srv->n, "crl_number", srv->crl_number,
 		       sizeof(srv->crl_number));
 	return 0;
 }
@@ -1179,7 +1179,7 @@ srv_done(struct server *srv)
 		c = srv->conns;
 		srv->conns = c->next;
 		sess_free(c->sess);
-		tls_free(&c->tls);
+		ts_tls_free(&c->tls);
 		free(c);
 	}
 	if (srv->wake_fd >= 0) {

@@ -73,7 +73,7 @@ struct sess {
 	struct sess_cfg cfg;
 	struct tsync_node *n;
 	int state;
-	struct buf in, out;
+	struct ts_buf in, out;
 	size_t in_off, out_off;  /* consumed bytes at the front */
 	uint64_t frame_at;       /* ms: the partial frame in `in` began */
 	size_t frame_len;        /* its announced length, 0 if unknown */
@@ -103,11 +103,11 @@ struct sess {
 	uint64_t mismatch;
 	/* receipts for a child (receipt.h): when, and recv_txns then */
 	uint64_t receipt_at, receipt_recv;
-	struct buf batch;
+	struct ts_buf batch;
 	unsigned batch_count;
 	/* one_shot: batches applied in one open transaction; their ACKs wait
 	 * in grp_ack until it commits (group_end) */
-	struct store_txn grp;
+	struct ts_store_txn grp;
 	int grp_open;
 	unsigned grp_n;
 	uint64_t grp_at;
@@ -173,7 +173,7 @@ static void
 group_abort(struct sess *s)
 {
 	if (s->grp_open)
-		store_txn_rollback(s->n, &s->grp);
+		ts_store_txn_rollback(s->n, &s->grp);
 	s->grp_open = 0;
 	s->grp_n = 0;
 }
@@ -200,7 +200,7 @@ fail(struct sess *s, int code, int wire, const char *fmt, ...)
 
 /* Drops n bytes from the front of b in O(1) amortized. */
 static void
-buf_drop(struct buf *b, size_t *off, size_t n)
+ts_buf_drop(struct ts_buf *b, size_t *off, size_t n)
 {
 	*off += n;
 	if (*off >= b->len) {
@@ -465,7 +465,7 @@ plan_rebuild(struct sess *s)
 	s->plan = NULL;
 	s->nplan = s->plan_pos = 0;
 	s->dirty = 0;
-	rc = log_streams(s->n, &s->plan, &s->nplan);
+	rc = ts_log_streams(s->n, &s->plan, &s->nplan);
 	if (rc != 0)
 		return fail(s, rc, ERR_INTERNAL, "cannot read streams: %s",
 			    tsync_node_errmsg(s->n));
@@ -498,7 +498,7 @@ send_batch(struct sess *s)
 		}
 		if (!auditor && (rc = send_cert(s, r->origin)) != 0)
 			return fail(s, rc, ERR_INTERNAL, "out of memory");
-		rc = log_read(s->n, r->sid, have + 1, r->seq,
+		rc = ts_log_read(s->n, r->sid, have + 1, r->seq,
 			      s->cfg.batch_bytes - s->batch.len,
 			      s->batch.len == 0, batch_add, s);
 		if (rc < 0)
@@ -520,7 +520,7 @@ send_batch(struct sess *s)
 	msgpack_pack_uint8(&pk, WIRE_BATCH);
 	msgpack_pack_uint64(&pk, ++s->next_batch);
 	msgpack_pack_array(&pk, 2 * (size_t)s->batch_count);
-	if (buf_put(&s->out, s->batch.p, s->batch.len) != 0 ||
+	if (ts_buf_put(&s->out, s->batch.p, s->batch.len) != 0 ||
 	    frame_end(&s->out, f) != 0)
 		return fail(s, TSYNC_ENOMEM, ERR_INTERNAL, "batch too large");
 	s->inflight++;
@@ -747,11 +747,11 @@ row_sort(const void *x, const void *y)
 	return row_cmp(a->origin, a->scope, strlen(a->scope), y);
 }
 
-/* Our streams from log_streams(), sorted for held_seq(). */
+/* Our streams from ts_log_streams(), sorted for held_seq(). */
 static int
 mine_sorted(struct sess *s, struct stream_row **mine, size_t *cnt)
 {
-	int rc = log_streams(s->n, mine, cnt);
+	int rc = ts_log_streams(s->n, mine, cnt);
 
 	if (rc == 0 && *cnt > 1)
 		qsort(*mine, *cnt, sizeof(**mine), row_sort);
@@ -1016,7 +1016,7 @@ group_begin(struct sess *s)
 	if (!s->cfg.one_shot || s->grp_open ||
 	    !sqlite3_get_autocommit(s->n->db))
 		return 0;
-	if ((rc = store_txn_begin(s->n, &s->grp, NULL)) != 0)
+	if ((rc = ts_store_txn_begin(s->n, &s->grp, NULL)) != 0)
 		return fail(s, rc, ERR_INTERNAL, "cannot store batches: %s",
 			    tsync_node_errmsg(s->n));
 	s->grp_open = 1;
@@ -1035,7 +1035,7 @@ group_end(struct sess *s)
 	if (!s->grp_open)
 		return 0;
 	s->grp_open = 0;
-	if ((rc = store_txn_commit(s->n, &s->grp)) != 0) {
+	if ((rc = ts_store_txn_commit(s->n, &s->grp)) != 0) {
 		s->grp_n = 0;
 		return fail(s, rc, ERR_INTERNAL,
 			    "cannot store batches: %s (nothing of them was "
@@ -1419,9 +1419,9 @@ sess_new(const struct sess_cfg *cfg, uint64_t now_ms)
 		s->cfg.ping_ms = 10000;
 	if (s->cfg.idle_ms == 0)
 		s->cfg.idle_ms = 30000;
-	buf_init(&s->in, NULL, FRAME_MAX + 4);
-	buf_init(&s->out, NULL, 0);
-	buf_init(&s->batch, NULL, 0);
+	ts_buf_init(&s->in, NULL, FRAME_MAX + 4);
+	ts_buf_init(&s->out, NULL, 0);
+	ts_buf_init(&s->batch, NULL, 0);
 	s->now = s->last_rx = s->last_ping = s->ping_win = now_ms;
 	if (s->n->ops.random == NULL ||
 	    s->n->ops.random(s->n->ops.ctx, &s->kseed, sizeof(s->kseed)) != 0)
@@ -1447,9 +1447,9 @@ sess_free(struct sess *s)
 	free(s->plan);
 	group_abort(s);
 	snap_free(s->snap);
-	buf_free(&s->in);
-	buf_free(&s->out);
-	buf_free(&s->batch);
+	ts_buf_free(&s->in);
+	ts_buf_free(&s->out);
+	ts_buf_free(&s->batch);
 	free(s);
 }
 
@@ -1536,13 +1536,13 @@ feed_some(struct sess *s, const uint8_t **p, size_t *n)
 	take = partial_need(s);
 	if (take == 0 || take > *n)
 		take = *n;
-	if (buf_put(&s->in, *p, take) != 0)
+	if (ts_buf_put(&s->in, *p, take) != 0)
 		return fail(s, TSYNC_EPROTO, ERR_MALFORMED, "frame too large");
 	*p += take;
 	*n -= take;
 	partial_frame(s);
 	rc = feed_frames(s, s->in.p, s->in.len, &used);
-	buf_drop(&s->in, &s->in_off, used);
+	ts_buf_drop(&s->in, &s->in_off, used);
 	return rc;
 }
 
@@ -1568,7 +1568,7 @@ sess_feed(struct sess *s, const uint8_t *p, size_t n)
 	    (rc = group_end(s)) != 0)
 		return rc;
 	if (s->in.len == s->in_off && s->in.cap > (4u << 20)) {
-		buf_free(&s->in);
+		ts_buf_free(&s->in);
 		s->in_off = 0;
 	}
 	if (s->out.len - s->out_off > SESS_OUT_MAX)
@@ -1591,9 +1591,9 @@ void
 sess_sent(struct sess *s, size_t n)
 {
 	s->st.sent_bytes += n;
-	buf_drop(&s->out, &s->out_off, n);
+	ts_buf_drop(&s->out, &s->out_off, n);
 	if (s->out.len == 0 && s->out.cap > (4u << 20))
-		buf_free(&s->out); /* a backlog drained: give back its room */
+		ts_buf_free(&s->out); /* a backlog drained: give back its room */
 }
 
 /*

@@ -32,7 +32,7 @@ struct snap {
 	int state;
 	struct snap_reader *rd;   /* peer */
 	struct snap_writer *wr;   /* puller */
-	struct buf vv;            /* puller: the offer's vv, packed */
+	struct ts_buf vv;            /* puller: the offer's vv, packed */
 	struct stream_row *sent;  /* peer: the snapshot's vv, once sent */
 	size_t nsent;
 	uint64_t rows, chunks, t0;
@@ -88,7 +88,7 @@ snap_alloc(int state)
 
 	if (sp != NULL) {
 		sp->state = state;
-		buf_init(&sp->vv, NULL, 0);
+		ts_buf_init(&sp->vv, NULL, 0);
 	}
 	return sp;
 }
@@ -100,7 +100,7 @@ snap_free(struct snap *sp)
 		return;
 	snap_writer_abort(sp->wr); /* NULL unless interrupted */
 	snap_reader_free(sp->rd);
-	buf_free(&sp->vv);
+	ts_buf_free(&sp->vv);
 	free(sp->sent);
 	free(sp);
 }

@@ -29,7 +29,7 @@ struct snap;
 
 struct snap_ctx {
 	struct tsync_node *n;
-	struct buf *out;     /* the session's output */
+	struct ts_buf *out;     /* the session's output */
 	size_t out_pending;  /* of it, bytes not yet written */
 	const char *peer_name, *peer_scope, *peer_role;
 	unsigned proto;

@@ -36,7 +36,7 @@ on_verify(int ok, X509_STORE_CTX *x)
 }
 
 SSL_CTX *
-tls_ctx_new(const char *dir, struct tsync_node *n, char *err, size_t len)
+ts_tls_ctx_new(const char *dir, struct tsync_node *n, char *err, size_t len)
 {
 	char path[PATH_MAX];
 	SSL_CTX *ctx = SSL_CTX_new(TLS_method());
@@ -78,7 +78,7 @@ fail:
 }
 
 int
-tls_init(struct tls *t, SSL_CTX *ctx, int server)
+ts_tls_init(struct ts_tls *t, SSL_CTX *ctx, int server)
 {
 	memset(t, 0, sizeof(*t));
 	t->ssl = SSL_new(ctx);
@@ -101,14 +101,14 @@ tls_init(struct tls *t, SSL_CTX *ctx, int server)
 }
 
 void
-tls_free(struct tls *t)
+ts_tls_free(struct ts_tls *t)
 {
 	SSL_free(t->ssl);
 	memset(t, 0, sizeof(*t));
 }
 
 int
-tls_feed(struct tls *t, const void *p, size_t n)
+ts_tls_feed(struct ts_tls *t, const void *p, size_t n)
 {
 	return BIO_write(t->rbio, p, (int)n) == (int)n ? 0 : TSYNC_ENOMEM;
 }
@@ -137,7 +137,7 @@ verify_words(long vr)
 }
 
 static int
-set_failure(struct tls *t, int ret)
+set_failure(struct ts_tls *t, int ret)
 {
 	long vr = SSL_get_verify_result(t->ssl);
 	unsigned long e = ERR_peek_error();
@@ -179,7 +179,7 @@ set_failure(struct tls *t, int ret)
 
 /* Checks the verified peer certificate is a tiersync node's. */
 static int
-take_peer(struct tls *t)
+take_peer(struct ts_tls *t)
 {
 	X509 *c = SSL_get0_peer_certificate(t->ssl);
 
@@ -199,7 +199,7 @@ take_peer(struct tls *t)
 }
 
 int
-tls_read(struct tls *t, uint8_t *buf, size_t cap)
+ts_tls_read(struct ts_tls *t, uint8_t *buf, size_t cap)
 {
 	int r;
 
@@ -235,7 +235,7 @@ tls_read(struct tls *t, uint8_t *buf, size_t cap)
 }
 
 int
-tls_write(struct tls *t, const uint8_t *p, size_t n)
+ts_tls_write(struct ts_tls *t, const uint8_t *p, size_t n)
 {
 	int r;
 
@@ -256,13 +256,13 @@ tls_write(struct tls *t, const uint8_t *p, size_t n)
 }
 
 size_t
-tls_pending(struct tls *t)
+ts_tls_pending(struct ts_tls *t)
 {
 	return t->wbio ? (size_t)BIO_ctrl_pending(t->wbio) : 0;
 }
 
 size_t
-tls_take(struct tls *t, uint8_t *buf, size_t cap)
+ts_tls_take(struct ts_tls *t, uint8_t *buf, size_t cap)
 {
 	int r = BIO_read(t->wbio, buf, (int)(cap > INT_MAX ? INT_MAX : cap));
 

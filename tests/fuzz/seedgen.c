@@ -158,7 +158,7 @@ session_seed(struct tsync_node *street, struct tsync_node *village)
 	struct sess_cfg c;
 	struct sess *a, *b;
 	struct sess_action act;
-	struct buf from_b;
+	struct ts_buf from_b;
 	int rounds, moved = 1;
 	size_t off;
 
@@ -169,7 +169,7 @@ session_seed(struct tsync_node *street, struct tsync_node *village)
 	a = sess_new(&c, 0);
 	c.node = village;
 	b = sess_new(&c, 0);
-	buf_init(&from_b, NULL, 0);
+	ts_buf_init(&from_b, NULL, 0);
 	for (rounds = 0; moved && rounds < 1000; rounds++) {
 		const uint8_t *p;
 		size_t n;
@@ -185,7 +185,7 @@ session_seed(struct tsync_node *street, struct tsync_node *village)
 		}
 		p = sess_pending(b, &n);
 		if (n > 0) {
-			buf_put(&from_b, p, n);
+			ts_buf_put(&from_b, p, n);
 			sess_feed(a, p, n);
 			sess_sent(b, n);
 			moved = 1;
@@ -202,7 +202,7 @@ session_seed(struct tsync_node *street, struct tsync_node *village)
 	from_b.p[off - 1] = 0x13;
 	put("session", "sync-trickle", from_b.p + off - 1,
 	    from_b.len - off + 1);
-	buf_free(&from_b);
+	ts_buf_free(&from_b);
 	sess_free(a);
 	sess_free(b);
 }

@@ -352,7 +352,7 @@ check_change(struct sim *sm, sqlite3 *named, const struct ack *a,
 	     const struct txn *t, const struct txn_change *c)
 {
 	struct tsync_node *d = sm->node[N_DISTRICT].n;
-	struct tbl *tb = store_table(d, c->table, c->table_len);
+	struct tbl *tb = ts_store_table(d, c->table, c->table_len);
 	uint8_t vers[16 * TBL_MAX_COLS];
 	sqlite3_stmt *s;
 	uint64_t h, o;

@@ -691,7 +691,7 @@ work_replay(struct sim *sm)
 	size_t cnt, i;
 
 	if (dst->n == NULL || src->n == NULL || src->idx == N_AUDITOR ||
-	    log_streams(src->n, &v, &cnt) != 0)
+	    ts_log_streams(src->n, &v, &cnt) != 0)
 		return;
 	memset(&l, 0, sizeof(l));
 	for (i = 0; i < cnt; i++) {
@@ -706,7 +706,7 @@ work_replay(struct sim *sm)
 			hi = v[i].seq;
 		l.origin = v[i].origin;
 		l.stream = nst++;
-		log_read(src->n, v[i].sid, lo, hi, 1u << 20, 1, copy_txn, &l);
+		ts_log_read(src->n, v[i].sid, lo, hi, 1u << 20, 1, copy_txn, &l);
 	}
 	free(v);
 	mode = (int)rng_below(&sm->rng, 3);

@@ -74,7 +74,7 @@ die(const char *msg)
 
 /* Encodes a one-row insert txn with HLC `ms` (0: now). */
 static void
-body_at(struct buf *b, uint64_t origin, const char *scope, uint64_t seq,
+body_at(struct ts_buf *b, uint64_t origin, const char *scope, uint64_t seq,
 	const uint8_t prev[32], const char *id, uint64_t ms)
 {
 	msgpack_packer pk;
@@ -114,24 +114,24 @@ body_at(struct buf *b, uint64_t origin, const char *scope, uint64_t seq,
 }
 
 static void
-body(struct buf *b, uint64_t origin, const char *scope, uint64_t seq,
+body(struct ts_buf *b, uint64_t origin, const char *scope, uint64_t seq,
      const uint8_t prev[32], const char *id)
 {
 	body_at(b, origin, scope, seq, prev, id, 0);
 }
 
 static void
-write_bundle(const char *out, struct tsync_node *n, const struct buf *b,
+write_bundle(const char *out, struct tsync_node *n, const struct ts_buf *b,
 	     const uint8_t sig[64])
 {
-	struct buf f;
+	struct ts_buf f;
 	msgpack_packer pk;
 	size_t at;
 	char *pem;
 	size_t len;
 	FILE *fp;
 
-	buf_init(&f, NULL, 0);
+	ts_buf_init(&f, NULL, 0);
 	at = frame_begin(&f, &pk);
 	msgpack_pack_array(&pk, 6);
 	msgpack_pack_uint8(&pk, WIRE_BUNDLE);
@@ -166,11 +166,11 @@ write_bundle(const char *out, struct tsync_node *n, const struct buf *b,
 	if ((fp = fopen(out, "wb")) == NULL ||
 	    fwrite(f.p, 1, f.len, fp) != f.len || fclose(fp) != 0)
 		die("cannot write the bundle");
-	buf_free(&f);
+	ts_buf_free(&f);
 }
 
 static void
-sign(EVP_PKEY *k, const struct buf *b, uint8_t sig[64])
+sign(EVP_PKEY *k, const struct ts_buf *b, uint8_t sig[64])
 {
 	uint8_t h[32];
 
@@ -180,22 +180,22 @@ sign(EVP_PKEY *k, const struct buf *b, uint8_t sig[64])
 }
 
 static void
-inject(struct tsync_node *relay, struct tsync_node *n, const struct buf *b,
+inject(struct tsync_node *relay, struct tsync_node *n, const struct ts_buf *b,
        const uint8_t sig[64], uint64_t seq)
 {
 	struct stream_head h;
 	uint8_t hash[32];
 
 	keys_sha256(b->p, b->len, hash);
-	if (log_head(relay, n->id, n->scope, strlen(n->scope), &h) != 0 &&
+	if (ts_log_head(relay, n->id, n->scope, strlen(n->scope), &h) != 0 &&
 	    h.sid < 0 && seq != 1)
 		die("relay lacks the stream");
 	if (h.seq + 1 != seq)
 		die("relay is not at the node's head");
-	if (store_exec(relay, "BEGIN") != 0 ||
-	    log_append(relay, &h, n->id, n->scope, strlen(n->scope), b->p,
+	if (ts_store_exec(relay, "BEGIN") != 0 ||
+	    ts_log_append(relay, &h, n->id, n->scope, strlen(n->scope), b->p,
 		       b->len, hash, sig, 0, 1) != 0 ||
-	    store_exec(relay, "COMMIT") != 0)
+	    ts_store_exec(relay, "COMMIT") != 0)
 		die(tsync_node_errmsg(relay));
 }
 
@@ -215,10 +215,10 @@ rewrite(struct tsync_node *n, uint64_t from, const char *old, const char *nw)
 
 	if (strlen(nw) != ol || ol == 0)
 		die("OLD and NEW must have the same length");
-	if (log_head(n, n->id, n->scope, strlen(n->scope), &h) != 0 ||
+	if (ts_log_head(n, n->id, n->scope, strlen(n->scope), &h) != 0 ||
 	    from < 1 || from > h.seq)
 		die("no such txn in the node's own stream");
-	if (store_exec(n, "BEGIN") != 0)
+	if (ts_store_exec(n, "BEGIN") != 0)
 		die(tsync_node_errmsg(n));
 	for (seq = from; seq <= h.seq; seq++) {
 		sqlite3_stmt *s;
@@ -278,7 +278,7 @@ rewrite(struct tsync_node *n, uint64_t from, const char *old, const char *nw)
 			die("cannot move the head");
 		sqlite3_finalize(s);
 	}
-	if (store_exec(n, "COMMIT") != 0)
+	if (ts_store_exec(n, "COMMIT") != 0)
 		die(tsync_node_errmsg(n));
 }
 
@@ -323,7 +323,7 @@ expire(const char *ca_dir, const char *node_dir)
 
 struct peer {
 	int fd, dead;
-	struct tls tls;
+	struct ts_tls tls;
 };
 
 static double
@@ -385,7 +385,7 @@ flush_tls(struct peer *pe)
 	uint8_t b[16384];
 	size_t k;
 
-	while ((k = tls_take(&pe->tls, b, sizeof(b))) > 0)
+	while ((k = ts_tls_take(&pe->tls, b, sizeof(b))) > 0)
 		if (send_all(pe, b, k) != 0)
 			return -1;
 	return 0;
@@ -399,13 +399,13 @@ handshake(struct peer *pe, SSL_CTX *ctx, const char *addr)
 
 	memset(pe, 0, sizeof(*pe));
 	pe->fd = dial(addr);
-	if (tls_init(&pe->tls, ctx, 0) != 0)
-		die("tls_init");
+	if (ts_tls_init(&pe->tls, ctx, 0) != 0)
+		die("ts_tls_init");
 	while (!pe->tls.done) {
 		struct pollfd pf = {pe->fd, POLLIN, 0};
 		ssize_t r;
 
-		if (tls_read(&pe->tls, b, 0) < 0)
+		if (ts_tls_read(&pe->tls, b, 0) < 0)
 			die(pe->tls.why);
 		flush_tls(pe);
 		if (pe->tls.done)
@@ -416,18 +416,18 @@ handshake(struct peer *pe, SSL_CTX *ctx, const char *addr)
 			continue;
 		if ((r = recv(pe->fd, b, sizeof(b), 0)) <= 0)
 			die("the server closed the link in the handshake");
-		tls_feed(&pe->tls, b, (size_t)r);
+		ts_tls_feed(&pe->tls, b, (size_t)r);
 	}
 }
 
 /* Sends one plaintext frame through TLS. */
 static int
-send_frame(struct peer *pe, const struct buf *f)
+send_frame(struct peer *pe, const struct ts_buf *f)
 {
 	size_t off = 0;
 
 	while (off < f->len) {
-		int w = tls_write(&pe->tls, f->p + off, f->len - off);
+		int w = ts_tls_write(&pe->tls, f->p + off, f->len - off);
 
 		if (w <= 0)
 			return -1;
@@ -439,7 +439,7 @@ send_frame(struct peer *pe, const struct buf *f)
 }
 
 static void
-hello_vv(struct tsync_node *n, struct buf *b)
+hello_vv(struct tsync_node *n, struct ts_buf *b)
 {
 	msgpack_packer pk;
 	size_t at = frame_begin(b, &pk);
@@ -480,15 +480,15 @@ closed_by_server(struct peer *pe)
 
 /* Appends 256 PINGs or empty BATCHes, as TLS records, to c. */
 static void
-flood_more(struct peer *pe, int batch, uint64_t *k, struct buf *c)
+flood_more(struct peer *pe, int batch, uint64_t *k, struct ts_buf *c)
 {
-	struct buf b;
+	struct ts_buf b;
 	msgpack_packer pk;
 	uint8_t t[16384];
 	size_t got;
 	unsigned i;
 
-	buf_init(&b, NULL, 0);
+	ts_buf_init(&b, NULL, 0);
 	for (i = 0; i < 256; i++) {
 		size_t at = frame_begin(&b, &pk);
 
@@ -504,11 +504,11 @@ flood_more(struct peer *pe, int batch, uint64_t *k, struct buf *c)
 		}
 		frame_end(&b, at);
 	}
-	if (tls_write(&pe->tls, b.p, b.len) != (int)b.len)
-		die("tls_write");
-	while ((got = tls_take(&pe->tls, t, sizeof(t))) > 0)
-		buf_put(c, t, got);
-	buf_free(&b);
+	if (ts_tls_write(&pe->tls, b.p, b.len) != (int)b.len)
+		die("ts_tls_write");
+	while ((got = ts_tls_take(&pe->tls, t, sizeof(t))) > 0)
+		ts_buf_put(c, t, got);
+	ts_buf_free(&b);
 }
 
 /*
@@ -521,15 +521,15 @@ flood(struct tsync_node *n, SSL_CTX *ctx, const char *addr, int batch,
       double seconds)
 {
 	struct peer pe;
-	struct buf b, c;
+	struct ts_buf b, c;
 	double t0, until, moved;
 	uint64_t k = 0, bytes = 0;
 	size_t off = 0;
 	int stalled = 0;
 
 	handshake(&pe, ctx, addr);
-	buf_init(&b, NULL, 0);
-	buf_init(&c, NULL, 0);
+	ts_buf_init(&b, NULL, 0);
+	ts_buf_init(&c, NULL, 0);
 	hello_vv(n, &b);
 	send_frame(&pe, &b);
 	t0 = moved = secs();
@@ -573,9 +573,9 @@ flood(struct tsync_node *n, SSL_CTX *ctx, const char *addr, int batch,
 		       "sent\n",
 		       secs() - t0, (unsigned long long)k,
 		       (unsigned long long)bytes);
-	buf_free(&b);
-	buf_free(&c);
-	tls_free(&pe.tls);
+	ts_buf_free(&b);
+	ts_buf_free(&c);
+	ts_tls_free(&pe.tls);
 	close(pe.fd);
 }
 
@@ -584,19 +584,19 @@ static void
 trickle(SSL_CTX *ctx, const char *addr, double seconds)
 {
 	struct peer pe;
-	struct buf b;
+	struct ts_buf b;
 	double t0, until;
 	uint8_t x = 0x97;
 
 	handshake(&pe, ctx, addr);
-	buf_init(&b, NULL, 0);
-	buf_put(&b, "\x00\x00\x03\xe8", 4);
+	ts_buf_init(&b, NULL, 0);
+	ts_buf_put(&b, "\x00\x00\x03\xe8", 4);
 	send_frame(&pe, &b);
 	t0 = secs();
 	until = t0 + seconds;
 	while (secs() < until && !closed_by_server(&pe)) {
 		b.len = 0;
-		buf_put(&b, &x, 1);
+		ts_buf_put(&b, &x, 1);
 		send_frame(&pe, &b);
 		sleep(1);
 	}
@@ -604,8 +604,8 @@ trickle(SSL_CTX *ctx, const char *addr, double seconds)
 		printf("closed after %.0f s\n", secs() - t0);
 	else
 		printf("still open after %.0f s\n", secs() - t0);
-	buf_free(&b);
-	tls_free(&pe.tls);
+	ts_buf_free(&b);
+	ts_tls_free(&pe.tls);
 	close(pe.fd);
 }
 
@@ -615,11 +615,11 @@ hold(struct tsync_node *n, SSL_CTX *ctx, const char *addr, int k,
      double seconds, int raw)
 {
 	struct peer *pe = calloc((size_t)k, sizeof(*pe));
-	struct buf b;
+	struct ts_buf b;
 	int i, open = 0;
 	double until;
 
-	buf_init(&b, NULL, 0);
+	ts_buf_init(&b, NULL, 0);
 	hello_vv(n, &b);
 	for (i = 0; i < k; i++) {
 		if (raw) {
@@ -638,11 +638,11 @@ hold(struct tsync_node *n, SSL_CTX *ctx, const char *addr, int k,
 	for (i = 0; i < k; i++) {
 		open += !closed_by_server(&pe[i]);
 		if (!raw)
-			tls_free(&pe[i].tls);
+			ts_tls_free(&pe[i].tls);
 		close(pe[i].fd);
 	}
 	printf("open %d of %d\n", open, k);
-	buf_free(&b);
+	ts_buf_free(&b);
 	free(pe);
 }
 
@@ -658,7 +658,7 @@ net_main(int argc, char **argv)
 		die("usage: see the comment at the top of forge.c");
 	if (tsync_node_open(argv[2], NULL, &n) != 0)
 		die(tsync_node_errmsg(n));
-	if ((ctx = tls_ctx_new(argv[2], n, err, sizeof(err))) == NULL)
+	if ((ctx = ts_tls_ctx_new(argv[2], n, err, sizeof(err))) == NULL)
 		die(err);
 	mode = argv[4];
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -684,7 +684,7 @@ main(int argc, char **argv)
 {
 	struct tsync_node *n = NULL;
 	struct stream_head h;
-	struct buf b;
+	struct ts_buf b;
 	uint8_t sig[64], zero[32] = {0};
 	const char *mode;
 	char id[64];
@@ -700,17 +700,17 @@ main(int argc, char **argv)
 	}
 	if (tsync_node_open(argv[2], NULL, &n) != 0)
 		die(tsync_node_errmsg(n));
-	buf_init(&b, NULL, 0);
+	ts_buf_init(&b, NULL, 0);
 	snprintf(id, sizeof(id), "forged-%s", mode);
 	if (strcmp(mode, "scope") == 0 && argc == 5) {
-		if (log_head(n, n->id, argv[3], strlen(argv[3]), &h) != 0)
+		if (ts_log_head(n, n->id, argv[3], strlen(argv[3]), &h) != 0)
 			h.seq = 0;
 		body(&b, n->id, argv[3], h.seq + 1, h.seq ? h.hash : zero, id);
 		sign(n->key, &b, sig);
 		write_bundle(argv[4], n, &b, sig);
 		goto done;
 	}
-	if (log_head(n, n->id, n->scope, strlen(n->scope), &h) != 0)
+	if (ts_log_head(n, n->id, n->scope, strlen(n->scope), &h) != 0)
 		die("the node has written nothing yet");
 	if (strcmp(mode, "badsig") == 0 || strcmp(mode, "inject") == 0) {
 		EVP_PKEY *stray;
@@ -737,7 +737,7 @@ main(int argc, char **argv)
 		struct tsync_node *holder = NULL;
 
 		if (argc > 5 && (tsync_node_open(argv[5], NULL, &holder) != 0 ||
-				 log_head(holder, n->id, n->scope,
+				 ts_log_head(holder, n->id, n->scope,
 					  strlen(n->scope), &h) != 0))
 			die("the holder has no stream of NODE");
 		tsync_node_close(holder);
@@ -775,7 +775,7 @@ main(int argc, char **argv)
 		die("unknown mode");
 	}
 done:
-	buf_free(&b);
+	ts_buf_free(&b);
 	tsync_node_close(n);
 	return 0;
 }

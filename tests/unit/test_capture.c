@@ -57,7 +57,7 @@ head(struct tsync_node *n, const char *scope)
 {
 	struct stream_head h;
 
-	if (log_head(n, n->id, scope, strlen(scope), &h) != 0)
+	if (ts_log_head(n, n->id, scope, strlen(scope), &h) != 0)
 		return 0;
 	return h.seq;
 }

@@ -146,7 +146,7 @@ as_release_010(struct tsync_node *n)
 			      " 'schema_version';",
 			      NULL, NULL, NULL),
 		 SQLITE_OK);
-	CHECK_EQ(store_load_tables(n), 0);
+	CHECK_EQ(ts_store_load_tables(n), 0);
 }
 
 /* Schema step 1 -> 2. */
@@ -271,10 +271,10 @@ static const char *const types_new[] = {"TEXT", "TEXT DEFAULT 'none'"};
 static void
 declare(struct tsync_node *n, int newer)
 {
-	CHECK_EQ(store_declare(n, "notes", newer ? cols_new : cols_old,
+	CHECK_EQ(ts_store_declare(n, "notes", newer ? cols_new : cols_old,
 			       newer ? types_new : types_old, newer ? 2 : 1),
 		 0);
-	CHECK_EQ(store_load_tables(n), 0);
+	CHECK_EQ(ts_store_load_tables(n), 0);
 }
 
 /* A new column with a default, across an older and a newer node. */
@@ -293,7 +293,7 @@ new_column(void)
 	declare(ov, 0);
 	declare(s, 0);
 	/* Declared columns are only ever appended. */
-	CHECK_EQ(store_declare(s, "notes", cols_new + 1, types_new + 1, 1),
+	CHECK_EQ(ts_store_declare(s, "notes", cols_new + 1, types_new + 1, 1),
 		 TSYNC_EINVAL);
 	CHECK_EQ(tn_sql(nv, "INSERT INTO notes(id, scope, a, b) VALUES('n1',"
 			    " 'gangzha/s2/v1', 'x', 'y')"),
@@ -321,7 +321,7 @@ new_column(void)
 		 SQLITE_OK);
 	CHECK_EQ(faults_of(s), 0);
 	/* The street upgrades: b is declared, the held values merged. */
-	t = store_table(s, "notes", 5);
+	t = ts_store_table(s, "notes", 5);
 	CHECK(t != NULL);
 	old_ncol[t->tid] = t->ncol;
 	CHECK_EQ(sqlite3_exec(s->db, "BEGIN", NULL, NULL, NULL), SQLITE_OK);

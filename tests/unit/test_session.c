@@ -164,12 +164,12 @@ static size_t
 hello_as(uint8_t *out, uint32_t pmin, uint32_t link, uint32_t pmax,
 	 uint32_t schema, const char *rel, int extra)
 {
-	struct buf b;
+	struct ts_buf b;
 	msgpack_packer pk;
 	size_t f, n;
 	int i;
 
-	buf_init(&b, NULL, 0);
+	ts_buf_init(&b, NULL, 0);
 	f = frame_begin(&b, &pk);
 	msgpack_pack_array(&pk, (rel != NULL ? 10 : 7) + (size_t)extra);
 	msgpack_pack_uint8(&pk, WIRE_HELLO);
@@ -189,7 +189,7 @@ hello_as(uint8_t *out, uint32_t pmin, uint32_t link, uint32_t pmax,
 	frame_end(&b, f);
 	memcpy(out, b.p, b.len);
 	n = b.len;
-	buf_free(&b);
+	ts_buf_free(&b);
 	return n;
 }
 
@@ -211,12 +211,12 @@ queue_keeps_close(struct tsync_node *n)
 {
 	struct sess_cfg c = {0};
 	struct sess_action a;
-	struct buf b;
+	struct ts_buf b;
 	msgpack_packer pk;
 	struct sess *s;
 	int i, nact = 0, last = -1;
 
-	buf_init(&b, NULL, 0);
+	ts_buf_init(&b, NULL, 0);
 	for (i = 0; i < 100; i++) {
 		size_t f = frame_begin(&b, &pk);
 
@@ -225,7 +225,7 @@ queue_keeps_close(struct tsync_node *n)
 		msgpack_pack_bin_with_body(&pk, "not a certificate", 17);
 		frame_end(&b, f);
 	}
-	buf_put(&b, "\xff\xff\xff\xff", 4); /* a frame length out of bounds */
+	ts_buf_put(&b, "\xff\xff\xff\xff", 4); /* a frame length out of bounds */
 	c.node = n;
 	s = sess_new(&c, 0);
 	sess_feed(s, b.p, b.len);
@@ -237,7 +237,7 @@ queue_keeps_close(struct tsync_node *n)
 	CHECK_EQ(last, SA_CLOSE);
 	CHECK(sess_failed(s));
 	sess_free(s);
-	buf_free(&b);
+	ts_buf_free(&b);
 }
 
 /* ---- Versions (docs/protocol.md, 2.3) ------------------------------ */
@@ -489,7 +489,7 @@ caps_secs(void)
 
 /* A VV frame of k streams (origin i, scope, seq i). */
 static void
-caps_vv(struct buf *b, uint32_t k)
+caps_vv(struct ts_buf *b, uint32_t k)
 {
 	msgpack_packer pk;
 	size_t f = frame_begin(b, &pk);
@@ -509,7 +509,7 @@ caps_vv(struct buf *b, uint32_t k)
 /* A BATCH of k bodies: each a msgpack bin of `size` bytes, which decodes
  * but is no txn (so it is quarantined as malformed). */
 static void
-caps_junk_batch(struct buf *b, uint64_t no, unsigned k, size_t size)
+caps_junk_batch(struct ts_buf *b, uint64_t no, unsigned k, size_t size)
 {
 	msgpack_packer pk;
 	size_t f = frame_begin(b, &pk);
@@ -556,7 +556,7 @@ caps_counts(struct tsync_node *n)
 	static const uint8_t ok[] = {0x93, 0x01, 0xa1, 'x', 0xc4, 0x01, 0x00};
 	uint8_t deep[FRAME_DEPTH_MAX + 2];
 	size_t budget = FRAME_ELEMS_MAX, used = 0;
-	struct buf b;
+	struct ts_buf b;
 	msgpack_packer pk;
 	struct sess *s;
 	size_t f;
@@ -580,7 +580,7 @@ caps_counts(struct tsync_node *n)
 	bad_input(n, (const uint8_t *)"\x00\x00\x00\x05\xdd\xff\xff\xff\xff", 9,
 		  "msgpack counts beyond its bytes");
 	/* Inside a txn body of a BATCH, which txn_decode() would unpack. */
-	buf_init(&b, NULL, 0);
+	ts_buf_init(&b, NULL, 0);
 	b.len = 0;
 	{
 		uint8_t sig[64] = {0};
@@ -598,7 +598,7 @@ caps_counts(struct tsync_node *n)
 		caps_expect(s, 0, "txn 1 of BATCH 1: msgpack counts beyond");
 		sess_free(s);
 	}
-	buf_free(&b);
+	ts_buf_free(&b);
 }
 
 /* PINGs: PING_MAX per window are answered, one more fails the session. */
@@ -669,12 +669,12 @@ caps_trickle(struct tsync_node *n)
 static void
 caps_vv_size(struct tsync_node *n)
 {
-	struct buf b;
+	struct ts_buf b;
 	struct sess *s;
 	char why[320];
 	double t0;
 
-	buf_init(&b, NULL, 0);
+	ts_buf_init(&b, NULL, 0);
 	caps_vv(&b, VV_MAX);
 	s = caps_sess(n, 0, 0);
 	t0 = caps_secs();
@@ -692,7 +692,7 @@ caps_vv_size(struct tsync_node *n)
 	caps_expect(s, 0, "over the cap");
 	CHECK(caps_secs() - t0 < 2.0);
 	sess_free(s);
-	buf_free(&b);
+	ts_buf_free(&b);
 }
 
 /* Junk bodies: the quarantine keeps at most its share per peer, and of a
@@ -701,11 +701,11 @@ static void
 caps_quarantine(struct tsync_node *n)
 {
 	struct sess *s = caps_sess(n, 0, 1);
-	struct buf b;
+	struct ts_buf b;
 	char why[320];
 	uint64_t no;
 
-	buf_init(&b, NULL, 0);
+	ts_buf_init(&b, NULL, 0);
 	for (no = 1; no <= 5; no++) { /* 5 batches of 10 bodies of 1 MiB */
 		b.len = 0;
 		caps_junk_batch(&b, no, 10, 1u << 20);
@@ -726,7 +726,7 @@ caps_quarantine(struct tsync_node *n)
 	CHECK(caps_q(n, "sum(length(body) + length(sig) + 64)") >
 	      (1 << 20) - 4096);
 	sess_free(s);
-	buf_free(&b);
+	ts_buf_free(&b);
 }
 
 /* Output is consumed in O(1) amortized: a big backlog drained in small
@@ -972,7 +972,7 @@ rewrite_head(struct tsync_node *n)
 	uint8_t body[4096], hash[KEYS_HASH_LEN], sig[KEYS_SIG_LEN], *at;
 	size_t len;
 
-	CHECK_EQ(log_head(n, n->id, n->scope, strlen(n->scope), &h), 0);
+	CHECK_EQ(ts_log_head(n, n->id, n->scope, strlen(n->scope), &h), 0);
 	sqlite3_prepare_v2(n->db, "SELECT body FROM ts_log WHERE k = ?1", -1,
 			   &s, NULL);
 	sqlite3_bind_int64(s, 1, LOG_ROWID(h.sid, h.seq));

@@ -17,7 +17,7 @@
 #define T_PREV (HLC_MIN + 5)
 
 static void
-build_hlc(struct buf *b, uint64_t seq, const uint8_t prev[32], uint64_t hlc,
+build_hlc(struct ts_buf *b, uint64_t seq, const uint8_t prev[32], uint64_t hlc,
 	  uint64_t col_prev)
 {
 	msgpack_packer pk;
@@ -56,7 +56,7 @@ build_hlc(struct buf *b, uint64_t seq, const uint8_t prev[32], uint64_t hlc,
 }
 
 static void
-build(struct buf *b, uint64_t seq, const uint8_t prev[32])
+build(struct ts_buf *b, uint64_t seq, const uint8_t prev[32])
 {
 	build_hlc(b, seq, prev, T_HLC, T_PREV);
 }
@@ -157,7 +157,7 @@ int
 main(void)
 {
 	uint8_t zero[32] = {0}, sig[64];
-	struct buf b;
+	struct ts_buf b;
 	struct txn t, t2;
 	struct txn_change c;
 	struct txn_col col;
@@ -166,7 +166,7 @@ main(void)
 	size_t i;
 	int bad = 0;
 
-	buf_init(&b, NULL, 0);
+	ts_buf_init(&b, NULL, 0);
 	build(&b, 1, zero);
 	CHECK_EQ(txn_decode(&t, b.p, b.len, err, sizeof(err)), 0);
 	CHECK_EQ(t.seq, 1);
@@ -199,16 +199,16 @@ main(void)
 	/* Chain: the next txn carries this one's hash; any flipped byte
 	 * changes the hash or makes the body undecodable. */
 	{
-		struct buf b2;
+		struct ts_buf b2;
 		uint8_t h1[32];
 
 		memcpy(h1, t.hash, 32);
-		buf_init(&b2, NULL, 0);
+		ts_buf_init(&b2, NULL, 0);
 		build(&b2, 2, h1);
 		CHECK_EQ(txn_decode(&t2, b2.p, b2.len, err, sizeof(err)), 0);
 		CHECK(memcmp(t2.prev, h1, 32) == 0);
 		txn_done(&t2);
-		buf_free(&b2);
+		ts_buf_free(&b2);
 	}
 	for (i = 0; i < b.len; i++) {
 		uint8_t h[32];
@@ -234,7 +234,7 @@ main(void)
 	txn_done(&t2);
 
 	txn_done(&t);
-	buf_free(&b);
+	ts_buf_free(&b);
 	EVP_PKEY_free(k);
 	EVP_PKEY_free(other);
 
@@ -243,30 +243,30 @@ main(void)
 	{
 		static const uint64_t outside[] = {0, 77, HLC_MIN - 1, HLC_MAX + 1,
 					       1ULL << 63, UINT64_MAX};
-		struct buf b2;
+		struct ts_buf b2;
 
 		for (i = 0; i < sizeof(outside) / sizeof(outside[0]); i++) {
-			buf_init(&b2, NULL, 0);
+			ts_buf_init(&b2, NULL, 0);
 			build_hlc(&b2, 1, zero, outside[i], T_PREV);
 			CHECK_EQ(txn_decode(&t2, b2.p, b2.len, err,
 					    sizeof(err)), TSYNC_ECORRUPT);
 			CHECK(strstr(err, "valid range") != NULL);
 			txn_done(&t2);
-			buf_free(&b2);
+			ts_buf_free(&b2);
 			if (outside[i] == 0)
 				continue;
-			buf_init(&b2, NULL, 0);
+			ts_buf_init(&b2, NULL, 0);
 			build_hlc(&b2, 1, zero, T_HLC, outside[i]);
 			CHECK_EQ(txn_decode(&t2, b2.p, b2.len, err,
 					    sizeof(err)), TSYNC_ECORRUPT);
 			txn_done(&t2);
-			buf_free(&b2);
+			ts_buf_free(&b2);
 		}
-		buf_init(&b2, NULL, 0);
+		ts_buf_init(&b2, NULL, 0);
 		build_hlc(&b2, 1, zero, HLC_MAX, 0);
 		CHECK_EQ(txn_decode(&t2, b2.p, b2.len, err, sizeof(err)), 0);
 		txn_done(&t2);
-		buf_free(&b2);
+		ts_buf_free(&b2);
 	}
 
 	bad_cert_keys();
