@@ -1,6 +1,7 @@
 /*
- * cmd_user.c - `tiersync user add|passwd|disable|list NODE_DIR [NAME]`:
- * the node's local accounts for the web app.  Passwords are read from
+ * cmd_user.c - `tiersync user add|passwd|disable|role|remove|list NODE_DIR
+ * [NAME]`: the node's local accounts for the web app.  A change to an
+ * account ends its open sessions in the web app at their next request.  Passwords are read from
  * standard input (the first line), never from the command line, where
  * other users of the PC could see them.
  */
@@ -18,6 +19,9 @@ static const char usage[] =
 	"admin   (password on stdin)\n"
 	"  tiersync user passwd NODE_DIR NAME    (new password on stdin)\n"
 	"  tiersync user disable NODE_DIR NAME\n"
+	"  tiersync user role NODE_DIR NAME --role viewer|clerk|lawyer|officer|"
+	"admin\n"
+	"  tiersync user remove NODE_DIR NAME\n"
 	"  tiersync user list NODE_DIR";
 
 static int
@@ -65,6 +69,13 @@ cmd_user(struct args *a)
 		return usage_error(usage, "give the account's NAME");
 	if (strcmp(verb, "disable") == 0)
 		rc = tsync_user_disable(dir, name, err, sizeof(err));
+	else if (strcmp(verb, "remove") == 0)
+		rc = tsync_user_remove(dir, name, err, sizeof(err));
+	else if (strcmp(verb, "role") == 0) {
+		if (role == NULL)
+			return usage_error(usage, "give --role");
+		rc = tsync_user_role(dir, name, role, err, sizeof(err));
+	}
 	else if (strcmp(verb, "add") == 0 || strcmp(verb, "passwd") == 0) {
 		if (strcmp(verb, "add") == 0 && role == NULL)
 			return usage_error(usage, "give --role");

@@ -21,7 +21,7 @@
 #define SCRYPT_R 8
 #define SCRYPT_P 1
 #define HASH_LEN 32
-#define SALT_LEN 16
+#define SALT_LEN USERS_STAMP_LEN
 #define MAX_FAILURES 5
 #define LOCK_SECONDS (15 * 60)
 
@@ -173,29 +173,93 @@ tsync_user_passwd(const char *dir, const char *name, const char *password,
 	return rc;
 }
 
-int
-tsync_user_disable(const char *dir, const char *name, char *err,
-		   size_t errlen)
+/* Runs `q` (%Q is the name) and answers "no account NAME" if it
+ * changed no row. */
+static int
+user_update(const char *dir, const char *name, const char *q, char *err,
+	    size_t errlen)
 {
 	sqlite3 *db;
+	char *sql;
 	int rc;
 
 	if ((rc = users_open(dir, &db, err, errlen)) != 0)
 		return rc;
-	{
-		char *q = sqlite3_mprintf("UPDATE users SET disabled = 1 WHERE "
-					  "name = %Q",
-					  name);
-
-		rc = sqlite3_exec(db, q, NULL, NULL, NULL);
-		sqlite3_free(q);
-	}
+	sql = sqlite3_mprintf(q, name);
+	rc = sql ? sqlite3_exec(db, sql, NULL, NULL, NULL) : SQLITE_NOMEM;
+	sqlite3_free(sql);
 	rc = rc != SQLITE_OK ? err_out(err, errlen, TSYNC_EIO, "%s",
 				       sqlite3_errmsg(db))
 	     : sqlite3_changes(db) == 0
 		     ? err_out(err, errlen, TSYNC_ENOENT, "no account %s", name)
 		     : 0;
 	sqlite3_close(db);
+	return rc;
+}
+
+int
+tsync_user_disable(const char *dir, const char *name, char *err,
+		   size_t errlen)
+{
+	return user_update(dir, name,
+			   "UPDATE users SET disabled = 1 WHERE name = %Q", err,
+			   errlen);
+}
+
+int
+tsync_user_role(const char *dir, const char *name, const char *role,
+		char *err, size_t errlen)
+{
+	char q[128];
+
+	if (!role_ok(role))
+		return err_out(err, errlen, TSYNC_EINVAL,
+			       "role '%s': give viewer, clerk, lawyer, "
+			       "officer or admin",
+			       role ? role : "");
+	/* role is one of the five words above: safe in the text. */
+	snprintf(q, sizeof(q), "UPDATE users SET role = '%s' WHERE name = %%Q",
+		 role);
+	return user_update(dir, name, q, err, errlen);
+}
+
+int
+tsync_user_remove(const char *dir, const char *name, char *err,
+		  size_t errlen)
+{
+	return user_update(dir, name, "DELETE FROM users WHERE name = %Q", err,
+			   errlen);
+}
+
+int
+users_state(sqlite3_stmt **s, sqlite3 *db, const char *name, char *role,
+	    size_t rolelen, unsigned char *stamp)
+{
+	int rc;
+
+	if (*s == NULL &&
+	    sqlite3_prepare_v3(db, "SELECT role, disabled, salt FROM users "
+				   "WHERE name = ?1",
+			       -1, SQLITE_PREPARE_PERSISTENT, s, NULL) !=
+		    SQLITE_OK)
+		return TSYNC_EIO;
+	sqlite3_bind_text(*s, 1, name, -1, SQLITE_TRANSIENT);
+	rc = sqlite3_step(*s);
+	if (rc == SQLITE_DONE)
+		rc = TSYNC_ENOENT;
+	else if (rc != SQLITE_ROW ||
+		 sqlite3_column_bytes(*s, 2) != USERS_STAMP_LEN)
+		rc = TSYNC_EIO;
+	else if (sqlite3_column_int(*s, 1) != 0)
+		rc = TSYNC_EAUTH;
+	else {
+		snprintf(role, rolelen, "%s",
+			 (const char *)sqlite3_column_text(*s, 0));
+		memcpy(stamp, sqlite3_column_blob(*s, 2), USERS_STAMP_LEN);
+		rc = 0;
+	}
+	sqlite3_reset(*s);
+	sqlite3_clear_bindings(*s);
 	return rc;
 }
 
@@ -259,7 +323,7 @@ note_failure(sqlite3 *db, const char *name, int failures, time_t now)
 
 int
 users_check(sqlite3 *db, const char *name, const char *pw, char *role,
-	    size_t rolelen)
+	    size_t rolelen, unsigned char *stamp)
 {
 	unsigned char hash[HASH_LEN], salt[SALT_LEN], want[HASH_LEN];
 	time_t now = time(NULL);
@@ -303,5 +367,6 @@ users_check(sqlite3 *db, const char *name, const char *pw, char *role,
 	}
 	if (failures != 0)
 		note_failure(db, name, 0, now);
+	memcpy(stamp, salt, USERS_STAMP_LEN);
 	return 0;
 }

@@ -11,7 +11,9 @@
  * a request's headers (libmicrohttpd answers 431 over it), 256 KiB for a
  * body (413).  Sessions: 256 at most, 12 hours each, a random token in an
  * HttpOnly SameSite=Strict cookie; every write needs the session's CSRF
- * token in X-CSRF-Token.
+ * token in X-CSRF-Token.  Every request re-reads the session's account
+ * in users.db: disabled, removed, another role or a new password ends
+ * the session there (401 with the reason, in Chinese too).
  */
 #include <arpa/inet.h>
 #include <netdb.h>
@@ -38,6 +40,8 @@
 struct session {
 	char token[65], csrf[65];
 	char user[65], role[16];
+	unsigned char stamp[USERS_STAMP_LEN]; /* the account's at login */
+	int local;                            /* open mode: no account */
 	time_t expires;
 };
 
@@ -45,6 +49,7 @@ struct tsync_web {
 	struct MHD_Daemon *d;
 	struct tsync_node *n;
 	sqlite3 *users;
+	sqlite3_stmt *acct; /* users_state's statement */
 	char dir[1024];
 	int open_mode; /* loopback and no account: no login */
 	struct session s[MAX_SESSIONS];
@@ -158,7 +163,8 @@ random_hex(char *out, size_t bytes)
 }
 
 static struct session *
-session_new(struct tsync_web *w, const char *user, const char *role)
+session_new(struct tsync_web *w, const char *user, const char *role,
+	    const unsigned char *stamp)
 {
 	time_t now = time(NULL);
 	struct session *s = &w->s[0];
@@ -174,24 +180,77 @@ session_new(struct tsync_web *w, const char *user, const char *role)
 	random_hex(s->csrf, 32);
 	snprintf(s->user, sizeof(s->user), "%s", user);
 	snprintf(s->role, sizeof(s->role), "%s", role);
+	s->local = stamp == NULL;
+	if (stamp != NULL)
+		memcpy(s->stamp, stamp, USERS_STAMP_LEN);
 	s->expires = now + SESSION_SECONDS;
 	return s;
 }
 
+static void
+session_end(struct session *s)
+{
+	OPENSSL_cleanse(s, sizeof(*s));
+}
+
+/*
+ * Whether the session's account still stands as it did at login; NULL if
+ * so, else why not (the message for the 401).  Run for every request, so
+ * that `tiersync user disable|remove|role|passwd` in another process
+ * ends the person's sessions on every browser at their next click.
+ */
+static const char *
+session_stale(struct tsync_web *w, const struct session *s)
+{
+	unsigned char stamp[USERS_STAMP_LEN];
+	char role[16];
+	int rc;
+
+	if (s->local)
+		return NULL;
+	rc = users_state(&w->acct, w->users, s->user, role, sizeof(role),
+			 stamp);
+	if (rc == TSYNC_ENOENT)
+		return "session: the account was removed; you are logged out "
+		       "(账户已被删除，已退出登录)";
+	if (rc == TSYNC_EAUTH)
+		return "session: the account was disabled; you are logged out "
+		       "(账户已被停用，已退出登录)";
+	if (rc != 0)
+		return "session: the accounts cannot be read; log in again "
+		       "(无法读取账户信息，请重新登录)";
+	if (strcmp(role, s->role) != 0)
+		return "session: the account's role was changed; log in again "
+		       "(账户角色已变更，请重新登录)";
+	if (CRYPTO_memcmp(stamp, s->stamp, USERS_STAMP_LEN) != 0)
+		return "session: the password was changed; log in again "
+		       "(密码已修改，请重新登录)";
+	return NULL;
+}
+
+/*
+ * The request's session, or NULL.  A session whose account changed is
+ * ended here and *why says how (else *why is NULL).
+ */
 static struct session *
-session_of(struct tsync_web *w, struct MHD_Connection *c)
+session_of(struct tsync_web *w, struct MHD_Connection *c, const char **why)
 {
 	const char *tok = MHD_lookup_connection_value(c, MHD_COOKIE_KIND,
 						      "tsid");
 	time_t now = time(NULL);
 	int i;
 
+	*why = NULL;
 	if (tok == NULL || strlen(tok) != 64)
 		return NULL;
 	for (i = 0; i < MAX_SESSIONS; i++)
 		if (w->s[i].expires > now &&
-		    CRYPTO_memcmp(w->s[i].token, tok, 64) == 0)
-			return &w->s[i];
+		    CRYPTO_memcmp(w->s[i].token, tok, 64) == 0) {
+			if ((*why = session_stale(w, &w->s[i])) == NULL)
+				return &w->s[i];
+			session_end(&w->s[i]);
+			return NULL;
+		}
 	return NULL;
 }
 
@@ -201,6 +260,23 @@ cookie_of(const struct session *s, char *out, size_t len)
 	snprintf(out, len,
 		 "tsid=%s; Path=/; HttpOnly; SameSite=Strict; Max-Age=%d",
 		 s ? s->token : "", s ? SESSION_SECONDS : 0);
+}
+
+/*
+ * 401 for a session just ended by a change to its account: the reason,
+ * "ended": true (the app shows it on the login page) and the cookie
+ * cleared.
+ */
+static enum MHD_Result
+send_ended(struct MHD_Connection *c, const char *why)
+{
+	char cookie[160];
+
+	cookie_of(NULL, cookie, sizeof(cookie));
+	return send_json(c, 401,
+			 json_pack("{s:s, s:s, s:b}", "error", why, "field",
+				   "session", "ended", 1),
+			 cookie);
 }
 
 static int
@@ -240,13 +316,14 @@ api_login(struct tsync_web *w, struct MHD_Connection *c, json_t *body)
 {
 	const char *user = json_string_value(json_object_get(body, "user"));
 	const char *pw = json_string_value(json_object_get(body, "password"));
+	unsigned char stamp[USERS_STAMP_LEN];
 	char role[16], cookie[160];
 	struct session *s;
 	int rc;
 
 	if (user == NULL || pw == NULL)
 		return send_err(c, 400, "user: give user and password");
-	rc = users_check(w->users, user, pw, role, sizeof(role));
+	rc = users_check(w->users, user, pw, role, sizeof(role), stamp);
 	if (rc == TSYNC_EBUSY)
 		return send_err(c, 429, "password: too many failed logins; "
 					"the account is locked for 15 minutes "
@@ -254,7 +331,7 @@ api_login(struct tsync_web *w, struct MHD_Connection *c, json_t *body)
 	if (rc != 0)
 		return send_err(c, 403, "password: wrong user or password "
 					"(用户名或密码错误)");
-	s = session_new(w, user, role);
+	s = session_new(w, user, role, stamp);
 	cookie_of(s, cookie, sizeof(cookie));
 	return send_json(c, 200, session_json(w, s), cookie);
 }
@@ -606,7 +683,8 @@ static enum MHD_Result
 route_api(struct tsync_web *w, struct MHD_Connection *c, const char *url,
 	  const char *method, struct req *rq)
 {
-	struct session *s = session_of(w, c);
+	const char *why;
+	struct session *s = session_of(w, c, &why);
 	int get = strcmp(method, "GET") == 0;
 	json_t *body = NULL;
 	json_error_t je;
@@ -629,13 +707,14 @@ route_api(struct tsync_web *w, struct MHD_Connection *c, const char *url,
 	if (s == NULL && w->open_mode && strcmp(url, "/api/session") == 0) {
 		char cookie[160];
 
-		s = session_new(w, "本机用户", "admin");
+		s = session_new(w, "本机用户", "admin", NULL);
 		cookie_of(s, cookie, sizeof(cookie));
 		ok = send_json(c, 200, session_json(w, s), cookie);
 		goto out;
 	}
 	if (s == NULL) {
-		ok = send_err(c, 401, "session: log in first (请先登录)");
+		ok = why ? send_ended(c, why)
+			 : send_err(c, 401, "session: log in first (请先登录)");
 		goto out;
 	}
 	if (!get && !csrf_ok(c, s)) {
@@ -827,10 +906,12 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
 		return send_err(c, 405, "method: not allowed here");
 	if (strcmp(url, "/report.html") == 0) {
-		struct session *s = session_of(w, c);
+		const char *why;
+		struct session *s = session_of(w, c, &why);
 
 		if (s == NULL)
-			return send_err(c, 401, "session: log in first");
+			return why ? send_ended(c, why)
+				   : send_err(c, 401, "session: log in first");
 		return api_report(w, c, 1);
 	}
 	return serve_asset(c, url);
@@ -958,6 +1039,7 @@ tsync_web_stop(struct tsync_web *w)
 	if (w->d != NULL)
 		MHD_stop_daemon(w->d);
 	tsync_node_close(w->n);
+	sqlite3_finalize(w->acct);
 	sqlite3_close(w->users);
 	OPENSSL_cleanse(w->s, sizeof(w->s));
 	free(w);

@@ -3,7 +3,7 @@
  * the same declarations the commands use (domain/schema.c). */
 'use strict';
 
-const S = { session: null, kinds: [], byName: {} };
+const S = { session: null, kinds: [], byName: {}, notice: null };
 const $ = (sel) => document.querySelector(sel);
 const main = () => $('#main');
 
@@ -27,7 +27,16 @@ async function api(method, path, body) {
   const r = await fetch(path, opt);
   let j = null;
   try { j = await r.json(); } catch (e) { j = { error: '服务器返回了无法识别的内容' }; }
-  if (r.status === 401 && path !== '/api/session') { location.hash = '#/login'; }
+  if (r.status === 401 && path !== '/api/login' && (path !== '/api/session' || j.ended)) {
+    /* Logged out (an administrator changed the account, or the session
+     * expired): the login page, with the reason; the page that asked
+     * never goes on. */
+    S.session = null;
+    if (j.ended) S.notice = zh(j.error);
+    nav();
+    if (location.hash === '#/login') pageLogin(); else location.hash = '#/login';
+    return new Promise(() => {});
+  }
   return { ok: r.ok, status: r.status, body: j };
 }
 
@@ -56,7 +65,7 @@ function label(f, rec) {
 function nav() {
   const n = $('#nav');
   n.replaceChildren();
-  if (!S.session) return;
+  if (!S.session) { $('#office').textContent = ''; $('#who').replaceChildren(); return; }
   n.append(h('a', { href: '#/' }, '工作台'));
   for (const k of S.kinds) if (!k.parent) n.append(h('a', { href: '#/k/' + k.name, id: 'nav-' + k.name }, k.label));
   n.append(h('a', { href: '#/conflicts', id: 'nav-conflicts' }, '冲突'));
@@ -119,13 +128,15 @@ function pageLogin() {
     const r = await api('POST', '/api/login', { user: $('#f-user').value, password: $('#f-password').value });
     if (!r.ok) { err.textContent = r.body.error; return; }
     S.session = r.body;
+    S.notice = null;
     location.hash = '#/';
     boot();
   } },
   h('div', { class: 'row' }, h('label', { for: 'f-user' }, '用户名'), h('input', { id: 'f-user', autocomplete: 'username' })),
   h('div', { class: 'row' }, h('label', { for: 'f-password' }, '密码'), h('input', { id: 'f-password', type: 'password', autocomplete: 'current-password' }), err),
   h('button', { type: 'submit', id: 'login' }, '登录'));
-  show(h('h1', {}, '登录'), form);
+  const notice = S.notice ? h('div', { class: 'msg bad', id: 'login-notice' }, S.notice) : null;
+  show(h('h1', {}, '登录'), notice, form);
 }
 
 /* ---- Dashboard -------------------------------------------------------- */

@@ -26,8 +26,18 @@ int tsync_user_add(const char *dir, const char *name, const char *role,
 		   const char *password, char *err, size_t errlen);
 int tsync_user_passwd(const char *dir, const char *name,
 		      const char *password, char *err, size_t errlen);
+/*
+ * passwd and disable, like role and remove, end the account's sessions
+ * in the web app: every request re-reads the account (http/web.c).
+ */
 int tsync_user_disable(const char *dir, const char *name, char *err,
 		       size_t errlen);
+/* A new role; the account's open sessions end at their next request. */
+int tsync_user_role(const char *dir, const char *name, const char *role,
+		    char *err, size_t errlen);
+/* Deletes the account; its open sessions end at their next request. */
+int tsync_user_remove(const char *dir, const char *name, char *err,
+		      size_t errlen);
 /* Calls cb for each account; role and state are valid in the callback. */
 typedef int (*tsync_user_cb)(void *arg, const char *name, const char *role,
 			     int disabled, int locked);

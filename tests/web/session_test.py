@@ -1,0 +1,130 @@
+"""HTTP tests: a change to an account ends its open sessions at their
+next request.  Run by tests/web/sessions.sh: TIERSYNC NODE_DIR URL."""
+import http.cookiejar, json, subprocess, sys, urllib.error, urllib.request
+
+T, vdir, url = sys.argv[1:4]
+fails = passes = 0
+
+
+def check(cond, what):
+    global fails, passes
+    if cond:
+        passes += 1
+    else:
+        fails += 1
+        print("FAIL:", what, flush=True)
+
+
+class Client:
+    """One browser: its own cookie jar and CSRF token."""
+    def __init__(self, base):
+        self.base = base
+        self.op = urllib.request.build_opener(
+            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+        self.csrf = None
+
+    def call(self, method, path, body=None):
+        req = urllib.request.Request(self.base + path, method=method,
+                                     data=json.dumps(body).encode() if body is not None else None)
+        req.add_header("Content-Type", "application/json")
+        if self.csrf and method != "GET":
+            req.add_header("X-CSRF-Token", self.csrf)
+        try:
+            r = self.op.open(req, timeout=30)
+            status, text, hdrs = r.status, r.read(), r.headers
+        except urllib.error.HTTPError as e:
+            status, text, hdrs = e.code, e.read(), e.headers
+        try:
+            return status, json.loads(text), hdrs
+        except ValueError:
+            return status, {"raw": text}, hdrs
+
+    def login(self, name, pw):
+        s, j, _ = self.call("POST", "/api/login", {"user": name, "password": pw})
+        if s == 200:
+            self.csrf = j["csrf"]
+        return s, j
+
+
+def user(*args, stdin=None):
+    r = subprocess.run([T, "user", args[0], vdir, *args[1:]], input=stdin,
+                       capture_output=True, text=True, timeout=60)
+    check(r.returncode == 0, f"tiersync user {' '.join(args)}: {r.stderr}")
+
+
+def logged_in(name, pw):
+    c = Client(url)
+    s, j = c.login(name, pw)
+    check(s == 200, f"login {name}: {s} {j}")
+    return c
+
+
+def ended(c, word, what):
+    """The next request is refused as an ended session naming `word`, and
+    the cookie is cleared; the one after is a plain 'log in first'."""
+    s, j, h = c.call("GET", "/api/status")
+    check(s == 401 and isinstance(j, dict) and j.get("ended") is True and word in j.get("error", ""),
+          f"{what}: next request 401 ended with '{word}': {s} {j}")
+    check("tsid=;" in (h.get("Set-Cookie") or "") and "Max-Age=0" in (h.get("Set-Cookie") or ""),
+          f"{what}: the cookie is cleared: {h.get('Set-Cookie')}")
+    s, j, _ = c.call("GET", "/api/records/dispute")
+    check(s == 401 and "ended" not in j, f"{what}: the session stays ended: {s} {j}")
+
+
+def alive(c, what):
+    s, j, _ = c.call("GET", "/api/status")
+    check(s == 200, f"{what}: session still open: {s} {j}")
+
+
+# --- disable: every session of the account ends; the others' do not
+a1, a2 = logged_in("lihua", "lihua-pass-1"), logged_in("lihua", "lihua-pass-1")
+z = logged_in("zhangwei", "zhangwei-pass-1")
+alive(a1, "before disable")
+alive(a2, "before disable, second browser")
+user("disable", "lihua")
+ended(a1, "停用", "disabled")
+ended(a2, "停用", "disabled, second browser")
+alive(z, "another account, after lihua was disabled")
+s, j = Client(url).login("lihua", "lihua-pass-1")
+check(s == 403, f"a disabled account cannot log in again: {s} {j}")
+
+# --- a new role: the session ends; logged in again, the new role applies
+s, j, _ = z.call("POST", "/api/records/dispute", {})
+check(s == 400, f"a clerk's write reaches validation: {s} {j}")
+user("role", "zhangwei", "--role", "viewer")
+ended(z, "角色", "role changed")
+z = logged_in("zhangwei", "zhangwei-pass-1")
+s, j, _ = z.call("GET", "/api/session")
+check(s == 200 and j["role"] == "viewer", f"the new role after login: {j}")
+s, j, _ = z.call("POST", "/api/records/dispute", {})
+check(s == 403 and j.get("field") == "role", f"the viewer's write refused: {s} {j}")
+# The same role again changes nothing: the session stays
+user("role", "zhangwei", "--role", "viewer")
+alive(z, "role set to the one it had")
+
+# --- a new password: the session ends; the old password no longer works
+user("passwd", "zhangwei", stdin="zhangwei-pass-2\n")
+ended(z, "密码", "password changed")
+s, j = Client(url).login("zhangwei", "zhangwei-pass-1")
+check(s == 403, f"the old password refused: {s}")
+z = logged_in("zhangwei", "zhangwei-pass-2")
+
+# --- removed: the session ends, and the name cannot log in
+user("remove", "zhangwei")
+ended(z, "删除", "removed")
+s, j = Client(url).login("zhangwei", "zhangwei-pass-2")
+check(s == 403, f"a removed account cannot log in: {s}")
+
+# --- a lock-out by someone else's wrong passwords does not end a session
+w = logged_in("wujing", "wujing-pass-1")
+x = Client(url)
+for i in range(5):
+    x.login("wujing", "wrong-password")
+s, j = x.login("wujing", "wujing-pass-1")
+check(s == 429, f"the account is locked: {s} {j}")
+alive(w, "the owner's session through a lock-out by failed logins")
+s, j, _ = w.call("POST", "/api/records/dispute", {})
+check(s == 400, f"and can still write: {s} {j}")
+
+print(f"{passes} passed, {fails} failed")
+sys.exit(1 if fails else 0)
