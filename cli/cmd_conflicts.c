@@ -1,15 +1,19 @@
 /*
  * cmd_conflicts.c - `tiersync conflicts`: concurrent edits kept for a
- * person to settle.
+ * person to settle.  On a field of the records (domain/schema.c) the
+ * list names the field in Chinese and gives each coded value's label,
+ * and `resolve --value` takes a coded field's label as well as its code.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "tiersync/records.h"
 
 static const char usage[] =
 	"tiersync conflicts NODE_DIR [list [--json] | resolve ID "
-	"(--keep mine|theirs | --value V)]";
+	"(--keep mine|theirs | --value V)]\n"
+	"  on a coded field V is its code or its label: --value 低";
 
 struct lst {
 	int json, count;
@@ -37,6 +41,31 @@ show_value(const char *v, size_t len, int blob)
 	putchar('\'');
 }
 
+/* The record field of a conflict's column, or NULL (not a record kind). */
+static const struct tsync_field *
+field_of(const char *table, const char *column)
+{
+	const struct tsync_kind *k = tsync_kind_find(table);
+
+	return k != NULL ? tsync_kind_field(k, column) : NULL;
+}
+
+/* " (label)" after a coded value, for people. */
+static void
+show_label(const struct tsync_field *f, const char *v, size_t len, int blob)
+{
+	const char *l;
+	char code[64];
+
+	if (f == NULL || f->type != TSYNC_FT_ENUM || v == NULL || blob ||
+	    len >= sizeof(code))
+		return;
+	memcpy(code, v, len);
+	code[len] = '\0';
+	if ((l = tsync_choice_label(f, code)) != NULL)
+		printf(" (%s)", l);
+}
+
 /* A value in JSON: a string, {"blob":"<hex>"} or null. */
 static json_t *
 value_json(const char *v, size_t len, int blob)
@@ -54,15 +83,20 @@ print_conflict(void *arg, const struct tsync_conflict *c)
 	json_t *v;
 
 	if (!l->json) {
+		const struct tsync_field *f = field_of(c->table, c->column);
+
 		tsync_hlc_format(c->mine_hlc, mine, sizeof(mine));
 		tsync_hlc_format(c->theirs_hlc, theirs, sizeof(theirs));
-		printf("conflict %s  %s/%s  column %s%s\n  shown:  ", c->id,
-		       c->table, c->row, c->column,
+		printf("conflict %s  %s/%s  column %s%s%s%s%s\n  shown:  ", c->id,
+		       c->table, c->row, c->column, f ? " (" : "",
+		       f ? f->label : "", f ? ")" : "",
 		       c->row_deleted ? "  (row deleted since)" : "");
 		show_value(c->mine, c->mine_len, c->mine_blob);
+		show_label(f, c->mine, c->mine_len, c->mine_blob);
 		printf("\n          (written %s by node %s)\n  other:  ", mine,
 		       c->mine_origin);
 		show_value(c->theirs, c->theirs_len, c->theirs_blob);
+		show_label(f, c->theirs, c->theirs_len, c->theirs_blob);
 		printf("\n          (written %s by node %s)\n", theirs,
 		       c->theirs_origin);
 		l->count++;
@@ -108,6 +142,49 @@ list(struct tsync_node *n, struct args *a)
 	return rc == 0 ? EXIT_DONE : fail("%s", tsync_node_errmsg(n));
 }
 
+struct which {
+	const char *id;
+	const struct tsync_field *f; /* the conflict's record field */
+};
+
+static int
+which_cb(void *arg, const struct tsync_conflict *c)
+{
+	struct which *w = arg;
+
+	if (strcmp(c->id, w->id) != 0)
+		return 0;
+	w->f = field_of(c->table, c->column);
+	return 1; /* found: stop */
+}
+
+/*
+ * The value to store for --value V: on a coded field (ENUM) the code of
+ * V, given as the code or as the exact label ("高" or "high"); else V.
+ * NULL, with the allowed values said, when V is neither.
+ */
+static const char *
+value_for(struct tsync_node *n, const char *id, const char *v)
+{
+	struct which w = {id, NULL};
+	const struct tsync_choice *c;
+	const char *code;
+
+	tsync_node_conflicts(n, which_cb, &w);
+	if (w.f == NULL || w.f->type != TSYNC_FT_ENUM)
+		return v; /* an unknown id is said by tsync_node_resolve */
+	if ((code = tsync_choice_code(w.f, v)) != NULL)
+		return code;
+	fprintf(stderr, "tiersync: --value '%s' is not a value of %s (%s) "
+			"(取值无效); give a label or its code:",
+		v, w.f->label, w.f->name);
+	for (c = w.f->choices; c->code != NULL; c++)
+		fprintf(stderr, "%s %s %s", c == w.f->choices ? "" : ",",
+			c->label, c->code);
+	fputs("; nothing was written\n", stderr);
+	return NULL;
+}
+
 static int
 resolve(struct tsync_node *n, struct args *a)
 {
@@ -127,8 +204,10 @@ resolve(struct tsync_node *n, struct args *a)
 		how = TSYNC_KEEP_THEIRS;
 	else if (keep != NULL)
 		return usage_error(usage, "--keep takes mine or theirs");
-	else
+	else if ((value = value_for(n, id, value)) != NULL)
 		how = TSYNC_KEEP_VALUE;
+	else
+		return EXIT_FAIL;
 	if (tsync_node_resolve(n, id, how, value) != 0)
 		return fail("%s; nothing was written", tsync_node_errmsg(n));
 	printf("conflict %s settled; the settlement travels to every node\n",

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # A street and a village edit the same field of the same case while the
 # link is down: after sync both show the same value and list the same
-# conflict; resolving it on one clears it on both.
+# conflict; resolving it on one clears it on both.  On a coded field of a
+# record (a dispute's risk) the list shows the labels and --value takes
+# the label or the code.
 source "$(dirname "$0")/lib.sh"
 node s gangzha/qinzao
 node v gangzha/qinzao/feiqiao
@@ -87,4 +89,46 @@ for n in v s; do
 done
 expect 0 "$T" conflicts "$W/v" list
 has "x'00ff0a22'"
+
+# A coded field of the records (a dispute's risk): the list names the field
+# in Chinese and gives each value's label, and --value takes the label a
+# clerk reads there, or the code; anything else is refused, naming the
+# allowed labels and codes, and writes nothing.
+expect 0 "$T" dispute add "$W/v" --category family --source walkin --title 宅基地纠纷 \
+	--parties 张三 --risk low --lead judicial --opened 2026-03-05 --by 王芳
+dno=$(sed -n 's/.*recorded: .* \([^ ]*\)$/\1/p' "$W/out")
+expect 0 "$T" sync "$W/v" --peer 127.0.0.1:$PS
+risk_clash() { # VILLAGE-VALUE STREET-VALUE: both edit offline, then sync
+	expect 0 "$T" dispute update "$W/v" "$dno" --risk "$1" --by 王芳
+	expect 0 "$T" dispute update "$W/s" "$dno" --risk "$2" --by 周磊
+	expect 0 "$T" sync "$W/v" --peer 127.0.0.1:$PS
+	"$T" conflicts "$W/s" list --json >"$W/cr.json"
+	rid=$(python3 -c 'import json, sys; print([c["id"] for c in json.load(open(sys.argv[1])) if c["column"] == "risk"][0])' "$W/cr.json")
+}
+risk_clash high medium
+expect 0 "$T" conflicts "$W/s" list
+has "column risk \(风险等级\)"
+has '^  (shown|other): +high \(高\)$'
+has '^  (shown|other): +medium \(中\)$'
+was=$(q s "SELECT risk FROM disputes")
+for v in 高风险 '高 ' 'HIGH' 风险等级; do
+	expect 1 "$T" conflicts "$W/s" resolve "$rid" --value "$v"
+	has "--value '$v' is not a value of 风险等级 \(risk\)"
+	has 'give a label or its code: 低 low, 中 medium, 高 high, 重大 major; nothing was written'
+done
+eq "$(q s "SELECT risk FROM disputes")" "$was" "a refused value writes nothing"
+expect 0 "$T" conflicts "$W/s" list
+has "column risk"
+expect 0 "$T" conflicts "$W/s" resolve "$rid" --value 低
+has 'settled'
+eq "$(q s "SELECT risk FROM disputes")" low "the label 低 stored as its code"
+expect 0 "$T" sync "$W/v" --peer 127.0.0.1:$PS
+eq "$(q v "SELECT risk FROM disputes")" low "the settlement by label reached the village"
+expect 0 "$T" conflicts "$W/v" list
+hasnt "column risk"
+# The code is still taken
+risk_clash medium high
+expect 0 "$T" conflicts "$W/s" resolve "$rid" --value major
+eq "$(q s "SELECT risk FROM disputes")" major "the code stored as given"
+expect 0 "$T" verify "$W/s"
 finish
