@@ -832,10 +832,69 @@ api_conflicts(struct tsync_web *w, struct MHD_Connection *c)
 	return send_json(c, 200, arr, NULL);
 }
 
+struct which {
+	const char *id;
+	const struct tsync_field *f; /* the conflict's record field */
+};
+
+static int
+which_cb(void *arg, const struct tsync_conflict *x)
+{
+	struct which *wh = arg;
+	const struct tsync_kind *k;
+
+	if (strcmp(x->id, wh->id) != 0)
+		return 0;
+	if ((k = tsync_kind_find(x->table)) != NULL)
+		wh->f = tsync_kind_field(k, x->column);
+	return 1; /* found: stop */
+}
+
+/*
+ * A new value typed on the conflict screen: on a coded field, the code of
+ * the code or label given (a clerk types the label shown, 低); else as
+ * given.  NULL and the message in msg when it is neither.
+ */
+static const char *
+resolve_value(struct tsync_web *w, const char *id, const char *v, char *msg,
+	      size_t len)
+{
+	struct which wh = {id, NULL};
+	const struct tsync_choice *x;
+	const char *code;
+	size_t o;
+
+	tsync_node_conflicts(w->n, which_cb, &wh);
+	if (wh.f == NULL || wh.f->type != TSYNC_FT_ENUM)
+		return v;
+	if ((code = tsync_choice_code(wh.f, v)) != NULL)
+		return code;
+	if (strlen(v) > 64) /* not echoed: the cut could split a character */
+		v = "…";
+	o = (size_t)snprintf(msg, len,
+			     "value (新值): '%s' is not a value of %s; "
+			     "give a label or its code:",
+			     v, wh.f->name);
+	for (x = wh.f->choices; x->code != NULL && o < len; x++)
+		o += (size_t)snprintf(msg + o, len - o, "%s %s %s",
+				      x == wh.f->choices ? "" : ",", x->label,
+				      x->code);
+	if (o < len)
+		o += (size_t)snprintf(msg + o, len - o, " (取值无效，%s可填：",
+				      wh.f->label);
+	for (x = wh.f->choices; x->code != NULL && o < len; x++)
+		o += (size_t)snprintf(msg + o, len - o, "%s%s",
+				      x == wh.f->choices ? "" : "、", x->label);
+	if (o < len)
+		snprintf(msg + o, len - o, ")");
+	return NULL;
+}
+
 static enum MHD_Result
 api_resolve(struct tsync_web *w, struct MHD_Connection *c, const char *id,
 	    json_t *body)
 {
+	char msg[1024];
 	const char *keep = json_string_value(json_object_get(body, "keep"));
 	const char *value = json_string_value(json_object_get(body, "value"));
 	int how, rc;
@@ -851,6 +910,9 @@ api_resolve(struct tsync_web *w, struct MHD_Connection *c, const char *id,
 	else
 		return send_err(c, 400, "keep: give mine, theirs, or value "
 					"with a value");
+	if (how == TSYNC_KEEP_VALUE &&
+	    (value = resolve_value(w, id, value, msg, sizeof(msg))) == NULL)
+		return send_err(c, 400, msg);
 	rc = tsync_node_resolve(w->n, id, how, value);
 	return rc ? send_node_err(w, c, rc)
 		  : send_json(c, 200, json_pack("{s:b}", "ok", 1), NULL);

@@ -338,7 +338,7 @@ async function pageConflicts() {
   if (!r.ok) return show(msg(r.body.error));
   const settle = (c, body) => async () => {
     const x = await api('POST', '/api/conflicts/' + c.id, body);
-    if (!x.ok) return main().prepend(msg(x.body.error));
+    if (!x.ok) return main().prepend(msg(zh(x.body.error)));
     pageConflicts();
   };
   const items = r.body.map((c) => {

@@ -195,8 +195,19 @@ try:
     check(vals == {"low", "high"} and {text(s, ".mine"), text(s, ".theirs")} == {"低（low）", "高（high）"},
           "both values side by side, with their labels")
     shot(s, "11-conflict")
-    btn = el(s, "[id^=keep-theirs-]") if el(s, ".theirs").get_attribute("data-value") == "high" else el(s, "[id^=keep-mine-]")
-    btn.click()
+    # Settled by typing the label a clerk reads (高), after a value the
+    # field does not have was refused with the allowed labels
+    box = el(s, "[id^=value-]")
+    box.send_keys("高风险")
+    el(s, "[id^=keep-value-]").click()
+    wait(s, lambda: "取值无效" in text(s, "#err-msg"), "a value the field lacks refused")
+    check("风险等级可填：低、中、高、重大" in text(s, "#err-msg"), "the refusal lists the labels: " + text(s, "#err-msg"))
+    check(el(s, ".conflict") is not None, "the conflict stays open after the refusal")
+    shot(s, "11b-conflict-bad-value")
+    box = el(s, "[id^=value-]")
+    box.clear()
+    box.send_keys("高")
+    el(s, "[id^=keep-value-]").click()
     wait(s, lambda: el(s, "#no-conflicts"), "conflict settled")
     shot(s, "12-conflict-settled")
     ok = False
