@@ -208,6 +208,38 @@ ts_store_txn_rollback(struct tsync_node *n, struct ts_store_txn *t)
 }
 
 int
+ts_store_read_begin(struct tsync_node *n)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (!sqlite3_get_autocommit(n->db))
+		return node_err(n, TSYNC_EBUSY, "a transaction is open");
+	if ((rc = sqlite3_exec(n->db, "BEGIN", NULL, NULL, NULL)) != SQLITE_OK)
+		return node_sqlerr(n, rc, "begin a read");
+	/* A deferred BEGIN takes its snapshot at the first read: now. */
+	rc = sqlite3_prepare_v2(n->db, "SELECT count(*) FROM ts_meta", -1, &st,
+				NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(st) == SQLITE_ROW ? SQLITE_OK
+						    : sqlite3_errcode(n->db);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_OK) {
+		rc = node_sqlerr(n, rc, "begin a read");
+		sqlite3_exec(n->db, "ROLLBACK", NULL, NULL, NULL);
+		return rc;
+	}
+	return 0;
+}
+
+void
+ts_store_read_end(struct tsync_node *n)
+{
+	if (!sqlite3_get_autocommit(n->db))
+		sqlite3_exec(n->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+int
 ts_store_open(struct tsync_node *n, const char *path, int create)
 {
 	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;

@@ -33,6 +33,9 @@ int ts_store_txn_begin(struct tsync_node *n, struct ts_store_txn *t,
 		    const char *name);
 int ts_store_txn_commit(struct tsync_node *n, struct ts_store_txn *t);
 void ts_store_txn_rollback(struct tsync_node *n, struct ts_store_txn *t);
+/* A read transaction: one consistent snapshot until ts_store_read_end. */
+int ts_store_read_begin(struct tsync_node *n);
+void ts_store_read_end(struct tsync_node *n);
 sqlite3_stmt *ts_store_stmt(struct tsync_node *n, int which);
 int ts_store_meta_get(struct tsync_node *n, const char *key, char *out,
 		   size_t len);

@@ -6,7 +6,7 @@
  * type.  docs/protocol.md is the normative description; this header and
  * frame.c implement it.  Frames are the same on a socket and in a bundle.
  *
- * Does not: decide what to send (session.c) or move bytes (conn_uv.c).
+ * Does not: decide what to send (session.c) or move bytes (net.c).
  */
 #ifndef TSYNC_FRAME_H
 #define TSYNC_FRAME_H
@@ -62,10 +62,10 @@ enum msg_type {
 	WIRE_ERROR = 8, /* [8, code, text] */
 	WIRE_BYE = 9,   /* [9, text] */
 	WIRE_DONE = 10, /* [10, [origin, scope, seq, ...]] caught up */
-	/* [11, fmt, node_id, for_scope, created_ms, proto, schema, release]
-	 * (elements 5-7 since protocol 2) */
+	/* [11, fmt, node_id, for_scope, created_ms, since, proto, schema,
+	 * release] (elements 6-8 since protocol 2) */
 	WIRE_BUNDLE = 11,
-	WIRE_END = 12,  /* [12, txns, [origin, scope, seq, ...]] */
+	WIRE_END = 12,  /* [12, txns, [origin, scope, seq, ...], hashes] */
 	WIRE_CRL = 13,  /* [13, pem:bin] the district's revocation list */
 	/* A snapshot first pull (protocol 2, skippable; snap.h, 3.14). */
 	WIRE_SNAP_REQ = 40,    /* [40] an empty replica asks */
@@ -74,6 +74,9 @@ enum msg_type {
 	WIRE_SNAP_END = 43,    /* [43, ok, why, rows] */
 	WIRE_SNAP_RESULT = 44, /* [44, ok, why] the puller's check */
 };
+
+/* Element 1 of BUNDLE: the bundle file format (docs/protocol.md 7.1). */
+#define BUNDLE_FMT 1
 
 enum err_code {
 	ERR_PROTO_VERSION = 1,

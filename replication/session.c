@@ -75,13 +75,15 @@ struct sess {
 	int state;
 	struct ts_buf in, out;
 	size_t in_off, out_off;  /* consumed bytes at the front */
+	uint64_t in_done;        /* input bytes of whole frames taken */
+	uint64_t in_at;          /* where the frame being read starts */
 	uint64_t frame_at;       /* ms: the partial frame in `in` began */
 	size_t frame_len;        /* its announced length, 0 if unknown */
 	uint64_t ping_win, pings; /* PINGs received in the current window */
 	uint64_t now, last_rx, last_ping;
 	/* the peer */
 	uint64_t peer_id;
-	char peer_scope[256], peer_role[16], peer_name[96];
+	char peer_scope[256], peer_role[16], peer_name[400];
 	char peer_release[24];
 	unsigned proto;       /* agreed protocol version, after HELLO */
 	uint32_t peer_schema; /* the peer's replica schema, after HELLO */
@@ -191,7 +193,7 @@ fail(struct sess *s, int code, int wire, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
-	if (wire > 0)
+	if (wire > 0 && s->cfg.mode == SESS_LINK)
 		send_error(s, wire, text);
 	s->state = S_FAILED;
 	act(s, SA_CLOSE, code, "%s", text);
@@ -441,6 +443,31 @@ send_cert(struct sess *s, uint64_t origin)
 	return frame_end(&s->out, f);
 }
 
+/*
+ * END [12, txns, vv, hashes]: the last frame of a bundle (docs/protocol.md
+ * 7.1), the vv and hashes as in DONE; the session is then closed.
+ */
+static void
+send_end(struct sess *s)
+{
+	msgpack_packer pk;
+	size_t f = frame_begin(&s->out, &pk);
+	int err = 0;
+
+	msgpack_pack_array(&pk, s->proto >= 2 ? 4 : 3);
+	msgpack_pack_uint8(&pk, WIRE_END);
+	msgpack_pack_uint64(&pk, s->st.sent_txns);
+	if (pack_vv(s, &pk, &err) != 0 || frame_end(&s->out, f) != 0) {
+		s->out.len = f;
+		fail(s, err ? err : TSYNC_EINVAL, 0,
+		     "cannot write END: %s", tsync_node_errmsg(s->n));
+		return;
+	}
+	s->state = S_CLOSED;
+	act(s, SA_CLOSE, 0, "wrote %llu txns for %s",
+	    (unsigned long long)s->st.sent_txns, s->peer_scope);
+}
+
 static int
 batch_add(void *arg, uint64_t seq, const uint8_t *body, size_t len,
 	  const uint8_t *sig)
@@ -478,7 +505,8 @@ send_batch(struct sess *s)
 {
 	msgpack_packer pk;
 	size_t f;
-	int rc, auditor = strcmp(s->n->role, "auditor") == 0;
+	int rc, auditor = s->cfg.mode == SESS_LINK &&
+			  strcmp(s->n->role, "auditor") == 0;
 
 	/* An auditor sends a peer only the peer's own txns: those a
 	 * restored office lacks (docs/protocol.md, section 3.4). */
@@ -523,7 +551,8 @@ send_batch(struct sess *s)
 	if (ts_buf_put(&s->out, s->batch.p, s->batch.len) != 0 ||
 	    frame_end(&s->out, f) != 0)
 		return fail(s, TSYNC_ENOMEM, ERR_INTERNAL, "batch too large");
-	s->inflight++;
+	if (s->cfg.mode == SESS_LINK)
+		s->inflight++; /* a file sends no ACKs */
 	s->st.sent_txns += s->batch_count;
 	return 1;
 }
@@ -551,7 +580,10 @@ pump(struct sess *s)
 	if (s->state == S_SYNC && !s->dirty && s->plan_pos >= s->nplan &&
 	    s->inflight == 0 && !s->sent_done) {
 		s->sent_done = 1;
-		send_vv(s, WIRE_DONE);
+		if (s->cfg.mode == SESS_BUNDLE_OUT)
+			send_end(s);
+		else
+			send_vv(s, WIRE_DONE);
 	}
 }
 
@@ -832,13 +864,14 @@ wrote_local(struct sess *s, unsigned count, const char *what)
  * A missing or mistyped element is ignored, as any appended element.
  */
 static void
-vv_hashes(struct sess *s, const struct frame *f, const msgpack_object *a,
-	  uint32_t n, const struct stream_row *mine, size_t cnt)
+vv_hashes(struct sess *s, const struct frame *f, unsigned at,
+	  const msgpack_object *a, uint32_t n, const struct stream_row *mine,
+	  size_t cnt)
 {
 	const msgpack_object *h;
 	uint32_t hn, i, found = 0;
 
-	if (s->proto < 2 || frame_arr(f, 2, &h, &hn) != 0 || hn != n / 3)
+	if (s->proto < 2 || frame_arr(f, at, &h, &hn) != 0 || hn != n / 3)
 		return;
 	for (i = 0; i < hn; i++) {
 		const msgpack_object *e = &a[3 * i];
@@ -921,7 +954,7 @@ take_vv(struct sess *s, const struct frame *f)
 		if (a[i].via.u64 == s->n->id)
 			restored(s, &a[i], my);
 	}
-	vv_hashes(s, f, a, n, mine, cnt);
+	vv_hashes(s, f, 2, a, n, mine, cnt);
 	free(mine);
 	return 0;
 }
@@ -989,7 +1022,11 @@ static int
 send_ack(struct sess *s, uint64_t no, uint32_t ok, uint32_t rej)
 {
 	msgpack_packer pk;
-	size_t fr = frame_begin(&s->out, &pk);
+	size_t fr;
+
+	if (s->cfg.mode != SESS_LINK)
+		return 0; /* a bundle's writer reads no ACKs */
+	fr = frame_begin(&s->out, &pk);
 
 	msgpack_pack_array(&pk, 4);
 	msgpack_pack_uint8(&pk, WIRE_ACK);
@@ -1064,6 +1101,7 @@ on_batch(struct sess *s, const struct frame *f)
 	if (frame_u64(f, 1, &no) != 0 || frame_arr(f, 2, &a, &n) != 0 ||
 	    n % 2 != 0)
 		return fail(s, TSYNC_EPROTO, ERR_MALFORMED, "malformed BATCH");
+	s->st.batch_txns += n / 2;
 	w = calloc(n / 2 + 1, sizeof(*w));
 	if (w == NULL)
 		return fail(s, TSYNC_ENOMEM, ERR_INTERNAL, "out of memory");
@@ -1239,10 +1277,238 @@ on_done(struct sess *s, const struct frame *f)
 		if (a[i + 2].via.u64 > my)
 			s->mismatch += a[i + 2].via.u64 - my;
 	}
-	vv_hashes(s, f, a, n, mine, cnt);
+	vv_hashes(s, f, 2, a, n, mine, cnt);
 	free(mine);
 	receipts_now(s);
 	return 0;
+}
+
+/* CERT: stored if the CA signed it (section 3.4); else only logged. */
+static int
+on_cert(struct sess *s, const struct frame *f)
+{
+	const uint8_t *p;
+	uint32_t n;
+
+	if (frame_bin(f, 1, &p, &n) != 0)
+		return fail(s, TSYNC_EPROTO, ERR_MALFORMED, "bad CERT");
+	if (certs_add_pem(s->n, p, n) != 0)
+		act(s, SA_LOG, 0, "certificate from %s refused: %s",
+		    s->peer_name, tsync_node_errmsg(s->n));
+	return 0;
+}
+
+/* CRL: installed if newer and signed by the CA (section 8.1). */
+static int
+on_crl(struct sess *s, const struct frame *f)
+{
+	const uint8_t *p;
+	uint32_t n;
+	uint64_t no = 0;
+	int installed = 0;
+
+	if (frame_bin(f, 1, &p, &n) != 0)
+		return fail(s, TSYNC_EPROTO, ERR_MALFORMED, "bad CRL");
+	if (crl_install(s->n, p, n, &installed, &no) != 0)
+		act(s, SA_LOG, 0, "revocation list from %s refused: %s",
+		    s->peer_name, tsync_node_errmsg(s->n));
+	else if (installed) {
+		struct sess_action *x = act(
+			s, SA_CRL, 0, "installed revocation list #%llu from %s",
+			(unsigned long long)no, s->peer_name);
+
+		if (x != NULL)
+			x->count = no;
+	}
+	return 0;
+}
+
+/* ---- bundles (docs/protocol.md, section 7) ----------------------------- */
+
+/*
+ * BUNDLE [11, fmt, exporter, for_scope, created_ms, since, proto, schema,
+ * release]: elements 6-8 are absent before release 0.2.0 (protocol 1,
+ * schema 1).
+ */
+static int
+on_bundle(struct sess *s, const struct frame *f)
+{
+	uint64_t fmt, origin, proto = 1, schema = 1;
+	const char *rel = "0.1.0";
+	uint32_t rl = 5;
+	char idhex[17];
+
+	if (frame_u64(f, 1, &fmt) != 0 || fmt != BUNDLE_FMT ||
+	    frame_u64(f, 2, &origin) != 0)
+		return fail(s, TSYNC_EPROTO, 0, "malformed BUNDLE");
+	if (f->n > 6)
+		frame_u64(f, 6, &proto);
+	if (f->n > 7)
+		frame_u64(f, 7, &schema);
+	if (f->n > 8 && frame_str(f, 8, &rel, &rl) != 0)
+		rl = 0;
+	if (rl >= sizeof(s->peer_release))
+		rl = sizeof(s->peer_release) - 1;
+	memcpy(s->peer_release, rel, rl);
+	s->peer_release[rl] = '\0';
+	s->proto = proto < PROTO_VERSION ? (unsigned)proto : PROTO_VERSION;
+	s->peer_schema = schema > UINT32_MAX ? UINT32_MAX : (uint32_t)schema;
+	s->peer_id = origin;
+	if (s->cfg.mode == SESS_BUNDLE_IN) {
+		id_format(origin, idhex);
+		ts_fmt(s->peer_name, sizeof(s->peer_name), "%s from %s",
+		       s->cfg.peer_addr ? s->cfg.peer_addr : "bundle", idhex);
+	}
+	/* Writing: the --since input is read; batches wait for
+	 * sess_bundle_start. */
+	s->state = s->cfg.mode == SESS_BUNDLE_IN ? S_SYNC : S_VV;
+	return 0;
+}
+
+/*
+ * END [12, txns, vv, hashes].  Read back: the count must match the txns
+ * read, and the hashes are checked as a DONE's (evidence of equivocation).
+ * In the --since input of a bundle being written: its vv is what the
+ * reader holds, as a peer's VV.
+ */
+static int
+on_end(struct sess *s, const struct frame *f)
+{
+	const msgpack_object *a;
+	struct stream_row *mine;
+	uint64_t txns;
+	uint32_t n, i;
+	size_t cnt;
+
+	if (frame_u64(f, 1, &txns) != 0 || frame_arr(f, 2, &a, &n) != 0 ||
+	    n % 3 != 0)
+		return fail(s, TSYNC_EPROTO, 0, "malformed END");
+	if (!vv_size_ok(s, n, "END"))
+		return TSYNC_EPROTO;
+	for (i = 0; i < n; i += 3)
+		if (!vv_entry_ok(&a[i]))
+			return fail(s, TSYNC_EPROTO, 0, "malformed END entry");
+	s->got_done = 1;
+	if (s->cfg.mode == SESS_BUNDLE_OUT) {
+		for (i = 0; i < n; i += 3)
+			if (known_raise(s, a[i].via.u64, a[i + 1].via.str.ptr,
+					a[i + 1].via.str.size,
+					a[i + 2].via.u64) != 0)
+				return fail(s, TSYNC_ENOMEM, 0, "no memory");
+		return 0;
+	}
+	if (txns != s->st.batch_txns)
+		return fail(s, TSYNC_ECORRUPT, 0,
+			    "bundle says %llu txns but held %llu",
+			    (unsigned long long)txns,
+			    (unsigned long long)s->st.batch_txns);
+	if (mine_sorted(s, &mine, &cnt) != 0)
+		return fail(s, TSYNC_EIO, 0, "cannot read streams: %s",
+			    tsync_node_errmsg(s->n));
+	vv_hashes(s, f, 3, a, n, mine, cnt);
+	free(mine);
+	s->state = S_CLOSED;
+	act(s, SA_CLOSE, 0, "read %llu txns from %s",
+	    (unsigned long long)txns, s->peer_name);
+	return 0;
+}
+
+/*
+ * The frames of a bundle file.  Read back (SESS_BUNDLE_IN): BUNDLE first,
+ * then CERT, CRL and BATCH as from a peer, then END.  As the --since input
+ * of a bundle being written (SESS_BUNDLE_OUT): only END's vv is taken.
+ */
+static int
+on_bundle_frame(struct sess *s, const struct frame *f)
+{
+	int since = s->cfg.mode == SESS_BUNDLE_OUT;
+
+	if (s->state == S_HELLO && f->type != WIRE_BUNDLE)
+		return fail(s, TSYNC_EPROTO, 0,
+			    "the first frame is not BUNDLE but type %d",
+			    f->type);
+	switch (f->type) {
+	case WIRE_BUNDLE:
+		if (s->state != S_HELLO)
+			return fail(s, TSYNC_EPROTO, 0, "second BUNDLE");
+		return on_bundle(s, f);
+	case WIRE_END:
+		return on_end(s, f);
+	case WIRE_CERT:
+		return since ? 0 : on_cert(s, f);
+	case WIRE_CRL:
+		return since ? 0 : on_crl(s, f);
+	case WIRE_BATCH:
+		return since ? 0 : on_batch(s, f);
+	default:
+		if (f->type >= WIRE_SKIPPABLE && s->proto >= 2) {
+			s->skipped++;
+			return 0; /* a later release's message (2.2) */
+		}
+		return fail(s, TSYNC_EPROTO, 0,
+			    "message type %d in a bundle", f->type);
+	}
+}
+
+int
+sess_bundle_start(struct sess *s)
+{
+	msgpack_packer pk;
+	size_t f, i;
+	int rc;
+
+	if (s->cfg.mode != SESS_BUNDLE_OUT || s->state == S_FAILED ||
+	    s->state == S_CLOSED)
+		return TSYNC_EINVAL;
+	f = frame_begin(&s->out, &pk);
+	msgpack_pack_array(&pk, 9);
+	msgpack_pack_uint8(&pk, WIRE_BUNDLE);
+	msgpack_pack_uint8(&pk, BUNDLE_FMT);
+	msgpack_pack_uint64(&pk, s->n->id);
+	msgpack_pack_str_with_body(&pk, s->peer_scope, strlen(s->peer_scope));
+	msgpack_pack_uint64(&pk, s->now);
+	msgpack_pack_array(&pk, 3 * s->nknown);
+	for (i = 0; i < s->nknown; i++) {
+		msgpack_pack_uint64(&pk, s->known[i].origin);
+		msgpack_pack_str_with_body(&pk, s->known[i].scope,
+					   strlen(s->known[i].scope));
+		msgpack_pack_uint64(&pk, s->known[i].seq);
+	}
+	msgpack_pack_uint32(&pk, PROTO_VERSION);
+	msgpack_pack_uint32(&pk, SCHEMA_VERSION);
+	msgpack_pack_str_with_body(&pk, TSYNC_VERSION_STRING,
+				   strlen(TSYNC_VERSION_STRING));
+	if ((rc = frame_end(&s->out, f)) != 0)
+		return fail(s, rc, 0, "the --since vv is too large");
+	s->state = S_SYNC;
+	sess_send_crl(s);
+	/* The writer introduces itself, so the reader can seal its answer
+	 * to it even when no stream of ours goes in. */
+	if ((rc = send_cert(s, s->n->id)) != 0)
+		return fail(s, rc, 0, "out of memory");
+	s->dirty = 1;
+	return 0;
+}
+
+int
+sess_got_end(const struct sess *s)
+{
+	return s->got_done && s->cfg.mode != SESS_LINK;
+}
+
+uint64_t
+sess_in_offset(const struct sess *s)
+{
+	return s->state == S_FAILED ? s->in_at : s->in_done;
+}
+
+void
+sess_peer_versions(const struct sess *s, unsigned *proto, uint32_t *schema,
+		   const char **release)
+{
+	*proto = s->proto;
+	*schema = s->peer_schema;
+	*release = s->peer_release;
 }
 
 static int
@@ -1265,6 +1531,11 @@ on_frame(struct sess *s, const uint8_t *body, size_t len)
 		frame_done(&f);
 		return rc;
 	}
+	if (s->cfg.mode != SESS_LINK) {
+		rc = on_bundle_frame(s, &f);
+		frame_done(&f);
+		return rc;
+	}
 	if (s->state == S_HELLO && f.type != WIRE_HELLO && f.type != WIRE_ERROR)
 		rc = fail(s, TSYNC_EPROTO, ERR_MALFORMED,
 			  "expected HELLO, got message type %d", f.type);
@@ -1282,39 +1553,12 @@ on_frame(struct sess *s, const uint8_t *body, size_t len)
 				      : fail(s, TSYNC_EPROTO, ERR_MALFORMED,
 					     "unexpected VV");
 		break;
-	case WIRE_CERT: {
-		const uint8_t *p;
-		uint32_t n;
-
-		if (frame_bin(&f, 1, &p, &n) != 0)
-			rc = fail(s, TSYNC_EPROTO, ERR_MALFORMED, "bad CERT");
-		else if (certs_add_pem(s->n, p, n) != 0)
-			act(s, SA_LOG, 0, "certificate from %s refused: %s",
-			    s->peer_name, tsync_node_errmsg(s->n));
+	case WIRE_CERT:
+		rc = on_cert(s, &f);
 		break;
-	}
-	case WIRE_CRL: {
-		const uint8_t *p;
-		uint32_t n;
-		uint64_t no = 0;
-		int installed = 0;
-
-		if (frame_bin(&f, 1, &p, &n) != 0)
-			rc = fail(s, TSYNC_EPROTO, ERR_MALFORMED, "bad CRL");
-		else if (crl_install(s->n, p, n, &installed, &no) != 0)
-			act(s, SA_LOG, 0, "revocation list from %s refused: %s",
-			    s->peer_name, tsync_node_errmsg(s->n));
-		else if (installed) {
-			struct sess_action *x = act(
-				s, SA_CRL, 0,
-				"installed revocation list #%llu from %s",
-				(unsigned long long)no, s->peer_name);
-
-			if (x != NULL)
-				x->count = no;
-		}
+	case WIRE_CRL:
+		rc = on_crl(s, &f);
 		break;
-	}
 	case WIRE_BATCH:
 		snap_skipped(s);
 		rc = on_batch(s, &f);
@@ -1428,7 +1672,18 @@ sess_new(const struct sess_cfg *cfg, uint64_t now_ms)
 		RAND_bytes((unsigned char *)&s->kseed, sizeof(s->kseed));
 	ts_fmt(s->peer_name, sizeof(s->peer_name), "%s",
 	       cfg->peer_addr ? cfg->peer_addr : "peer");
-	send_hello(s);
+	if (cfg->mode == SESS_BUNDLE_OUT) {
+		/* The reader: an office of for_scope (section 7.2). */
+		s->cfg.one_shot = 0;
+		s->proto = PROTO_VERSION;
+		ts_fmt(s->peer_scope, sizeof(s->peer_scope), "%s",
+		       cfg->for_scope ? cfg->for_scope : "");
+		ts_fmt(s->peer_role, sizeof(s->peer_role), "office");
+	} else if (cfg->mode == SESS_BUNDLE_IN) {
+		s->cfg.one_shot = 0; /* each batch kept as soon as read */
+	} else {
+		send_hello(s);
+	}
 	return s;
 }
 
@@ -1466,6 +1721,7 @@ feed_frames(struct sess *s, const uint8_t *p, size_t n, size_t *used)
 
 	*used = 0;
 	while (*used < n) {
+		s->in_at = s->in_done;
 		rc = frame_next(p + *used, n - *used, &body, &len, &fl);
 		if (rc < 0)
 			return fail(s, TSYNC_EPROTO, ERR_MALFORMED,
@@ -1473,6 +1729,7 @@ feed_frames(struct sess *s, const uint8_t *p, size_t n, size_t *used)
 		if (rc == 0)
 			break;
 		*used += fl;
+		s->in_done += fl;
 		s->frame_at = s->now; /* what follows is a new frame */
 		if ((rc = on_frame(s, body, len)) != 0)
 			return rc;
@@ -1634,6 +1891,11 @@ sess_poll(struct sess *s, uint64_t now_ms, struct sess_action *a)
 		s->last_rx = s->last_ping = s->frame_at = now_ms;
 		s->rx_reset = 0;
 	}
+	if (s->cfg.mode != SESS_LINK) {
+		if (s->state == S_SYNC)
+			pump(s);
+		goto pop;
+	}
 	if (s->state != S_FAILED && s->state != S_CLOSED)
 		check_frame_deadline(s);
 	if (s->grp_open && now_ms - s->grp_at >= GROUP_MS)
@@ -1675,6 +1937,7 @@ sess_poll(struct sess *s, uint64_t now_ms, struct sess_action *a)
 				    (unsigned long long)s->mismatch);
 		}
 	}
+pop:
 	if (s->qlen == 0) {
 		memset(a, 0, sizeof(*a));
 		return 0;

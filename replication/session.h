@@ -4,8 +4,11 @@
  * passed in (sess_poll), actions out.  It never touches a socket or a
  * clock; it reads and writes the replica through the node.
  *
- * The same session runs over TLS (conn_uv.c), over in-memory pipes (unit
- * tests, the simulator) and into bundle files (bundle.c).
+ * The same session runs over TLS (net.c), over in-memory pipes (unit
+ * tests, the simulator) and over bundle files (bundle.c): a bundle is one
+ * direction of a session written to a file (SESS_BUNDLE_OUT) and read
+ * back (SESS_BUNDLE_IN), with the same batch builder, version vector,
+ * frame reader, caps and apply path as a link.
  */
 #ifndef TSYNC_SESSION_H
 #define TSYNC_SESSION_H
@@ -35,8 +38,16 @@ struct sess;
  */
 #define FRAME_MIN_RATE (2u << 10)
 
+enum sess_mode {
+	SESS_LINK = 0,   /* a peer at the other end: HELLO, VV, ACKs */
+	SESS_BUNDLE_OUT, /* writes a bundle: input is an earlier bundle */
+	SESS_BUNDLE_IN   /* reads a bundle: no output */
+};
+
 struct sess_cfg {
 	struct tsync_node *node;
+	int mode;                    /* enum sess_mode */
+	const char *for_scope;       /* SESS_BUNDLE_OUT: the reader's scope */
 	int one_shot;                /* sync: close once both sides are done */
 	const struct cert_info *peer; /* identity proven by TLS, or NULL */
 	const char *peer_addr;       /* for logs and status */
@@ -67,6 +78,7 @@ struct sess_stats {
 	uint64_t sent_txns, recv_txns, rejected, dup, sent_bytes, recv_bytes;
 	uint64_t they_lack, we_lack; /* at the last version-vector exchange */
 	uint64_t acked_txns;         /* of ours the peer acknowledged */
+	uint64_t batch_txns;         /* txns in the BATCH frames read */
 };
 
 struct sess *sess_new(const struct sess_cfg *cfg, uint64_t now_ms);
@@ -90,6 +102,23 @@ int sess_failed(const struct sess *s);
 int sess_closed(const struct sess *s); /* BYE or error sent or received */
 const char *sess_peer_name(const struct sess *s);
 void sess_get_stats(const struct sess *s, struct sess_stats *st);
+/*
+ * Bundles (docs/protocol.md, section 7).  SESS_BUNDLE_OUT: feed it the
+ * bytes of an earlier bundle (--since) if any, whose END vv becomes what
+ * the reader holds; then sess_bundle_start() queues BUNDLE, CRL and our
+ * CERT, and each sess_poll() adds batches until END is out (sess_closed).
+ * SESS_BUNDLE_IN: feed it the file; it applies each BATCH as a link does
+ * and closes at END.  sess_got_end() says whether END was read.
+ */
+int sess_bundle_start(struct sess *s);
+int sess_got_end(const struct sess *s);
+/* Stream offset of the first byte of the frame being read: after a
+ * failure, of the bad frame; at the end of a cut input, of its last,
+ * partial frame (or the input's length). */
+uint64_t sess_in_offset(const struct sess *s);
+/* The peer's (or bundle writer's) protocol, schema and release. */
+void sess_peer_versions(const struct sess *s, unsigned *proto,
+			uint32_t *schema, const char **release);
 /* The peer's HELLO identity (0 / "" until it arrived). */
 uint64_t sess_peer_id(const struct sess *s);
 const char *sess_peer_scope(const struct sess *s);

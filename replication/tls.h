@@ -7,7 +7,7 @@
  * A peer without a valid certificate fails the handshake and never
  * reaches a session; the reason is kept for the log.
  *
- * Does not: move bytes (conn_uv.c) or speak the sync protocol.
+ * Does not: move bytes (net.c) or speak the sync protocol.
  */
 #ifndef TSYNC_TLS_H
 #define TSYNC_TLS_H

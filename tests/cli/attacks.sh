@@ -71,8 +71,8 @@ expect_q s 'bad signature' 1
 # None of it touched the street's data.
 eq "$("$T" digest "$W/s")" "$before" "street data unchanged by refused txns"
 verify_ev s
-has "equivocation: stream [0-9a-f]*/$V seq 3 .*by txn; 2 of 2 bodies signed by the origin"
-has "equivocation: stream [0-9a-f]*/$V seq 3 .*by chain; 2 of 2 bodies signed by the origin"
+has "equivocation: stream [0-9a-f]*/$V seq 3 .*by txn from [0-9a-f]{16}; 2 of 2 bodies signed by the origin"
+has "equivocation: stream [0-9a-f]*/$V seq 3 .*by chain from [0-9a-f]{16}; 2 of 2 bodies signed by the origin"
 expect 0 "$T" status "$W/s"
 has 'quarantined 5'
 

@@ -1085,6 +1085,30 @@ receipts_and_evidence(void)
 
 	/* The village's key holder rewrites seq 3. */
 	rewrite_head(v);
+	/* A bundle's END carries the head hashes, as DONE does: one --since a
+	 * full bundle holds no txn, yet its reader records the other head at
+	 * seq 3 from them alone, naming the writer (protocol.md 7.3). */
+	{
+		struct tsync_bundle_result br;
+		char vd[400], full[400], heads[400];
+
+		snprintf(vd, sizeof(vd), "%s/r-v", tn_root());
+		snprintf(full, sizeof(full), "%s/r-full.tsb", tn_root());
+		snprintf(heads, sizeof(heads), "%s/r-heads.tsb", tn_root());
+		CHECK_EQ(tsync_bundle_export(vd, "gangzha/henghe", full, NULL,
+					     &br), 0);
+		CHECK_EQ(tsync_bundle_export(vd, "gangzha/henghe", heads,
+					     full, &br), 0);
+		CHECK_EQ(br.txns, 0);
+		snprintf(vd, sizeof(vd), "%s/r-st", tn_root());
+		CHECK_EQ(tsync_bundle_import(vd, heads, &br), 0);
+		CHECK_EQ(br.txns, 0);
+		snprintf(q, sizeof(q), "SELECT count(*) FROM evidence WHERE"
+				       " origin = '%s' AND seq = 3 AND how ="
+				       " 'vv' AND peer = '%s'",
+			 vid, vid);
+		CHECK_EQ(count(st, q), 1); /* the link below finds it known */
+	}
 	l = join(v, st, 1);
 	run(&l, 0);
 	CHECK(l.synced_a && l.synced_b);
