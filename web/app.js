@@ -88,13 +88,34 @@ async function logout(ev) {
   route();
 }
 
+/* A request sent before the session is known, so that it runs beside
+ * /api/session instead of after it: its body, or null (then the page asks
+ * again the ordinary way).  A session ended by a change to its account
+ * leaves its reason for the login page. */
+function early(path) {
+  return fetch(path, { credentials: 'same-origin' }).then(async (r) => {
+    const j = await r.json();
+    if (r.status === 401 && j.ended) S.notice = zh(j.error);
+    return r.ok ? j : null;
+  }).catch(() => null);
+}
+
 async function boot() {
-  const r = await api('GET', '/api/session');
+  /* The dashboard needs the session, the kinds and the status: ask for
+   * all three at once (one after the other cost two extra round trips
+   * and the gaps between them). */
+  const session = api('GET', '/api/session');
+  const kinds = early('/api/kinds');
+  const path = (location.hash.slice(1) || '/').split('?')[0];
+  S.early = path === '/' ? early('/api/status') : null;
+  const r = await session;
   if (r.ok) {
     S.session = r.body;
-    const k = await api('GET', '/api/kinds');
-    S.kinds = k.body;
+    S.kinds = (await kinds) || (await api('GET', '/api/kinds')).body;
     for (const x of S.kinds) S.byName[x.name] = x;
+  } else {
+    await Promise.all([kinds, S.early]);
+    S.early = null;
   }
   nav();
   route();
@@ -151,7 +172,9 @@ function ago(ms) {
 }
 
 async function pageDashboard() {
-  const r = await api('GET', '/api/status');
+  const pre = S.early && await S.early;
+  S.early = null;
+  const r = pre ? { ok: true, body: pre } : await api('GET', '/api/status');
   if (!r.ok) return show(msg(r.body.error));
   const st = r.body;
   const risk = st.open_by_risk;

@@ -1,5 +1,7 @@
 """HTTP tests: a change to an account ends its open sessions at their
-next request.  Run by tests/web/sessions.sh: TIERSYNC NODE_DIR URL."""
+next request; and the dashboard's figures, kept between requests while
+the replica is unchanged, follow every write.  Run by
+tests/web/sessions.sh: TIERSYNC NODE_DIR URL."""
 import http.cookiejar, json, subprocess, sys, urllib.error, urllib.request
 
 T, vdir, url = sys.argv[1:4]
@@ -125,6 +127,41 @@ check(s == 429, f"the account is locked: {s} {j}")
 alive(w, "the owner's session through a lock-out by failed logins")
 s, j, _ = w.call("POST", "/api/records/dispute", {})
 check(s == 400, f"and can still write: {s} {j}")
+
+# --- The dashboard's figures (kept while the replica is unchanged) follow
+# a write by another process and a write through the app itself
+def status(c):
+    s, j, _ = c.call("GET", "/api/status")
+    check(s == 200, f"status: {s} {j}")
+    return j
+
+
+def cli(*args):
+    r = subprocess.run([T, *args], capture_output=True, text=True, timeout=60)
+    check(r.returncode == 0, f"tiersync {' '.join(args)}: {r.stderr}")
+    return r.stdout
+
+
+before = status(w)
+check(status(w) == before, "the same figures twice with no write between")
+out = cli("dispute", "add", vdir, "--category", "family", "--source", "walkin", "--title", "排水沟纠纷",
+          "--parties", "张三", "--risk", "high", "--lead", "judicial", "--opened", "2026-03-05", "--by", "王芳")
+dno = out.split()[-1]
+j = status(w)
+check(j["open_by_risk"].get("high", 0) == before["open_by_risk"].get("high", 0) + 1,
+      f"a dispute added by another process is counted at once: {before['open_by_risk']} -> {j['open_by_risk']}")
+s, j, _ = w.call("POST", "/api/records/dispute", {
+    "title": "宅基地纠纷", "category": "family", "source": "walkin", "parties": ["李四"], "risk": "low",
+    "lead": "judicial", "opened": "2026-03-06"})
+check(s == 201, f"a dispute added through the app: {s} {j}")
+j = status(w)
+check(j["open_by_risk"].get("low", 0) == before["open_by_risk"].get("low", 0) + 1,
+      f"a dispute added through the app is counted at once: {j['open_by_risk']}")
+cli("dispute", "mediate", vdir, dno, "--by", "王芳")
+j = status(w)
+check(j["mediating"]["total"] == before["mediating"]["total"] + 1 and
+      dno in [r["no"] for r in j["mediating"]["records"]],
+      f"a mediation started by another process is listed at once: {j['mediating']}")
 
 print(f"{passes} passed, {fails} failed")
 sys.exit(1 if fails else 0)
