@@ -474,8 +474,7 @@ static enum MHD_Result
 api_status(struct tsync_web *w, struct MHD_Connection *c)
 {
 	struct tsync_rec_filter f = {0};
-	json_t *risk = json_object(), *peers = json_array(), *q = json_array();
-	json_t *k = json_object(), *open = NULL, *eq;
+	json_t *risk, *peers, *q, *k, *open = NULL, *eq;
 	int rc;
 
 	if (replica_same(w))
@@ -483,6 +482,10 @@ api_status(struct tsync_web *w, struct MHD_Connection *c)
 				w->status, strlen(w->status), 0, NULL);
 	free(w->status);
 	w->status = NULL;
+	risk = json_object();
+	peers = json_array();
+	q = json_array();
+	k = json_object();
 	rc = tsync_node_exec(w->n,
 			     "SELECT 'conflicts', count(*) FROM ts_heads UNION "
 			     "ALL SELECT 'quarantined', count(*) FROM "
