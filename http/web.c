@@ -197,6 +197,12 @@ session_end(struct session *s)
 	OPENSSL_cleanse(s, sizeof(*s));
 }
 
+/* users.db busy or unreadable: the request is refused (503), the
+ * session kept. */
+static const char accounts_unreadable[] =
+	"session: the accounts cannot be read now; try again "
+	"(暂时无法读取账户信息，请稍后重试)";
+
 /*
  * Whether the session's account still stands as it did at login; NULL if
  * so, else why not (the message for the 401).  Run for every request, so
@@ -221,8 +227,7 @@ session_stale(struct tsync_web *w, const struct session *s)
 		return "session: the account was disabled; you are logged out "
 		       "(账户已被停用，已退出登录)";
 	if (rc != 0)
-		return "session: the accounts cannot be read; log in again "
-		       "(无法读取账户信息，请重新登录)";
+		return accounts_unreadable;
 	if (strcmp(role, s->role) != 0)
 		return "session: the account's role was changed; log in again "
 		       "(账户角色已变更，请重新登录)";
@@ -252,7 +257,8 @@ session_of(struct tsync_web *w, struct MHD_Connection *c, const char **why)
 		    CRYPTO_memcmp(w->s[i].token, tok, 64) == 0) {
 			if ((*why = session_stale(w, &w->s[i])) == NULL)
 				return &w->s[i];
-			session_end(&w->s[i]);
+			if (*why != accounts_unreadable)
+				session_end(&w->s[i]);
 			return NULL;
 		}
 	return NULL;
@@ -269,13 +275,15 @@ cookie_of(const struct session *s, char *out, size_t len)
 /*
  * 401 for a session just ended by a change to its account: the reason,
  * "ended": true (the app shows it on the login page) and the cookie
- * cleared.
+ * cleared.  503 and nothing ended when users.db could not be read.
  */
 static enum MHD_Result
 send_ended(struct MHD_Connection *c, const char *why)
 {
 	char cookie[160];
 
+	if (why == accounts_unreadable)
+		return send_err(c, 503, why);
 	cookie_of(NULL, cookie, sizeof(cookie));
 	return send_json(c, 401,
 			 json_pack("{s:s, s:s, s:b}", "error", why, "field",

@@ -2,7 +2,7 @@
 next request; and the dashboard's figures, kept between requests while
 the replica is unchanged, follow every write.  Run by
 tests/web/sessions.sh: TIERSYNC NODE_DIR URL."""
-import http.cookiejar, json, subprocess, sys, urllib.error, urllib.request
+import http.cookiejar, json, sqlite3, subprocess, sys, urllib.error, urllib.request
 
 T, vdir, url = sys.argv[1:4]
 fails = passes = 0
@@ -127,6 +127,17 @@ check(s == 429, f"the account is locked: {s} {j}")
 alive(w, "the owner's session through a lock-out by failed logins")
 s, j, _ = w.call("POST", "/api/records/dispute", {})
 check(s == 400, f"and can still write: {s} {j}")
+
+# --- users.db held by another process past the 5 s busy timeout: the
+# request is refused (503), and the session is kept for the next one
+lock = sqlite3.connect(vdir + "/users.db", isolation_level=None)
+lock.execute("BEGIN EXCLUSIVE")
+s, j, _ = w.call("GET", "/api/status")
+check(s == 503 and j.get("field") == "session" and "ended" not in j,
+      f"accounts unreadable: 503, nothing ended: {s} {j}")
+lock.execute("ROLLBACK")
+lock.close()
+alive(w, "the session after users.db was unreadable for a while")
 
 # --- The dashboard's figures (kept while the replica is unchanged) follow
 # a write by another process and a write through the app itself
