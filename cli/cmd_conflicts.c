@@ -87,8 +87,8 @@ print_conflict(void *arg, const struct tsync_conflict *c)
 
 		tsync_hlc_format(c->mine_hlc, mine, sizeof(mine));
 		tsync_hlc_format(c->theirs_hlc, theirs, sizeof(theirs));
-		printf("conflict %s  %s/%s  column %s%s%s%s%s\n  shown:  ", c->id,
-		       c->table, c->row, c->column, f ? " (" : "",
+		printf("conflict %s  %s/%s  column %s%s%s%s%s\n  shown:  ",
+		       c->id, c->table, c->row, c->column, f ? " (" : "",
 		       f ? f->label : "", f ? ")" : "",
 		       c->row_deleted ? "  (row deleted since)" : "");
 		show_value(c->mine, c->mine_len, c->mine_blob);

@@ -1,9 +1,9 @@
 /*
  * cmd_user.c - `tiersync user add|passwd|disable|role|remove|list NODE_DIR
  * [NAME]`: the node's local accounts for the web app.  A change to an
- * account ends its open sessions in the web app at their next request.  Passwords are read from
- * standard input (the first line), never from the command line, where
- * other users of the PC could see them.
+ * account ends its open sessions in the web app at their next request.
+ * Passwords are read from standard input (the first line), never from
+ * the command line, where other users of the PC could see them.
  */
 #include <stdio.h>
 #include <string.h>
