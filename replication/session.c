@@ -51,6 +51,7 @@
 #include "receipt.h"
 #include "revoke.h"
 #include "scope.h"
+#include "sess_store.h"
 #include "session.h"
 #include "snap.h"
 #include "txn.h"
@@ -71,7 +72,10 @@ struct known {
 
 struct sess {
 	struct sess_cfg cfg;
-	struct tsync_node *n;
+	struct tsync_node *n;     /* receipts, evidence, snapshots */
+	struct sess_store store;  /* everything else of the replica */
+	uint64_t self_id;         /* this node, as the store says */
+	const char *self_scope, *self_role;
 	int state;
 	struct ts_buf in, out;
 	size_t in_off, out_off;  /* consumed bytes at the front */
@@ -109,7 +113,6 @@ struct sess {
 	unsigned batch_count;
 	/* one_shot: batches applied in one open transaction; their ACKs wait
 	 * in grp_ack until it commits (group_end) */
-	struct ts_store_txn grp;
 	int grp_open;
 	unsigned grp_n;
 	uint64_t grp_at;
@@ -157,6 +160,13 @@ act(struct sess *s, int type, int code, const char *fmt, ...)
 	return a;
 }
 
+/* The store's message for its last error. */
+static const char *
+store_err(const struct sess *s)
+{
+	return s->store.vt->errmsg(s->store.ctx);
+}
+
 static void
 send_error(struct sess *s, int code, const char *text)
 {
@@ -175,7 +185,7 @@ static void
 group_abort(struct sess *s)
 {
 	if (s->grp_open)
-		ts_store_txn_rollback(s->n, &s->grp);
+		s->store.vt->rollback(s->store.ctx);
 	s->grp_open = 0;
 	s->grp_n = 0;
 }
@@ -349,7 +359,7 @@ pack_vv(struct sess *s, msgpack_packer *pk, int *err)
 	uint8_t (*h)[KEYS_HASH_LEN];
 	size_t cnt, i, vis = 0;
 
-	if ((*err = receipt_heads(s->n, &v, &h, &cnt)) != 0)
+	if ((*err = s->store.vt->heads(s->store.ctx, &v, &h, &cnt)) != 0)
 		return -1;
 	for (i = 0; i < cnt; i++)
 		vis += peer_may_see(s, v[i].scope);
@@ -384,9 +394,9 @@ send_hello(struct sess *s)
 	msgpack_pack_array(&pk, 10);
 	msgpack_pack_uint8(&pk, WIRE_HELLO);
 	msgpack_pack_uint32(&pk, PROTO_MIN);
-	msgpack_pack_uint64(&pk, s->n->id);
-	msgpack_pack_str_with_body(&pk, s->n->scope, strlen(s->n->scope));
-	msgpack_pack_str_with_body(&pk, s->n->role, strlen(s->n->role));
+	msgpack_pack_uint64(&pk, s->self_id);
+	msgpack_pack_str_with_body(&pk, s->self_scope, strlen(s->self_scope));
+	msgpack_pack_str_with_body(&pk, s->self_role, strlen(s->self_role));
 	msgpack_pack_uint32(&pk, LINK_SCHEMA);
 	msgpack_pack_uint8(&pk, s->cfg.one_shot ? 1 : 0);
 	msgpack_pack_uint32(&pk, PROTO_VERSION);
@@ -408,7 +418,7 @@ send_vv(struct sess *s, int type)
 	if (pack_vv(s, &pk, &err) != 0) {
 		s->out.len = f;
 		return fail(s, err, ERR_INTERNAL, "cannot read streams: %s",
-			    tsync_node_errmsg(s->n));
+			    store_err(s));
 	}
 	return frame_end(&s->out, f);
 }
@@ -433,7 +443,7 @@ send_cert(struct sess *s, uint64_t origin)
 		s->capcerted = cap;
 	}
 	s->certed[s->ncerted++] = origin;
-	if (certs_pem(s->n, origin, &pem, &len) != 0)
+	if (s->store.vt->cert_pem(s->store.ctx, origin, &pem, &len) != 0)
 		return 0; /* unknown here: the peer will quarantine */
 	f = frame_begin(&s->out, &pk);
 	msgpack_pack_array(&pk, 2);
@@ -460,7 +470,7 @@ send_end(struct sess *s)
 	if (pack_vv(s, &pk, &err) != 0 || frame_end(&s->out, f) != 0) {
 		s->out.len = f;
 		fail(s, err ? err : TSYNC_EINVAL, 0,
-		     "cannot write END: %s", tsync_node_errmsg(s->n));
+		     "cannot write END: %s", store_err(s));
 		return;
 	}
 	s->state = S_CLOSED;
@@ -492,10 +502,10 @@ plan_rebuild(struct sess *s)
 	s->plan = NULL;
 	s->nplan = s->plan_pos = 0;
 	s->dirty = 0;
-	rc = ts_log_streams(s->n, &s->plan, &s->nplan);
+	rc = s->store.vt->streams(s->store.ctx, &s->plan, &s->nplan);
 	if (rc != 0)
 		return fail(s, rc, ERR_INTERNAL, "cannot read streams: %s",
-			    tsync_node_errmsg(s->n));
+			    store_err(s));
 	return 0;
 }
 
@@ -506,7 +516,7 @@ send_batch(struct sess *s)
 	msgpack_packer pk;
 	size_t f;
 	int rc, auditor = s->cfg.mode == SESS_LINK &&
-			  strcmp(s->n->role, "auditor") == 0;
+			  strcmp(s->self_role, "auditor") == 0;
 
 	/* An auditor sends a peer only the peer's own txns: those a
 	 * restored office lacks (docs/protocol.md, section 3.4). */
@@ -526,12 +536,12 @@ send_batch(struct sess *s)
 		}
 		if (!auditor && (rc = send_cert(s, r->origin)) != 0)
 			return fail(s, rc, ERR_INTERNAL, "out of memory");
-		rc = ts_log_read(s->n, r->sid, have + 1, r->seq,
+		rc = s->store.vt->read(s->store.ctx, r->sid, have + 1, r->seq,
 			      s->cfg.batch_bytes - s->batch.len,
 			      s->batch.len == 0, batch_add, s);
 		if (rc < 0)
 			return fail(s, rc, ERR_INTERNAL, "cannot read log: %s",
-				    tsync_node_errmsg(s->n));
+				    store_err(s));
 		if (s->batch_count == before) {
 			if (before > 0)
 				break; /* the next txn opens the next batch */
@@ -779,11 +789,11 @@ row_sort(const void *x, const void *y)
 	return row_cmp(a->origin, a->scope, strlen(a->scope), y);
 }
 
-/* Our streams from ts_log_streams(), sorted for held_seq(). */
+/* Our streams, sorted for held_seq(). */
 static int
 mine_sorted(struct sess *s, struct stream_row **mine, size_t *cnt)
 {
-	int rc = ts_log_streams(s->n, mine, cnt);
+	int rc = s->store.vt->streams(s->store.ctx, mine, cnt);
 
 	if (rc == 0 && *cnt > 1)
 		qsort(*mine, *cnt, sizeof(**mine), row_sort);
@@ -834,7 +844,7 @@ restored(struct sess *s, const msgpack_object *a, uint64_t my)
 	if (heads_learn(s->n, a[1].via.str.ptr, a[1].via.str.size,
 			a[2].via.u64, s->peer_id) != 0)
 		act(s, SA_LOG, 0, "cannot record the restore: %s",
-		    tsync_node_errmsg(s->n));
+		    store_err(s));
 	act(s, SA_LOG, 0,
 	    "%s holds our stream %.*s up to seq %llu, we hold %llu: this "
 	    "replica was restored from a backup; local writes wait until "
@@ -889,7 +899,7 @@ vv_hashes(struct sess *s, const struct frame *f, unsigned at,
 				 s->now);
 		if (rc < 0)
 			act(s, SA_LOG, 0, "cannot record evidence: %s",
-			    tsync_node_errmsg(s->n));
+			    store_err(s));
 		if (rc <= 0)
 			continue;
 		s->mismatch++;
@@ -936,7 +946,8 @@ take_vv(struct sess *s, const struct frame *f)
 			return fail(s, TSYNC_ENOMEM, ERR_INTERNAL, "no memory");
 	}
 	if ((rc = mine_sorted(s, &mine, &cnt)) != 0)
-		return fail(s, rc, ERR_INTERNAL, "cannot read streams");
+		return fail(s, rc, ERR_INTERNAL, "cannot read streams: %s",
+			    store_err(s));
 	s->st.they_lack = s->st.we_lack = 0;
 	for (j = 0; j < cnt; j++) {
 		uint64_t theirs = known_get(s, mine[j].origin, mine[j].scope,
@@ -951,7 +962,7 @@ take_vv(struct sess *s, const struct frame *f)
 		if (a[i + 2].via.u64 <= my)
 			continue;
 		s->st.we_lack += a[i + 2].via.u64 - my;
-		if (a[i].via.u64 == s->n->id)
+		if (a[i].via.u64 == s->self_id)
 			restored(s, &a[i], my);
 	}
 	vv_hashes(s, f, 2, a, n, mine, cnt);
@@ -993,7 +1004,7 @@ from_auditor_ok(struct sess *s, const struct wire_txn *w)
 	if (strcmp(s->peer_role, "auditor") != 0)
 		return 1;
 	ok = txn_decode(&t, w->body, w->len, err, sizeof(err)) == 0 &&
-	     t.origin == s->n->id;
+	     t.origin == s->self_id;
 	txn_done(&t);
 	return ok;
 }
@@ -1008,7 +1019,7 @@ found_evidence(struct sess *s, int64_t qmark)
 	if (evidence_from_quarantine(s->n, qmark, s->peer_id, s->now, &ev) !=
 	    0)
 		act(s, SA_LOG, 0, "cannot record evidence: %s",
-		    tsync_node_errmsg(s->n));
+		    store_err(s));
 	if (ev > 0) {
 		act(s, SA_LOG, 0,
 		    "%u txns from %s are signed by their origins at seqs we "
@@ -1050,12 +1061,13 @@ group_begin(struct sess *s)
 {
 	int rc;
 
-	if (!s->cfg.one_shot || s->grp_open ||
-	    !sqlite3_get_autocommit(s->n->db))
+	if (!s->cfg.one_shot || s->grp_open)
 		return 0;
-	if ((rc = ts_store_txn_begin(s->n, &s->grp, NULL)) != 0)
+	if ((rc = s->store.vt->begin(s->store.ctx)) < 0)
 		return fail(s, rc, ERR_INTERNAL, "cannot store batches: %s",
-			    tsync_node_errmsg(s->n));
+			    store_err(s));
+	if (rc == 0)
+		return 0; /* a transaction is open: each batch alone */
 	s->grp_open = 1;
 	s->grp_n = 0;
 	s->grp_at = s->now;
@@ -1072,12 +1084,12 @@ group_end(struct sess *s)
 	if (!s->grp_open)
 		return 0;
 	s->grp_open = 0;
-	if ((rc = ts_store_txn_commit(s->n, &s->grp)) != 0) {
+	if ((rc = s->store.vt->commit(s->store.ctx)) != 0) {
 		s->grp_n = 0;
 		return fail(s, rc, ERR_INTERNAL,
 			    "cannot store batches: %s (nothing of them was "
 			    "kept; they will be sent again)",
-			    tsync_node_errmsg(s->n));
+			    store_err(s));
 	}
 	for (i = 0, rc = 0; i < s->grp_n && rc == 0; i++)
 		rc = send_ack(s, s->grp_ack[i].no, s->grp_ack[i].ok,
@@ -1145,14 +1157,14 @@ on_batch(struct sess *s, const struct frame *f)
 		free(w);
 		return rc;
 	}
-	rc = (s->grp_open ? apply_batch_in : apply_batch)(
-		s->n, w, n / 2, s->peer_name, &rep, on_held, s);
+	rc = s->store.vt->apply(s->store.ctx, w, n / 2, s->peer_name, &rep,
+				on_held, s, s->grp_open);
 	free(w);
 	if (rc != 0)
 		return fail(s, rc, ERR_INTERNAL,
 			    "cannot store batch %llu: %s (nothing of it was "
 			    "kept; it will be sent again)",
-			    (unsigned long long)no, tsync_node_errmsg(s->n));
+			    (unsigned long long)no, store_err(s));
 	queued = s->grp_open;
 	if (queued) {
 		s->grp_ack[s->grp_n].no = no;
@@ -1220,10 +1232,10 @@ receipts_now(struct sess *s)
 	if (strcmp(s->peer_role, "office") == 0 &&
 	    receipt_update(s->n, s->peer_scope, s->now, &w) != 0)
 		act(s, SA_LOG, 0, "cannot write receipts for %s: %s",
-		    s->peer_name, tsync_node_errmsg(s->n));
+		    s->peer_name, store_err(s));
 	if (evidence_from_receipts(s->n, s->now, &ev) != 0)
 		act(s, SA_LOG, 0, "cannot check receipts: %s",
-		    tsync_node_errmsg(s->n));
+		    store_err(s));
 	if (ev > 0)
 		act(s, SA_LOG, 0,
 		    "%u receipts name heads this node holds with other "
@@ -1251,7 +1263,8 @@ on_done(struct sess *s, const struct frame *f)
 		return TSYNC_EPROTO;
 	s->got_done = 1;
 	if (mine_sorted(s, &mine, &cnt) != 0)
-		return fail(s, TSYNC_EIO, ERR_INTERNAL, "cannot read streams");
+		return fail(s, TSYNC_EIO, ERR_INTERNAL, "cannot read streams: %s",
+			    store_err(s));
 	/*
 	 * Everything the peer holds that we may see and that its role lets it
 	 * send us, we now hold too.  An auditor sends only our own txns back,
@@ -1270,8 +1283,8 @@ on_done(struct sess *s, const struct frame *f)
 		}
 		memcpy(sc, a[i + 1].via.str.ptr, a[i + 1].via.str.size);
 		sc[a[i + 1].via.str.size] = '\0';
-		if ((!sends && a[i].via.u64 != s->n->id) ||
-		    !scope_may_see(s->n->scope, s->n->role, sc))
+		if ((!sends && a[i].via.u64 != s->self_id) ||
+		    !scope_may_see(s->self_scope, s->self_role, sc))
 			continue;
 		my = held_seq(mine, cnt, &a[i]);
 		if (a[i + 2].via.u64 > my)
@@ -1292,9 +1305,9 @@ on_cert(struct sess *s, const struct frame *f)
 
 	if (frame_bin(f, 1, &p, &n) != 0)
 		return fail(s, TSYNC_EPROTO, ERR_MALFORMED, "bad CERT");
-	if (certs_add_pem(s->n, p, n) != 0)
+	if (s->store.vt->cert_add(s->store.ctx, p, n) != 0)
 		act(s, SA_LOG, 0, "certificate from %s refused: %s",
-		    s->peer_name, tsync_node_errmsg(s->n));
+		    s->peer_name, store_err(s));
 	return 0;
 }
 
@@ -1309,9 +1322,9 @@ on_crl(struct sess *s, const struct frame *f)
 
 	if (frame_bin(f, 1, &p, &n) != 0)
 		return fail(s, TSYNC_EPROTO, ERR_MALFORMED, "bad CRL");
-	if (crl_install(s->n, p, n, &installed, &no) != 0)
+	if (s->store.vt->crl_install(s->store.ctx, p, n, &installed, &no) != 0)
 		act(s, SA_LOG, 0, "revocation list from %s refused: %s",
-		    s->peer_name, tsync_node_errmsg(s->n));
+		    s->peer_name, store_err(s));
 	else if (installed) {
 		struct sess_action *x = act(
 			s, SA_CRL, 0, "installed revocation list #%llu from %s",
@@ -1404,7 +1417,7 @@ on_end(struct sess *s, const struct frame *f)
 			    (unsigned long long)s->st.batch_txns);
 	if (mine_sorted(s, &mine, &cnt) != 0)
 		return fail(s, TSYNC_EIO, 0, "cannot read streams: %s",
-			    tsync_node_errmsg(s->n));
+			    store_err(s));
 	vv_hashes(s, f, 3, a, n, mine, cnt);
 	free(mine);
 	s->state = S_CLOSED;
@@ -1464,7 +1477,7 @@ sess_bundle_start(struct sess *s)
 	msgpack_pack_array(&pk, 9);
 	msgpack_pack_uint8(&pk, WIRE_BUNDLE);
 	msgpack_pack_uint8(&pk, BUNDLE_FMT);
-	msgpack_pack_uint64(&pk, s->n->id);
+	msgpack_pack_uint64(&pk, s->self_id);
 	msgpack_pack_str_with_body(&pk, s->peer_scope, strlen(s->peer_scope));
 	msgpack_pack_uint64(&pk, s->now);
 	msgpack_pack_array(&pk, 3 * s->nknown);
@@ -1484,7 +1497,7 @@ sess_bundle_start(struct sess *s)
 	sess_send_crl(s);
 	/* The writer introduces itself, so the reader can seal its answer
 	 * to it even when no stream of ours goes in. */
-	if ((rc = send_cert(s, s->n->id)) != 0)
+	if ((rc = send_cert(s, s->self_id)) != 0)
 		return fail(s, rc, 0, "out of memory");
 	s->dirty = 1;
 	return 0;
@@ -1653,6 +1666,14 @@ sess_new(const struct sess_cfg *cfg, uint64_t now_ms)
 		return NULL;
 	s->cfg = *cfg;
 	s->n = cfg->node;
+	if (cfg->store != NULL) {
+		s->store = *cfg->store;
+	} else {
+		s->store.vt = &sess_store_node;
+		s->store.ctx = cfg->node;
+	}
+	s->store.vt->self(s->store.ctx, &s->self_id, &s->self_scope,
+			  &s->self_role);
 	if (s->cfg.window == 0)
 		s->cfg.window = 4;
 	if (s->cfg.batch_txns == 0)
@@ -1956,7 +1977,7 @@ sess_send_crl(struct sess *s)
 	char *pem;
 
 	if (s->state == S_FAILED || s->state == S_CLOSED ||
-	    crl_pem(s->n, &pem, &len) != 0)
+	    s->store.vt->crl_pem(s->store.ctx, &pem, &len) != 0)
 		return;
 	f = frame_begin(&s->out, &pk);
 	msgpack_pack_array(&pk, 2);

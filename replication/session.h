@@ -20,6 +20,7 @@
 
 struct tsync_node;
 struct sess;
+struct sess_store;
 
 /*
  * Per-peer caps of a session (docs/protocol.md, section 9.1).  Over any of
@@ -46,6 +47,9 @@ enum sess_mode {
 
 struct sess_cfg {
 	struct tsync_node *node;
+	/* The replica's streams, log, apply, certificates and revocation
+	 * list (sess_store.h); NULL: sess_store_node over `node`. */
+	const struct sess_store *store;
 	int mode;                    /* enum sess_mode */
 	const char *for_scope;       /* SESS_BUNDLE_OUT: the reader's scope */
 	int one_shot;                /* sync: close once both sides are done */
