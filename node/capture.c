@@ -197,12 +197,19 @@ cap_record(struct tsync_node *n, struct tbl *t, sqlite3 *db, int op)
 		return;
 	}
 	ch->tid = (uint32_t)t->tid;
+	/* These allocate, and leave the value unset when they fail. */
 	if (op == SQLITE_DELETE) {
-		sqlite3_preupdate_old(db, 0, &id);
-		sqlite3_preupdate_old(db, 1, &scope);
+		rc = sqlite3_preupdate_old(db, 0, &id);
+		if (rc == SQLITE_OK)
+			rc = sqlite3_preupdate_old(db, 1, &scope);
 	} else {
-		sqlite3_preupdate_new(db, 0, &id);
-		sqlite3_preupdate_new(db, 1, &scope);
+		rc = sqlite3_preupdate_new(db, 0, &id);
+		if (rc == SQLITE_OK)
+			rc = sqlite3_preupdate_new(db, 1, &scope);
+	}
+	if (rc != SQLITE_OK) {
+		cap_fail(c, TSYNC_ENOMEM, "out of memory capturing", NULL);
+		return;
 	}
 	if (c->arena.err != 0) {
 		cap_fail(c, TSYNC_EINVAL, "transaction too large: split it",
@@ -219,8 +226,12 @@ cap_record(struct tsync_node *n, struct tbl *t, sqlite3 *db, int op)
 		return;
 	}
 	if (op == SQLITE_UPDATE) {
-		sqlite3_preupdate_old(db, 0, &oid);
-		sqlite3_preupdate_old(db, 1, &oscope);
+		if (sqlite3_preupdate_old(db, 0, &oid) != SQLITE_OK ||
+		    sqlite3_preupdate_old(db, 1, &oscope) != SQLITE_OK) {
+			cap_fail(c, TSYNC_ENOMEM, "out of memory capturing",
+				 NULL);
+			return;
+		}
 		if (!val_eq(oid, id) || !val_eq(oscope, scope)) {
 			cap_fail(c, TSYNC_EINVAL,
 				 "the id and scope of a row cannot change; "
