@@ -1,6 +1,6 @@
 /*
- * cmd_user.c - `tiersync user add|passwd|disable|role|remove|list NODE_DIR
- * [NAME]`: the node's local accounts for the web app.  A change to an
+ * cmd_user.c - `tiersync user add|passwd|disable|enable|role|remove|list
+ * NODE_DIR [NAME]`: the node's local accounts for the web app.  A change to an
  * account ends its open sessions in the web app at their next request.
  * Passwords are read from standard input (the first line), never from
  * the command line, where other users of the PC could see them.
@@ -19,6 +19,7 @@ static const char usage[] =
 	"admin   (password on stdin)\n"
 	"  tiersync user passwd NODE_DIR NAME    (new password on stdin)\n"
 	"  tiersync user disable NODE_DIR NAME\n"
+	"  tiersync user enable NODE_DIR NAME    (and unlock)\n"
 	"  tiersync user role NODE_DIR NAME --role viewer|clerk|lawyer|officer|"
 	"admin\n"
 	"  tiersync user remove NODE_DIR NAME\n"
@@ -69,6 +70,8 @@ cmd_user(struct args *a)
 		return usage_error(usage, "give the account's NAME");
 	if (strcmp(verb, "disable") == 0)
 		rc = tsync_user_disable(dir, name, err, sizeof(err));
+	else if (strcmp(verb, "enable") == 0)
+		rc = tsync_user_enable(dir, name, err, sizeof(err));
 	else if (strcmp(verb, "remove") == 0)
 		rc = tsync_user_remove(dir, name, err, sizeof(err));
 	else if (strcmp(verb, "role") == 0) {

@@ -42,7 +42,8 @@ static const char usage[] =
 	"  check NODE_DIR [--json]    held records that break a rule\n"
 	"  generate NODE_DIR [--scale X] [--seed N] [--years N]\n"
 	"  demo [DIR] [--stay]        a whole district on this machine\n"
-	"  user add|passwd|disable|list NODE_DIR [NAME] [--role ROLE]\n"
+	"  user add|passwd|disable|enable|role|remove|list NODE_DIR [NAME]\n"
+	"       [--role ROLE]\n"
 	"                             web app accounts (password on stdin)\n"
 	"  help [COMMAND]";
 

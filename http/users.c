@@ -21,7 +21,7 @@
 #define SCRYPT_R 8
 #define SCRYPT_P 1
 #define HASH_LEN 32
-#define SALT_LEN USERS_STAMP_LEN
+#define SALT_LEN USERS_SALT_LEN
 #define MAX_FAILURES 5
 #define LOCK_SECONDS (15 * 60)
 
@@ -33,6 +33,26 @@ err_out(char *err, size_t len, int code, const char *msg, const char *arg)
 {
 	snprintf(err, len, msg, arg);
 	return code;
+}
+
+/*
+ * A users.db made before `user enable` has no epoch column: add it (0 for
+ * every account, as if never disabled).
+ */
+static int
+add_epoch(sqlite3 *db)
+{
+	sqlite3_stmt *s;
+
+	if (sqlite3_prepare_v2(db, "SELECT epoch FROM users LIMIT 0", -1, &s,
+			       NULL) == SQLITE_OK) {
+		sqlite3_finalize(s);
+		return SQLITE_OK;
+	}
+	return sqlite3_exec(db,
+			    "ALTER TABLE users ADD COLUMN epoch INT NOT NULL "
+			    "DEFAULT 0",
+			    NULL, NULL, NULL);
 }
 
 int
@@ -53,8 +73,10 @@ users_open(const char *dir, sqlite3 **db, char *err, size_t errlen)
 				  "NOT NULL, hash BLOB NOT NULL, disabled INT "
 				  "NOT NULL DEFAULT 0, failures INT NOT NULL "
 				  "DEFAULT 0, locked_until INT NOT NULL "
-				  "DEFAULT 0)",
+				  "DEFAULT 0, epoch INT NOT NULL DEFAULT 0)",
 				  NULL, NULL, NULL);
+	if (rc == SQLITE_OK)
+		rc = add_epoch(*db);
 	if (rc != SQLITE_OK) {
 		snprintf(err, errlen, "cannot open %s: %s", path,
 			 *db ? sqlite3_errmsg(*db) : "out of memory");
@@ -202,8 +224,63 @@ tsync_user_disable(const char *dir, const char *name, char *err,
 		   size_t errlen)
 {
 	return user_update(dir, name,
-			   "UPDATE users SET disabled = 1 WHERE name = %Q", err,
-			   errlen);
+			   "UPDATE users SET disabled = 1, epoch = epoch + 1 "
+			   "WHERE name = %Q",
+			   err, errlen);
+}
+
+/*
+ * Active again, with the failed-login count and lock cleared.  The epoch
+ * stays as disable left it, one past that of any session opened before:
+ * those sessions stay ended even if no request reached the app while the
+ * account was disabled.
+ */
+int
+tsync_user_enable(const char *dir, const char *name, char *err,
+		  size_t errlen)
+{
+	sqlite3_stmt *s = NULL;
+	sqlite3 *db;
+	int rc, disabled = -1;
+
+	if ((rc = users_open(dir, &db, err, errlen)) != 0)
+		return rc;
+	/* One write transaction: the state read is the one changed. */
+	rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v2(db,
+					"SELECT disabled FROM users WHERE "
+					"name = ?1",
+					-1, &s, NULL);
+	if (rc == SQLITE_OK) {
+		sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+		if ((rc = sqlite3_step(s)) == SQLITE_ROW)
+			disabled = sqlite3_column_int(s, 0);
+		rc = rc == SQLITE_ROW || rc == SQLITE_DONE ? SQLITE_OK : rc;
+		sqlite3_finalize(s);
+	}
+	if (rc == SQLITE_OK && disabled > 0) {
+		char *q = sqlite3_mprintf("UPDATE users SET disabled = 0, "
+					  "failures = 0, locked_until = 0 "
+					  "WHERE name = %Q",
+					  name);
+
+		rc = q ? sqlite3_exec(db, q, NULL, NULL, NULL) : SQLITE_NOMEM;
+		sqlite3_free(q);
+	}
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+	rc = rc != SQLITE_OK ? err_out(err, errlen, TSYNC_EIO, "%s",
+				       sqlite3_errmsg(db))
+	     : disabled < 0
+		     ? err_out(err, errlen, TSYNC_ENOENT, "no account %s", name)
+	     : disabled == 0
+		     ? err_out(err, errlen, TSYNC_EEXIST,
+			       "account %s is not disabled: nothing to enable",
+			       name)
+		     : 0;
+	sqlite3_close(db); /* rolls back what did not commit */
+	return rc;
 }
 
 int
@@ -231,6 +308,18 @@ tsync_user_remove(const char *dir, const char *name, char *err,
 			   errlen);
 }
 
+/* The stamp: the salt, then the epoch in 8 bytes, big-endian. */
+static void
+stamp_of(unsigned char *stamp, const void *salt, sqlite3_int64 epoch)
+{
+	int i;
+
+	memcpy(stamp, salt, SALT_LEN);
+	for (i = 0; i < 8; i++)
+		stamp[SALT_LEN + i] =
+			(unsigned char)((sqlite3_uint64)epoch >> (56 - 8 * i));
+}
+
 int
 users_state(sqlite3_stmt **s, sqlite3 *db, const char *name, char *role,
 	    size_t rolelen, unsigned char *stamp)
@@ -238,8 +327,8 @@ users_state(sqlite3_stmt **s, sqlite3 *db, const char *name, char *role,
 	int rc;
 
 	if (*s == NULL &&
-	    sqlite3_prepare_v3(db, "SELECT role, disabled, salt FROM users "
-				   "WHERE name = ?1",
+	    sqlite3_prepare_v3(db, "SELECT role, disabled, salt, epoch FROM "
+				   "users WHERE name = ?1",
 			       -1, SQLITE_PREPARE_PERSISTENT, s, NULL) !=
 		    SQLITE_OK)
 		return TSYNC_EIO;
@@ -248,14 +337,15 @@ users_state(sqlite3_stmt **s, sqlite3 *db, const char *name, char *role,
 	if (rc == SQLITE_DONE)
 		rc = TSYNC_ENOENT;
 	else if (rc != SQLITE_ROW ||
-		 sqlite3_column_bytes(*s, 2) != USERS_STAMP_LEN)
+		 sqlite3_column_bytes(*s, 2) != USERS_SALT_LEN)
 		rc = TSYNC_EIO;
 	else if (sqlite3_column_int(*s, 1) != 0)
 		rc = TSYNC_EAUTH;
 	else {
 		snprintf(role, rolelen, "%s",
 			 (const char *)sqlite3_column_text(*s, 0));
-		memcpy(stamp, sqlite3_column_blob(*s, 2), USERS_STAMP_LEN);
+		stamp_of(stamp, sqlite3_column_blob(*s, 2),
+			 sqlite3_column_int64(*s, 3));
 		rc = 0;
 	}
 	sqlite3_reset(*s);
@@ -329,11 +419,12 @@ users_check(sqlite3 *db, const char *name, const char *pw, char *role,
 	time_t now = time(NULL);
 	sqlite3_stmt *s;
 	int rc, failures = 0, disabled = 1, found = 0;
-	sqlite3_int64 locked = 0;
+	sqlite3_int64 locked = 0, epoch = 0;
 
 	rc = sqlite3_prepare_v2(db,
 				"SELECT role, salt, hash, disabled, failures, "
-				"locked_until FROM users WHERE name = ?1",
+				"locked_until, epoch FROM users WHERE name = "
+				"?1",
 				-1, &s, NULL);
 	if (rc != SQLITE_OK)
 		return TSYNC_EIO;
@@ -349,6 +440,7 @@ users_check(sqlite3 *db, const char *name, const char *pw, char *role,
 		disabled = sqlite3_column_int(s, 3);
 		failures = sqlite3_column_int(s, 4);
 		locked = sqlite3_column_int64(s, 5);
+		epoch = sqlite3_column_int64(s, 6);
 	}
 	sqlite3_finalize(s);
 	if (!found) {
@@ -367,6 +459,6 @@ users_check(sqlite3 *db, const char *name, const char *pw, char *role,
 	}
 	if (failures != 0)
 		note_failure(db, name, 0, now);
-	memcpy(stamp, salt, USERS_STAMP_LEN);
+	stamp_of(stamp, salt, epoch);
 	return 0;
 }

@@ -12,10 +12,13 @@
 #include "tiersync/web.h"
 
 /*
- * What a session keeps of its account to notice a new password: the
- * salt, which every `passwd` draws afresh (it is no secret).
+ * What a session keeps of its account to notice a change: the salt,
+ * which every `passwd` draws afresh (it is no secret), then the epoch,
+ * which every `disable` moves on (8 bytes, big-endian), so that a
+ * session opened before a disable stays ended after `enable`.
  */
-#define USERS_STAMP_LEN 16
+#define USERS_SALT_LEN 16
+#define USERS_STAMP_LEN (USERS_SALT_LEN + 8)
 
 /* Opens (creating) NODE_DIR/users.db. */
 int users_open(const char *dir, sqlite3 **db, char *err, size_t errlen);

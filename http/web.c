@@ -207,7 +207,8 @@ static const char accounts_unreadable[] =
  * Whether the session's account still stands as it did at login; NULL if
  * so, else why not (the message for the 401).  Run for every request, so
  * that `tiersync user disable|remove|role|passwd` in another process
- * ends the person's sessions on every browser at their next click.
+ * ends the person's sessions on every browser at their next click.  A
+ * disable ends them for good: `enable` leaves the epoch it moved on.
  */
 static const char *
 session_stale(struct tsync_web *w, const struct session *s)
@@ -231,9 +232,13 @@ session_stale(struct tsync_web *w, const struct session *s)
 	if (strcmp(role, s->role) != 0)
 		return "session: the account's role was changed; log in again "
 		       "(账户角色已变更，请重新登录)";
-	if (CRYPTO_memcmp(stamp, s->stamp, USERS_STAMP_LEN) != 0)
+	if (CRYPTO_memcmp(stamp, s->stamp, USERS_SALT_LEN) != 0)
 		return "session: the password was changed; log in again "
 		       "(密码已修改，请重新登录)";
+	if (memcmp(stamp + USERS_SALT_LEN, s->stamp + USERS_SALT_LEN,
+		   USERS_STAMP_LEN - USERS_SALT_LEN) != 0)
+		return "session: the account was disabled; you are logged out "
+		       "(账户已被停用，已退出登录)";
 	return NULL;
 }
 

@@ -32,6 +32,14 @@ int tsync_user_passwd(const char *dir, const char *name,
  */
 int tsync_user_disable(const char *dir, const char *name, char *err,
 		       size_t errlen);
+/*
+ * A disabled account may log in again; its failed-login count and
+ * lock-out are cleared.  Sessions ended by the disable stay ended (even
+ * one that made no request meanwhile).  TSYNC_ENOENT for no such
+ * account, TSYNC_EEXIST for one that is not disabled.
+ */
+int tsync_user_enable(const char *dir, const char *name, char *err,
+		      size_t errlen);
 /* A new role; the account's open sessions end at their next request. */
 int tsync_user_role(const char *dir, const char *name, const char *role,
 		    char *err, size_t errlen);

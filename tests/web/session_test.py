@@ -21,8 +21,9 @@ class Client:
     """One browser: its own cookie jar and CSRF token."""
     def __init__(self, base):
         self.base = base
+        self.jar = http.cookiejar.CookieJar()
         self.op = urllib.request.build_opener(
-            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+            urllib.request.HTTPCookieProcessor(self.jar))
         self.csrf = None
 
     def call(self, method, path, body=None):
@@ -40,6 +41,10 @@ class Client:
             return status, json.loads(text), hdrs
         except ValueError:
             return status, {"raw": text}, hdrs
+
+    def tsid(self):
+        """The session cookie this browser holds now, or None."""
+        return next((k.value for k in self.jar if k.name == "tsid"), None)
 
     def login(self, name, pw):
         s, j, _ = self.call("POST", "/api/login", {"user": name, "password": pw})
@@ -73,6 +78,17 @@ def ended(c, word, what):
     check(s == 401 and "ended" not in j, f"{what}: the session stays ended: {s} {j}")
 
 
+def with_cookie(tok):
+    """GET /api/status sending the cookie tsid=tok by hand, as a browser
+    that kept an old cookie would."""
+    req = urllib.request.Request(url + "/api/status", headers={"Cookie": "tsid=" + tok})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return r.status, json.load(r)
+    except urllib.error.HTTPError as e:
+        return e.code, json.load(e)
+
+
 def alive(c, what):
     s, j, _ = c.call("GET", "/api/status")
     check(s == 200, f"{what}: session still open: {s} {j}")
@@ -89,6 +105,37 @@ ended(a2, "停用", "disabled, second browser")
 alive(z, "another account, after lihua was disabled")
 s, j = Client(url).login("lihua", "lihua-pass-1")
 check(s == 403, f"a disabled account cannot log in again: {s} {j}")
+
+# --- enable: the account logs in again, its lock-out cleared; the
+# sessions the disable ended stay ended, also one that made no request
+# while the account was disabled, and an old cookie sent by hand
+e1, e2 = logged_in("sunli", "sunli-pass-1"), logged_in("sunli", "sunli-pass-1")
+tok1, tok2 = e1.tsid(), e2.tsid()
+check(tok1 and tok2 and tok1 != tok2, f"two sessions, two cookies: {tok1} {tok2}")
+user("disable", "sunli")
+ended(e1, "停用", "disabled before enable")
+x = Client(url)
+for i in range(5):
+    s, j = x.login("sunli", "sunli-pass-1")
+    check(s == 403, f"disabled: login {i + 1} refused with the right password: {s} {j}")
+s, j = x.login("sunli", "sunli-pass-1")
+check(s == 429, f"five refused logins lock the disabled account: {s} {j}")
+user("enable", "sunli")
+ended(e2, "停用", "a session idle from before disable until after enable")
+for tok, what in ((tok1, "the cookie the disable ended"), (tok2, "the idle session's cookie")):
+    s, j = with_cookie(tok)
+    check(s == 401 and "ended" not in j, f"after enable, {what} stays dead: {s} {j}")
+e3 = Client(url)
+s, j = e3.login("sunli", "sunli-pass-1")
+check(s == 200 and j.get("user") == "sunli" and j.get("role") == "clerk",
+      f"after enable, login works at once (the lock cleared): {s} {j}")
+check(e3.tsid() not in (tok1, tok2), "the new login has a new cookie")
+alive(e3, "the session opened after enable")
+s, j, _ = e3.call("POST", "/api/records/dispute", {})
+check(s == 400, f"and the clerk can write again: {s} {j}")
+r = subprocess.run([T, "user", "list", vdir], capture_output=True, text=True, timeout=60)
+line = next((l for l in r.stdout.splitlines() if l.startswith("sunli ")), "")
+check(line.split() == ["sunli", "clerk"], f"user list: neither disabled nor locked: '{line}'")
 
 # --- a new role: the session ends; logged in again, the new role applies
 s, j, _ = z.call("POST", "/api/records/dispute", {})
