@@ -474,9 +474,115 @@ quar_cb(void *arg, const struct tsync_quarantine_info *q)
 	return 0;
 }
 
+/* ---- Equivocation evidence (docs/protocol.md 8.3) ------------------------ */
+
+#define EV_STATUS_MAX 20 /* newest records of evidence in /api/status */
+
+struct ev_ctx {
+	struct tsync_web *w;
+	const char *scope; /* only streams at or below it, or NULL */
+	json_t *arr;
+};
+
+/* Whether scope path `p` is `top` or below it. */
+static int
+scope_within(const char *p, const char *top)
+{
+	size_t n = strlen(top);
+
+	return strncmp(p, top, n) == 0 && (p[n] == '\0' || p[n] == '/');
+}
+
+static const char *
+how_label(const char *how)
+{
+	static const char *const h[][2] = {
+		{"txn", "收到同一序号的另一份签名记录"},
+		{"chain", "后一条记录接在另一份历史之后"},
+		{"vv", "同步时对方持有的链头不同"},
+		{"receipt", "上级回执中的链头与本机不同"},
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(h) / sizeof(h[0]); i++)
+		if (strcmp(how, h[i][0]) == 0)
+			return h[i][1];
+	return how;
+}
+
+static int
+ev_cb(void *arg, const struct tsync_evidence_info *e)
+{
+	struct ev_ctx *x = arg;
+	char name[256];
+	json_t *o;
+
+	if (x->scope != NULL && !scope_within(e->scope, x->scope))
+		return 0;
+	tsync_scope_name(x->w->n, e->scope, name, sizeof(name));
+	o = json_pack("{s:s, s:s, s:s, s:I, s:s, s:s, s:s, s:s, s:s, s:s?, "
+		      "s:I, s:i, s:i}",
+		      "origin", e->origin, "scope", e->scope, "scope_name",
+		      name, "seq", (json_int_t)e->seq, "held", e->held,
+		      "other", e->other, "how", e->how, "how_label",
+		      how_label(e->how), "seen_by", e->seen_by, "peer",
+		      e->peer[0] ? e->peer : NULL, "seen_at_ms",
+		      (json_int_t)e->seen_at_ms, "signed_bodies",
+		      e->signed_bodies, "ours", e->ours);
+	/* Newest first: the engine gives them oldest first. */
+	return o != NULL && json_array_insert_new(x->arr, 0, o) == 0
+		       ? 0
+		       : TSYNC_ENOMEM;
+}
+
+/* The evidence held here about streams at or below `scope` (NULL: all),
+ * newest first, into *out. */
+static int
+evidence_list(struct tsync_web *w, const char *scope, json_t **out)
+{
+	struct ev_ctx x = {w, scope, json_array()};
+	int rc;
+
+	if (x.arr == NULL)
+		return TSYNC_ENOMEM;
+	rc = tsync_node_evidence(w->n, ev_cb, &x);
+	if (rc != 0) {
+		json_decref(x.arr);
+		return rc;
+	}
+	*out = x.arr;
+	return 0;
+}
+
+/* {"total": N, "records": [...]}, at most `max` of them (0: all). */
+static json_t *
+evidence_json(json_t *arr, size_t max)
+{
+	size_t total = json_array_size(arr);
+
+	while (max != 0 && json_array_size(arr) > max)
+		json_array_remove(arr, json_array_size(arr) - 1);
+	return json_pack("{s:I, s:o}", "total", (json_int_t)total, "records",
+			 arr);
+}
+
+static enum MHD_Result
+api_evidence(struct tsync_web *w, struct MHD_Connection *c)
+{
+	const char *scope = MHD_lookup_connection_value(
+		c, MHD_GET_ARGUMENT_KIND, "scope");
+	json_t *arr;
+	int rc;
+
+	rc = evidence_list(w, scope && *scope ? scope : NULL, &arr);
+	if (rc != 0)
+		return send_node_err(w, c, rc);
+	return send_json(c, 200, evidence_json(arr, 0), NULL);
+}
+
 /*
  * The dashboard: open disputes by risk, those under mediation, the links,
- * conflicts and quarantine.  Counted from the small engine tables only
+ * conflicts, quarantine and equivocation evidence.  Counted from the small engine tables only
  * (tsync_node_counts also scans every row, too slow for a page).  The two
  * queries on disputes still read the whole table (about 11 ms of CPU at
  * a district of 17,000 disputes), so the answer is kept and sent again
@@ -487,7 +593,7 @@ static enum MHD_Result
 api_status(struct tsync_web *w, struct MHD_Connection *c)
 {
 	struct tsync_rec_filter f = {0};
-	json_t *risk, *peers, *q, *k, *open = NULL, *eq;
+	json_t *risk, *peers, *q, *k, *open = NULL, *eq, *ev = NULL;
 	int rc;
 
 	if (replica_same(w))
@@ -522,7 +628,10 @@ api_status(struct tsync_web *w, struct MHD_Connection *c)
 	if (rc == 0)
 		rc = tsync_rec_list(w->n, tsync_kind_find("dispute"), &f, &open);
 	json_decref(eq);
+	if (rc == 0)
+		rc = evidence_list(w, NULL, &ev);
 	if (rc != 0) {
+		json_decref(open);
 		json_decref(risk);
 		json_decref(peers);
 		json_decref(q);
@@ -533,6 +642,7 @@ api_status(struct tsync_web *w, struct MHD_Connection *c)
 	json_object_set_new(k, "mediating", open);
 	json_object_set_new(k, "peers", peers);
 	json_object_set_new(k, "quarantine", q);
+	json_object_set_new(k, "evidence", evidence_json(ev, EV_STATUS_MAX));
 	if ((w->status = json_dumps(k, JSON_COMPACT)) == NULL) {
 		json_decref(k);
 		return send_err(c, 500, "out of memory");
@@ -815,6 +925,8 @@ route_api(struct tsync_web *w, struct MHD_Connection *c, const char *url,
 		ok = api_report(w, c, 0);
 	else if (strcmp(url, "/api/verify") == 0 && get)
 		ok = api_verify(w, c);
+	else if (strcmp(url, "/api/evidence") == 0 && get)
+		ok = api_evidence(w, c);
 	else if (strcmp(url, "/api/conflicts") == 0 && get)
 		ok = api_conflicts(w, c);
 	else if (strncmp(url, "/api/conflicts/", 15) == 0 && !get) {

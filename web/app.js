@@ -135,6 +135,7 @@ function route() {
   if (p[1] === 'conflicts') return pageConflicts();
   if (p[1] === 'report') return pageReport(q);
   if (p[1] === 'audit') return pageAudit();
+  if (p[1] === 'evidence') return pageEvidence();
   return pageDashboard();
 }
 window.addEventListener('hashchange', route);
@@ -171,6 +172,57 @@ function ago(ms) {
   return Math.round(s / 86400) + ' 天前';
 }
 
+/* ---- Equivocation evidence (docs/protocol.md 8.3) --------------------- */
+
+function when(ms) {
+  return new Date(ms).toLocaleString('zh-CN', { hour12: false });
+}
+
+const OURS = ['本机日志中没有该序号', '本机日志中是“本机的哈希”那一份', '本机日志中是“另一份的哈希”那一份', '本机日志中与两份都不同'];
+
+/* The table of evidence records, newest first, and under it what each
+ * one holds (hashes, who saw it), folded until asked for. */
+function evidenceTable(recs) {
+  const table = h('table', { id: 'evidence-list' },
+    h('tr', {}, h('th', {}, '单位'), h('th', {}, '辖区'), h('th', {}, '序号'), h('th', {}, '发现方式'), h('th', {}, '发现时间'), h('th', {}, '签名')),
+    ...recs.map((e) => h('tr', { 'data-scope': e.scope, 'data-seq': e.seq }, h('td', {}, e.scope_name), h('td', {}, e.scope),
+      h('td', {}, '第 ' + e.seq + ' 条'), h('td', {}, e.how_label), h('td', {}, when(e.seen_at_ms)),
+      h('td', {}, e.signed_bodies + ' / 2 份有该单位签名'))));
+  const details = h('details', { id: 'evidence-details' }, h('summary', {}, '展开详细证据（哈希与发现节点）'),
+    ...recs.map((e) => h('dl', { class: 'rec' },
+      h('dt', {}, '单位'), h('dd', {}, e.scope_name + '（' + e.scope + '），节点 ' + e.origin),
+      h('dt', {}, '序号'), h('dd', {}, String(e.seq)),
+      h('dt', {}, '本机的哈希'), h('dd', { class: 'hash' }, e.held),
+      h('dt', {}, '另一份的哈希'), h('dd', { class: 'hash' }, e.other),
+      h('dt', {}, '发现方式'), h('dd', {}, e.how_label + '（' + e.how + '）'),
+      h('dt', {}, '发现节点'), h('dd', {}, e.seen_by + (e.peer ? '，由 ' + e.peer + ' 出示' : '')),
+      h('dt', {}, '发现时间'), h('dd', {}, when(e.seen_at_ms)),
+      h('dt', {}, '签名'), h('dd', {}, e.signed_bodies + ' / 2 份记录可用该单位的密钥验证'),
+      h('dt', {}, '本机日志'), h('dd', {}, OURS[e.ours] || ''))));
+  return [table, details];
+}
+
+/* First on the dashboard: an office signed two histories.  Nothing to
+ * hide behind a link: the count, who, which seq, how and when. */
+function evidencePanel(ev) {
+  if (!ev || !ev.total) return h('p', { class: 'ev-none', id: 'evidence' }, '篡改证据：无');
+  const more = ev.total > ev.records.length
+    ? h('p', {}, h('a', { href: '#/evidence', id: 'evidence-all' }, '查看全部 ' + ev.total + ' 条证据')) : null;
+  return h('section', { class: 'ev', id: 'evidence', role: 'alert' },
+    h('h2', {}, '⚠ 发现篡改证据：', h('b', { id: 'evidence-count' }, ev.total), ' 条'),
+    h('p', {}, '下列单位对同一序号签发了两份不同的记录，即改写了已经同步出去的历史。' +
+      '两份记录都由该单位的密钥签名，这是该单位所为的证据。请勿删除或修改数据，立即报告区司法所管理员，' +
+      '并在本机运行 tiersync verify --receipts 核查。'),
+    ...evidenceTable(ev.records), more);
+}
+
+async function pageEvidence() {
+  const r = await api('GET', '/api/evidence');
+  if (!r.ok) return show(msg(r.body.error));
+  show(h('h1', {}, '篡改证据（' + r.body.total + ' 条）'),
+    ...(r.body.total ? evidenceTable(r.body.records) : [h('p', { class: 'ev-none' }, '无')]));
+}
+
 async function pageDashboard() {
   const pre = S.early && await S.early;
   S.early = null;
@@ -193,7 +245,7 @@ async function pageDashboard() {
   const dk = S.byName.dispute;
   const todo = h('table', { id: 'todo' }, h('tr', {}, h('th', {}, '编号'), h('th', {}, '事由'), h('th', {}, '风险'), h('th', {}, '登记日期')),
     ...st.mediating.records.map((d) => h('tr', {}, h('td', {}, h('a', { href: '#/r/dispute/' + d.id }, d.no)), h('td', {}, d.title), h('td', {}, d.risk_label), h('td', {}, d.opened))));
-  show(h('h1', {}, '工作台'), cards,
+  show(h('h1', {}, '工作台'), evidencePanel(st.evidence), cards,
     h('h2', {}, '今日待办：调解中的纠纷'), todo,
     canWrite() ? h('div', { class: 'bar' }, h('button', { id: 'new-dispute', onclick: () => { location.hash = '#/new/dispute'; } }, '登记' + dk.label)) : null,
     h('h2', {}, '同步状态'), peers,
