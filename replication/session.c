@@ -1418,6 +1418,14 @@ on_end(struct sess *s, const struct frame *f)
 	if (mine_sorted(s, &mine, &cnt) != 0)
 		return fail(s, TSYNC_EIO, 0, "cannot read streams: %s",
 			    store_err(s));
+	/* Our own streams held further by the writer: this replica was
+	 * restored from a backup (as from a VV, section 3.3). */
+	for (i = 0; i < n; i += 3) {
+		uint64_t my = held_seq(mine, cnt, &a[i]);
+
+		if (a[i].via.u64 == s->self_id && a[i + 2].via.u64 > my)
+			restored(s, &a[i], my);
+	}
 	vv_hashes(s, f, 3, a, n, mine, cnt);
 	free(mine);
 	s->state = S_CLOSED;

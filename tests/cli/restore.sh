@@ -6,7 +6,8 @@
 #     sync fetches its own tail back from the street; then writes work and
 #     the street takes them (no quarantine, digests equal, verify clean).
 #     Without the heads file (the whole NODE_DIR restored), the street's VV
-#     tells the village the same thing.
+#     tells the village the same thing, and so does a bundle's END vv
+#     when there is no link at all.
 # (2) A restored district has no parent.  Its streets give back what it
 #     wrote into their scopes and `gangzha/*`; its own scope `gangzha` is
 #     held only by its auditor, which sends a restored office its own txns
@@ -86,6 +87,31 @@ eq "$(rows v "id = 'v-5'")" 1 "v-5 came back"
 expect 0 ins v v-6 $VS
 has_line "^6 [0-9a-f]{64} $VS\$" "$W/v/heads"
 expect 0 "$T" sync "$W/v" --peer 127.0.0.1:$PS
+eq "$(quarantined s)" 0 "nothing quarantined at the street"
+
+# Restored with no link at all: a bundle from the street tells it too.
+# One --since a full bundle carries no txn, only END's vv, which holds
+# more of the village's own stream than the village does: the village
+# records it and refuses writes; the full bundle brings the tail back.
+backup v
+cp "$W/v/heads" "$W/v.heads"
+ins v v-7 $VS >/dev/null
+expect 0 "$T" sync "$W/v" --peer 127.0.0.1:$PS
+restore v
+cp "$W/v.heads" "$W/v/heads"
+expect 0 "$T" bundle export "$W/s" --for $VS --out "$W/full.tsb" --unsealed
+expect 0 "$T" bundle export "$W/s" --for $VS --out "$W/ends.tsb" --since "$W/full.tsb" --unsealed
+has 'wrote 0 txns'
+expect 0 "$T" bundle import "$W/v" "$W/ends.tsb"
+has_line "^7 - $VS [0-9a-f]{16}\$" "$W/v/heads"
+expect 1 ins v v-8 $VS
+has "restored from an older backup"
+expect 0 "$T" bundle import "$W/v" "$W/full.tsb"
+has 'applied 1,'
+expect 0 ins v v-8 $VS
+expect 0 "$T" sync "$W/v" --peer 127.0.0.1:$PS
+eq "$(rows s "id = 'v-8'")" 1 "the street took the write after the bundle"
+eq "$(quarantined v)" 0 "nothing quarantined at the village"
 eq "$(quarantined s)" 0 "nothing quarantined at the street"
 kill $PID_s; wait $PID_s 2>/dev/null
 
