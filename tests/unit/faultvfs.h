@@ -7,7 +7,14 @@
  *  - fv_arm(db, k) makes the k-th write statement (1-based) to a table of
  *    the replica fail in the middle of whatever runs, through TEMP
  *    triggers that RAISE(ABORT); fv_arm(db, 0) disarms.  fv_hits tells
- *    whether the armed failure happened.
+ *    whether the armed failure happened;
+ *  - fv_at[FV_WRITE|FV_SYNC|FV_TRUNC] = k makes the k-th xWrite, xSync or
+ *    xTruncate (1-based, counted in fv_seen[] from when fv_at was set, on
+ *    every file of every handle) fail with SQLITE_IOERR_WRITE, _FSYNC or
+ *    _TRUNCATE; 0 disarms.  fv_io_hits counts the failures made;
+ *  - fm_install() (before anything calls sqlite3_initialize) wraps
+ *    SQLite's allocator; fm_at = k fails its k-th xMalloc or xRealloc,
+ *    counted in fm_seen, and fm_hits counts the failures made.
  *
  * Test-only global state: one process, one test at a time.
  */
@@ -20,6 +27,19 @@
 
 static int fv_full;
 static sqlite3_vfs fv_vfs, *fv_real;
+
+enum { FV_WRITE, FV_SYNC, FV_TRUNC, FV_KINDS };
+static long fv_at[FV_KINDS], fv_seen[FV_KINDS], fv_io_hits;
+
+/* Whether this call of kind `k` is the one to fail. */
+static int
+fv_fault(int k)
+{
+	if (fv_at[k] <= 0 || ++fv_seen[k] != fv_at[k])
+		return 0;
+	fv_io_hits++;
+	return 1;
+}
 
 struct fv_file {
 	sqlite3_file base;
@@ -45,18 +65,24 @@ fv_write(sqlite3_file *f, const void *p, int n, sqlite3_int64 off)
 {
 	if (fv_full)
 		return SQLITE_FULL;
+	if (fv_fault(FV_WRITE))
+		return SQLITE_IOERR_WRITE;
 	return FV_REAL(f)->pMethods->xWrite(FV_REAL(f), p, n, off);
 }
 
 static int
 fv_truncate(sqlite3_file *f, sqlite3_int64 size)
 {
+	if (fv_fault(FV_TRUNC))
+		return SQLITE_IOERR_TRUNCATE;
 	return FV_REAL(f)->pMethods->xTruncate(FV_REAL(f), size);
 }
 
 static int
 fv_sync(sqlite3_file *f, int flags)
 {
+	if (fv_fault(FV_SYNC))
+		return SQLITE_IOERR_FSYNC;
 	return FV_REAL(f)->pMethods->xSync(FV_REAL(f), flags);
 }
 
@@ -227,6 +253,46 @@ fv_install(void)
 	return sqlite3_vfs_register(&fv_vfs, 1) == SQLITE_OK ? 0 : -1;
 }
 
+/* ---- Failing the k-th allocation --------------------------------------- */
+
+static sqlite3_mem_methods fm_real;
+static long fm_at, fm_seen, fm_hits;
+
+static int
+fm_fault(void)
+{
+	if (fm_at <= 0 || ++fm_seen != fm_at)
+		return 0;
+	fm_hits++;
+	return 1;
+}
+
+static void *
+fm_malloc(int n)
+{
+	return fm_fault() ? NULL : fm_real.xMalloc(n);
+}
+
+static void *
+fm_realloc(void *p, int n)
+{
+	return fm_fault() ? NULL : fm_real.xRealloc(p, n);
+}
+
+/* Wraps SQLite's allocator; only before sqlite3_initialize() runs. */
+static inline int
+fm_install(void)
+{
+	sqlite3_mem_methods m;
+
+	if (sqlite3_config(SQLITE_CONFIG_GETMALLOC, &fm_real) != SQLITE_OK)
+		return -1;
+	m = fm_real;
+	m.xMalloc = fm_malloc;
+	m.xRealloc = fm_realloc;
+	return sqlite3_config(SQLITE_CONFIG_MALLOC, &m) == SQLITE_OK ? 0 : -1;
+}
+
 /* ---- Failing the k-th write statement ---------------------------------- */
 
 static int fv_left, fv_hits;
@@ -245,7 +311,7 @@ fv_tick(sqlite3_context *cx, int argc, sqlite3_value **argv)
 }
 
 /* Arms (k > 0) or disarms (k == 0) the k-th write to any table of `db`. */
-static void
+static inline void
 fv_arm(sqlite3 *db, int k)
 {
 	static const char *const ops[] = {"INSERT", "UPDATE", "DELETE"};
