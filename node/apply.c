@@ -604,11 +604,14 @@ clash_start(struct tsync_node *n, struct tbl *tb, const struct txn_change *c,
 	return rc;
 }
 
-/* Merges change i of t; *clash says ts_clash may hold rows. */
+/*
+ * Merges change i of t; *clash says ts_clash may hold rows.  `fresh`:
+ * ts_ver holds no row (tb, id), so its lookup is skipped (fresh_scan).
+ */
 static int
 merge_one(struct tsync_node *n, const struct txn *t, uint32_t i,
 	  struct tbl *tb, struct rowstate *rs, struct ts_buf *scratch,
-	  int *clash)
+	  int *clash, int fresh)
 {
 	char owner[SCOPE_MAX + 1];
 	struct txn_change c;
@@ -620,8 +623,14 @@ merge_one(struct tsync_node *n, const struct txn *t, uint32_t i,
 	if (*clash && (rc = clash_held(n, tb->tid, c.id, c.id_len)) != 0)
 		return rc < 0 ? rc
 			      : clash_apply(n, t, i, &c, tb, rs, scratch, 0);
-	if ((rc = read_row(n, tb, c.id, c.id_len, rs)) != 0)
+	if (fresh) {
+		/* What read_row finds when ts_ver has no row. */
+		memset(rs->vers, 0, sizeof(rs->vers));
+		rs->existed = rs->alive = 0;
+		rs->cur.len = 0;
+	} else if ((rc = read_row(n, tb, c.id, c.id_len, rs)) != 0) {
 		return rc;
+	}
 	if (row_scope(rs, owner, sizeof(owner)) && !same_scope_str(t, owner)) {
 		/* An id another scope holds: never a refusal (the rule in
 		 * docs/data-model.md, "One id, two scopes"). */
@@ -633,10 +642,13 @@ merge_one(struct tsync_node *n, const struct txn *t, uint32_t i,
 	return merge_change(n, t, &c, tb, rs, scratch);
 }
 
-/* Checks and merges every change of t; R_OK or a reason. */
+/*
+ * Checks and merges every change of t; R_OK or a reason.  fresh[i] (if
+ * fresh is not NULL): change i's row has no versions yet (fresh_scan).
+ */
 static int
 merge_txn(struct tsync_node *n, const struct txn *t, struct ts_buf *scratch,
-	  int *clash, int *err)
+	  int *clash, const uint8_t *fresh, int *err)
 {
 	struct rowstate rs;
 	struct txn_change c;
@@ -660,7 +672,8 @@ merge_txn(struct tsync_node *n, const struct txn *t, struct ts_buf *scratch,
 			n->later_seen = 1; /* a newer schema's table */
 			continue;
 		}
-		rc = merge_one(n, t, i, tb, &rs, scratch, clash);
+		rc = merge_one(n, t, i, tb, &rs, scratch, clash,
+			       fresh != NULL && fresh[i]);
 	}
 	ts_buf_free(&rs.cur);
 	*err = rc;
@@ -933,8 +946,124 @@ struct item {
 	const struct wire_txn *w;
 	struct txn t;
 	int ok; /* decoded */
+	uint8_t *fresh; /* per change: its row has no versions (fresh_scan) */
 	char err[96];
 };
+
+/* Fewer changes than this in a batch are looked up one by one. */
+#define FRESH_MIN 32
+
+/* A change of the batch to a known table, for fresh_scan. */
+struct rowkey {
+	const struct tbl *tb;
+	const char *id;
+	uint32_t len;
+	uint8_t *fresh;
+};
+
+/* Orders by table, then id as SQLite's BINARY collation does. */
+static int
+rowkey_cmp(const void *a, const void *b)
+{
+	const struct rowkey *x = a, *y = b;
+	int c;
+
+	if (x->tb->tid != y->tb->tid)
+		return x->tb->tid < y->tb->tid ? -1 : 1;
+	c = memcmp(x->id, y->id, x->len < y->len ? x->len : y->len);
+	if (c != 0)
+		return c;
+	return x->len < y->len ? -1 : x->len > y->len;
+}
+
+/* 1 if ts_ver holds a row of table tid with an id in [lo, hi]. */
+static int
+ver_any(struct tsync_node *n, sqlite3_stmt *s, int tid,
+	const struct rowkey *lo, const struct rowkey *hi)
+{
+	int rc;
+
+	sqlite3_bind_int(s, 1, tid);
+	sqlite3_bind_text(s, 2, lo->id, (int)lo->len, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, hi->id, (int)hi->len, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	if (rc == SQLITE_ROW)
+		return 1;
+	return rc == SQLITE_DONE ? 0 : node_sqlerr(n, rc, "read versions");
+}
+
+/*
+ * Marks the changes of the batch whose row cannot have versions yet, so
+ * that the merge skips their ts_ver lookup (a first pull writes rows no
+ * replica held): per table, one range query says that ts_ver holds no
+ * id between the least and the greatest of the batch's, and an id that
+ * only one change of the batch names is then fresh until that change
+ * writes it.  Nothing but the batch's own changes writes ts_ver while it
+ * is applied (a clash rebuild rewrites the id of the change it serves),
+ * and a rollback of a run only takes rows away, so the mark stays true.
+ * Not needed for correctness: without it (a small batch, no memory),
+ * every change is looked up.
+ */
+static int
+fresh_scan(struct tsync_node *n, struct item *it, size_t count,
+	   uint8_t **marks)
+{
+	struct rowkey *k;
+	struct txn_change c;
+	struct tbl *tb;
+	sqlite3_stmt *s;
+	size_t i, j, e, total = 0, nk = 0;
+	uint32_t ci;
+	int rc = 0;
+
+	*marks = NULL;
+	for (i = 0; i < count; i++)
+		if (it[i].ok)
+			total += it[i].t.nchanges;
+	if (total < FRESH_MIN || (*marks = calloc(total, 1)) == NULL ||
+	    (k = malloc(total * sizeof(*k))) == NULL)
+		return 0;
+	for (i = 0, e = 0; i < count; i++) {
+		if (!it[i].ok)
+			continue;
+		it[i].fresh = *marks + e;
+		for (ci = 0; ci < it[i].t.nchanges; ci++, e++) {
+			txn_change_at(&it[i].t, ci, &c);
+			tb = ts_store_table(n, c.table, c.table_len);
+			if (tb == NULL)
+				continue;
+			k[nk].tb = tb;
+			k[nk].id = c.id;
+			k[nk].len = c.id_len;
+			k[nk].fresh = *marks + e;
+			nk++;
+		}
+	}
+	qsort(k, nk, sizeof(*k), rowkey_cmp);
+	rc = sqlite3_prepare_v2(n->db, "SELECT 1 FROM ts_ver WHERE tid = ?1"
+				       " AND id BETWEEN ?2 AND ?3 LIMIT 1",
+				-1, &s, NULL);
+	if (rc != SQLITE_OK) {
+		free(k);
+		return node_sqlerr(n, rc, "read versions");
+	}
+	for (i = 0; i < nk && rc >= 0; i = j) {
+		for (j = i + 1; j < nk && k[j].tb == k[i].tb; j++)
+			;
+		/* An id of the range is held: none of the table's is marked. */
+		if ((rc = ver_any(n, s, k[i].tb->tid, &k[i], &k[j - 1])) != 0)
+			continue;
+		for (e = i; e < j; e++)
+			*k[e].fresh = (e == i ||
+				       rowkey_cmp(&k[e - 1], &k[e]) != 0) &&
+				      (e + 1 == j ||
+				       rowkey_cmp(&k[e], &k[e + 1]) != 0);
+	}
+	sqlite3_finalize(s);
+	free(k);
+	return rc < 0 ? rc : 0;
+}
 
 /*
  * The txn at log key k holds tables or columns this schema does not know:
@@ -993,7 +1122,8 @@ apply_one(struct ctx *x, struct item *it, int check_sig, int *applied)
 		why = R_SIGNATURE;
 	if (why == R_OK) {
 		x->n->later_seen = 0;
-		why = merge_txn(x->n, t, &x->scratch, &x->clash, &rc);
+		why = merge_txn(x->n, t, &x->scratch, &x->clash, it->fresh,
+				&rc);
 		if (rc != 0)
 			return rc;
 		if (why == R_OK) {
@@ -1122,6 +1252,7 @@ apply_some(struct tsync_node *n, const struct wire_txn *w, size_t count,
 	struct txn_dec dec;
 	struct ctx x;
 	struct item *it;
+	uint8_t *marks = NULL;
 	size_t i, j;
 	int rc;
 
@@ -1149,7 +1280,8 @@ apply_some(struct tsync_node *n, const struct wire_txn *w, size_t count,
 	 * commit), or a savepoint in the caller's: apply_batch_in(). */
 	if ((rc = ts_store_txn_begin(n, &tx, nested ? "batch" : NULL)) != 0)
 		goto out;
-	if ((rc = over_scan(n)) != 0) {
+	if ((rc = over_scan(n)) != 0 ||
+	    (rc = fresh_scan(n, it, count, &marks)) != 0) {
 		ts_store_txn_rollback(n, &tx);
 		goto out;
 	}
@@ -1177,6 +1309,7 @@ apply_some(struct tsync_node *n, const struct wire_txn *w, size_t count,
 out:
 	for (i = 0; i < count; i++)
 		txn_done(&it[i].t);
+	free(marks);
 	free(it);
 	txn_dec_free(&dec);
 	return rc;
@@ -1256,7 +1389,7 @@ apply_later(struct tsync_node *n, const int *old_ncol,
 			       sizeof(err)) != 0)
 			continue; /* verify reports a stored txn that is bad */
 		n->later_seen = 0;
-		merge_txn(n, &t, &scratch, &clash, &rc);
+		merge_txn(n, &t, &scratch, &clash, NULL, &rc);
 		if (rc == 0 && !n->later_seen && !scan_all) {
 			sqlite3_reset(del);
 			sqlite3_bind_int64(del, 1, k);
@@ -1486,7 +1619,7 @@ refold(struct tsync_node *n, const struct rowrefs *rows)
 			if ((tb = ts_store_table(n, c.table, c.table_len)) != NULL &&
 			    rowrefs_has(rows, tb->tid, c.id, c.id_len))
 				rc = merge_one(n, &t, j, tb, &rs, &scratch,
-					       &clash);
+					       &clash, 0);
 		}
 		txn_done(&t);
 	}
