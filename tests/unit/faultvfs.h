@@ -11,7 +11,8 @@
  *  - fv_at[FV_WRITE|FV_SYNC|FV_TRUNC] = k makes the k-th xWrite, xSync or
  *    xTruncate (1-based, counted in fv_seen[] from when fv_at was set, on
  *    every file of every handle) fail with SQLITE_IOERR_WRITE, _FSYNC or
- *    _TRUNCATE; 0 disarms.  fv_io_hits counts the failures made;
+ *    _TRUNCATE, and with fv_sticky set every later call too (a disk that
+ *    stays broken); 0 disarms.  fv_io_hits counts the failures made;
  *  - fm_install() (before anything calls sqlite3_initialize) wraps
  *    SQLite's allocator; fm_at = k fails its k-th xMalloc or xRealloc,
  *    counted in fm_seen, and fm_hits counts the failures made.
@@ -30,12 +31,14 @@ static sqlite3_vfs fv_vfs, *fv_real;
 
 enum { FV_WRITE, FV_SYNC, FV_TRUNC, FV_KINDS };
 static long fv_at[FV_KINDS], fv_seen[FV_KINDS], fv_io_hits;
+static int fv_sticky;
 
 /* Whether this call of kind `k` is the one to fail. */
 static int
 fv_fault(int k)
 {
-	if (fv_at[k] <= 0 || ++fv_seen[k] != fv_at[k])
+	if (fv_at[k] <= 0 || ++fv_seen[k] < fv_at[k] ||
+	    (fv_seen[k] > fv_at[k] && !fv_sticky))
 		return 0;
 	fv_io_hits++;
 	return 1;

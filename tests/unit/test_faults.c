@@ -2,7 +2,8 @@
  * test_faults.c - fault injection in SQLite's own way.  The k-th xWrite,
  * xSync or xTruncate of the VFS, or the k-th allocation of SQLite's
  * allocator, fails, for k = 1, 2, 3, ... until the operation completes
- * without meeting the fault, through two operations:
+ * without meeting the fault; so do the k-th xWrite or xSync and every one
+ * after it ("xWrite-on": a disk that stays broken).  Two operations:
  *
  *  - a local write: one node txn of an INSERT and an UPDATE at a village;
  *  - a whole one-shot sync between the village and its street over an
@@ -37,11 +38,14 @@
 #define REOPEN_EVERY 8
 #define FRESH_EVERY 100
 
-enum { K_WRITE = FV_WRITE, K_SYNC = FV_SYNC, K_TRUNC = FV_TRUNC, K_ALLOC };
+/* The last two fail the k-th call and every later one (fv_sticky). */
+enum { K_WRITE, K_SYNC, K_TRUNC, K_ALLOC, K_WRITE_ON, K_SYNC_ON, K_KINDS };
 
-static const char *const kind_name[] = {"xWrite", "xSync", "xTruncate",
-					"alloc"};
-static const long kind_cap[] = {2000, 2000, 2000, 5000};
+static const char *const kind_name[] = {
+	"xWrite", "xSync", "xTruncate", "alloc", "xWrite-on", "xSync-on"};
+static const int kind_fv[] = {FV_WRITE, FV_SYNC, FV_TRUNC, -1, FV_WRITE,
+			      FV_SYNC};
+static const long kind_cap[] = {2000, 2000, 2000, 5000, 2000, 2000};
 
 struct rig {
 	struct tsync_node *a, *b; /* the village and its street */
@@ -79,8 +83,9 @@ arm(int kind, long k)
 		fm_seen = fm_hits = 0;
 		fm_at = k;
 	} else {
-		fv_seen[kind] = fv_io_hits = 0;
-		fv_at[kind] = k;
+		fv_seen[kind_fv[kind]] = fv_io_hits = 0;
+		fv_sticky = kind >= K_WRITE_ON;
+		fv_at[kind_fv[kind]] = k;
 	}
 }
 
@@ -93,8 +98,8 @@ disarm(int kind, long *seen)
 		*seen = fm_seen;
 		return fm_hits;
 	}
-	fv_at[kind] = 0;
-	*seen = fv_seen[kind];
+	fv_at[kind_fv[kind]] = 0;
+	*seen = fv_seen[kind_fv[kind]];
 	return fv_io_hits;
 }
 
@@ -343,7 +348,7 @@ main(int argc, char **argv)
 		stride = 1;
 	memset(&r, 0, sizeof(r));
 	for (i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
-		for (kind = 0; kind <= K_ALLOC; kind++) {
+		for (kind = 0; kind < K_KINDS; kind++) {
 			char name[64];
 
 			snprintf(name, sizeof(name), "%s/%s", ops[i].name,
