@@ -142,22 +142,6 @@ list(struct tsync_node *n, struct args *a)
 	return rc == 0 ? EXIT_DONE : fail("%s", tsync_node_errmsg(n));
 }
 
-struct which {
-	const char *id;
-	const struct tsync_field *f; /* the conflict's record field */
-};
-
-static int
-which_cb(void *arg, const struct tsync_conflict *c)
-{
-	struct which *w = arg;
-
-	if (strcmp(c->id, w->id) != 0)
-		return 0;
-	w->f = field_of(c->table, c->column);
-	return 1; /* found: stop */
-}
-
 /*
  * The value to store for --value V: on a coded field (ENUM) the code of
  * V, given as the code or as the exact label ("高" or "high"); else V.
@@ -166,20 +150,17 @@ which_cb(void *arg, const struct tsync_conflict *c)
 static const char *
 value_for(struct tsync_node *n, const char *id, const char *v)
 {
-	struct which w = {id, NULL};
+	const struct tsync_field *f;
 	const struct tsync_choice *c;
-	const char *code;
+	const char *code = tsync_conflict_value(n, id, v, &f);
 
-	tsync_node_conflicts(n, which_cb, &w);
-	if (w.f == NULL || w.f->type != TSYNC_FT_ENUM)
-		return v; /* an unknown id is said by tsync_node_resolve */
-	if ((code = tsync_choice_code(w.f, v)) != NULL)
+	if (code != NULL)
 		return code;
 	fprintf(stderr, "tiersync: --value '%s' is not a value of %s (%s) "
 			"(取值无效); give a label or its code:",
-		v, w.f->label, w.f->name);
-	for (c = w.f->choices; c->code != NULL; c++)
-		fprintf(stderr, "%s %s %s", c == w.f->choices ? "" : ",",
+		v, f->label, f->name);
+	for (c = f->choices; c->code != NULL; c++)
+		fprintf(stderr, "%s %s %s", c == f->choices ? "" : ",",
 			c->label, c->code);
 	fputs("; nothing was written\n", stderr);
 	return NULL;

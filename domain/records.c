@@ -924,6 +924,41 @@ tsync_rec_get(struct tsync_node *n, const struct tsync_kind *k,
 	return edits_of(n, id, *out);
 }
 
+struct conflict_field {
+	const char *id;
+	const struct tsync_field *f; /* the conflict's record field */
+};
+
+static int
+conflict_field_cb(void *arg, const struct tsync_conflict *c)
+{
+	struct conflict_field *cf = arg;
+	const struct tsync_kind *k;
+
+	if (strcmp(c->id, cf->id) != 0)
+		return 0;
+	if ((k = tsync_kind_find(c->table)) != NULL)
+		cf->f = tsync_kind_field(k, c->column);
+	return 1; /* found: stop */
+}
+
+const char *
+tsync_conflict_value(struct tsync_node *n, const char *id, const char *v,
+		     const struct tsync_field **fp)
+{
+	struct conflict_field cf = {id, NULL};
+	const char *code;
+
+	tsync_node_conflicts(n, conflict_field_cb, &cf);
+	if (fp != NULL)
+		*fp = cf.f;
+	if (cf.f == NULL || cf.f->type != TSYNC_FT_ENUM)
+		return v; /* an unknown id is said by tsync_node_resolve */
+	if ((code = tsync_choice_code(cf.f, v)) != NULL)
+		return code;
+	return NULL;
+}
+
 /* WHERE clause of a list; binds go to ?1.. in `binds`. */
 static int
 list_where(struct tsync_node *n, const struct tsync_kind *k,

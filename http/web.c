@@ -1021,24 +1021,6 @@ api_conflicts(struct tsync_web *w, struct MHD_Connection *c)
 	return send_json(c, 200, arr, NULL);
 }
 
-struct which {
-	const char *id;
-	const struct tsync_field *f; /* the conflict's record field */
-};
-
-static int
-which_cb(void *arg, const struct tsync_conflict *x)
-{
-	struct which *wh = arg;
-	const struct tsync_kind *k;
-
-	if (strcmp(x->id, wh->id) != 0)
-		return 0;
-	if ((k = tsync_kind_find(x->table)) != NULL)
-		wh->f = tsync_kind_field(k, x->column);
-	return 1; /* found: stop */
-}
-
 /*
  * A new value typed on the conflict screen: on a coded field, the code of
  * the code or label given (a clerk types the label shown, 低); else as
@@ -1048,32 +1030,29 @@ static const char *
 resolve_value(struct tsync_web *w, const char *id, const char *v, char *msg,
 	      size_t len)
 {
-	struct which wh = {id, NULL};
+	const struct tsync_field *f;
 	const struct tsync_choice *x;
-	const char *code;
+	const char *code = tsync_conflict_value(w->n, id, v, &f);
 	size_t o;
 
-	tsync_node_conflicts(w->n, which_cb, &wh);
-	if (wh.f == NULL || wh.f->type != TSYNC_FT_ENUM)
-		return v;
-	if ((code = tsync_choice_code(wh.f, v)) != NULL)
+	if (code != NULL)
 		return code;
 	if (strlen(v) > 64) /* not echoed: the cut could split a character */
 		v = "…";
 	o = (size_t)snprintf(msg, len,
 			     "value (新值): '%s' is not a value of %s; "
 			     "give a label or its code:",
-			     v, wh.f->name);
-	for (x = wh.f->choices; x->code != NULL && o < len; x++)
+			     v, f->name);
+	for (x = f->choices; x->code != NULL && o < len; x++)
 		o += (size_t)snprintf(msg + o, len - o, "%s %s %s",
-				      x == wh.f->choices ? "" : ",", x->label,
+				      x == f->choices ? "" : ",", x->label,
 				      x->code);
 	if (o < len)
 		o += (size_t)snprintf(msg + o, len - o, " (取值无效，%s可填：",
-				      wh.f->label);
-	for (x = wh.f->choices; x->code != NULL && o < len; x++)
+				      f->label);
+	for (x = f->choices; x->code != NULL && o < len; x++)
 		o += (size_t)snprintf(msg + o, len - o, "%s%s",
-				      x == wh.f->choices ? "" : "、", x->label);
+				      x == f->choices ? "" : "、", x->label);
 	if (o < len)
 		snprintf(msg + o, len - o, ")");
 	return NULL;

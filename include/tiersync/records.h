@@ -78,6 +78,17 @@ const struct tsync_field *tsync_kind_field(const struct tsync_kind *k,
 const char *tsync_choice_label(const struct tsync_field *f, const char *code);
 /* Code for a code or label ("family" or "家庭纠纷"), or NULL. */
 const char *tsync_choice_code(const struct tsync_field *f, const char *s);
+/*
+ * The value to store when conflict `id` is settled with a new value v
+ * (tsync_node_resolve, TSYNC_KEEP_VALUE): on a coded field (ENUM) the
+ * code of v, given as the code or as its label ("high" or "高"); on any
+ * other field, or when no open conflict has that id, v itself.  NULL when
+ * v is neither a code nor a label of the coded field.  *f (if f is not
+ * NULL) receives the conflict's record field or NULL, so that a caller
+ * can name the field and its choices.
+ */
+const char *tsync_conflict_value(struct tsync_node *n, const char *id,
+				 const char *v, const struct tsync_field **f);
 
 /*
  * Adds a record.  `values` maps field names to values (strings as typed,
