@@ -1,51 +1,10 @@
 """API tests for the web app: every endpoint, bad input, CSRF, roles,
 lock-out.  Run by tests/cli/web.sh with the addresses of running nodes."""
-import http.cookiejar, json, sys, urllib.error, urllib.request
+import sys, urllib.request
+sys.dont_write_bytecode = True  # no __pycache__ beside the sources
+from webtest import Client, check, finish
 
 village, street, open_url = sys.argv[1:4]
-fails = passes = 0
-
-
-def check(cond, what):
-    global fails, passes
-    if cond:
-        passes += 1
-    else:
-        fails += 1
-        print("FAIL:", what)
-
-
-class Client:
-    def __init__(self, base):
-        self.base = base
-        self.jar = http.cookiejar.CookieJar()
-        self.op = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar))
-        self.csrf = None
-
-    def call(self, method, path, body=None, raw=None, csrf=True, headers=None):
-        data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
-        req = urllib.request.Request(self.base + path, data=data, method=method)
-        req.add_header("Content-Type", "application/json")
-        if csrf and self.csrf and method != "GET":
-            req.add_header("X-CSRF-Token", self.csrf)
-        for k, v in (headers or {}).items():
-            req.add_header(k, v)
-        try:
-            r = self.op.open(req, timeout=30)
-            status, text, hdrs = r.status, r.read(), r.headers
-        except urllib.error.HTTPError as e:
-            status, text, hdrs = e.code, e.read(), e.headers
-        try:
-            j = json.loads(text)
-        except ValueError:
-            j = text
-        return status, j, hdrs
-
-    def login(self, user, pw):
-        s, j, _ = self.call("POST", "/api/login", {"user": user, "password": pw})
-        if s == 200:
-            self.csrf = j["csrf"]
-        return s, j
 
 
 # --- Sessions and login
@@ -66,7 +25,7 @@ check(h["Cache-Control"] == "no-store", "API responses are not cached")
 
 # --- Static files: types and caching
 s, body, h = c.call("GET", "/")
-check(s == 200 and h["Content-Type"].startswith("text/html") and b"app.js" in body, "index.html")
+check(s == 200 and h["Content-Type"].startswith("text/html") and b"app.js" in body["raw"], "index.html")
 s, body, h = c.call("GET", "/app.js")
 check(s == 200 and h["Content-Type"].startswith("text/javascript") and "max-age" in h["Cache-Control"], "app.js type and caching")
 s, body, h = c.call("GET", "/app.css")
@@ -149,7 +108,7 @@ check(s == 200 and j["totals"]["disputes"] >= 1, "report")
 s, j, _ = c.call("GET", "/api/report?from=2026-13-01")
 check(s == 400 and "from" in j["error"], "report bad date 400")
 s, body, h = c.call("GET", "/report.html?from=2026-01-01")
-check(s == 200 and h["Content-Type"].startswith("text/html") and "三所共建工作报告".encode() in body, "printable report")
+check(s == 200 and h["Content-Type"].startswith("text/html") and "三所共建工作报告".encode() in body["raw"], "printable report")
 s, j, _ = c.call("GET", "/api/verify")
 check(s == 200 and j["clean"] is True and j["faults"] == [], f"verify: {j}")
 s, j, _ = c.call("GET", "/api/conflicts")
@@ -193,5 +152,4 @@ o.csrf = j["csrf"]
 s, j, _ = o.call("POST", "/api/records/consult", {"lawyer": "陈静", "topic": "t", "question": "q", "date": "2026-03-01"})
 check(s == 201 and j["recorded_by"] == "本机用户", f"open mode writes: {s} {j}")
 
-print(f"{passes} passed, {fails} failed")
-sys.exit(1 if fails else 0)
+finish()

@@ -1,69 +1,14 @@
 """Browser tests of the work room's web app in headless Chromium (Debian's
 chromium and chromium-driver, driven by python3-selenium).  Screenshots of
 every page go to OUT.  Run by tests/cli/web.sh."""
-import os, signal, subprocess, sys, time, urllib.request
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
+import os, signal, subprocess, sys, time
+sys.dont_write_bytecode = True  # no __pycache__ beside the sources
 from selenium.webdriver.common.by import By
-from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
-from selenium.webdriver.support.ui import Select, WebDriverWait
+from selenium.webdriver.support.ui import Select
+from webtest import api_status, browser, check, el, finish, login, screenshots, shot, text, wait
 
 T, vdir, vhttp, sdir, shttp, pubhttp, out, vpidfile = sys.argv[1:9]
-os.makedirs(out, exist_ok=True)
-fails = passes = 0
-
-
-def check(cond, what):
-    global fails, passes
-    if cond:
-        passes += 1
-    else:
-        fails += 1
-        print("FAIL:", what, flush=True)
-
-
-def browser():
-    o = webdriver.ChromeOptions()
-    o.binary_location = "/usr/bin/chromium"
-    for a in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-              "--disable-background-networking", "--disable-component-update", "--disable-sync",
-              "--disable-dev-shm-usage", "--window-size=1280,1000"):
-        o.add_argument(a)
-    d = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=o)
-    d.set_page_load_timeout(30)
-    return d
-
-
-def wait(d, fn, what, t=30):
-    try:
-        # A page re-renders after each action: an element found a moment
-        # ago may be gone (stale); that is "not yet", not a failure.
-        return WebDriverWait(d, t, poll_frequency=0.1,
-                             ignored_exceptions=(StaleElementReferenceException,
-                                                 NoSuchElementException)).until(lambda x: fn())
-    except Exception:
-        check(False, "timed out: " + what)
-        d.save_screenshot(os.path.join(out, "timeout-" + "".join(c if c.isalnum() else "-" for c in what) + ".png"))
-        print("    page:", d.find_element(By.TAG_NAME, "main").text[:400].replace("\n", " | "), flush=True)
-        return None
-
-
-def el(d, css):
-    found = d.find_elements(By.CSS_SELECTOR, css)
-    return found[0] if found else None
-
-
-def shot(d, name):
-    d.save_screenshot(os.path.join(out, name + ".png"))
-
-
-def login(d, base, user, pw):
-    d.get(base + "/#/login")
-    wait(d, lambda: el(d, "#f-user"), "login form")
-    for f, v in (("#f-user", user), ("#f-password", pw)):
-        el(d, f).clear()
-        el(d, f).send_keys(v)
-    el(d, "#login").click()
+screenshots(out)
 
 
 def fill(d, values):
@@ -78,16 +23,11 @@ def fill(d, values):
             e.send_keys(v)
 
 
-def text(d, css):
-    e = el(d, css)
-    return e.text if e else ""
-
-
 def cli(*args):
     return subprocess.run([T, *args], capture_output=True, text=True, timeout=60)
 
 
-v = browser()
+v = browser(height=1000)
 try:
     # Login: a wrong password is shown at the field, then the right one
     v.get(vhttp + "/")
@@ -144,7 +84,7 @@ try:
     shot(v, "08-resolved")
 
     # The record reaches the street and its report
-    s = browser()
+    s = browser(height=1000)
     login(s, shttp, "zhoulei", "street-pass-1")
     wait(s, lambda: el(s, "#risk-cards"), "street dashboard")
     ok = False
@@ -235,7 +175,7 @@ try:
     s.quit()
 
     # A viewer cannot write
-    g = browser()
+    g = browser(height=1000)
     login(g, vhttp, "guest", "viewer-pass-1")
     wait(g, lambda: el(g, "#risk-cards"), "viewer dashboard")
     check(el(g, "#new-dispute") is None, "no add button for a viewer")
@@ -252,17 +192,14 @@ try:
     g.quit()
 
     # A browser without login is refused on a non-loopback address
-    p = browser()
+    p = browser(height=1000)
     p.get(pubhttp + "/#/")
     wait(p, lambda: "#/login" in p.current_url and el(p, "#f-user"), "login required off loopback")
-    st = p.execute_async_script("""
-      const done = arguments[arguments.length - 1];
-      fetch('/api/status').then(r => done(r.status));""")
+    st = api_status(p)
     check(st == 401, f"API refused without login: {st}")
     shot(p, "16-public-login")
     p.quit()
 finally:
     v.quit()
 
-print(f"{passes} passed, {fails} failed")
-sys.exit(1 if fails else 0)
+finish()

@@ -5,72 +5,17 @@ the first screen, with the count N, one row per record naming the
 office, its seq, how it was seen and when, and the details folded until
 clicked; the page #/evidence lists the same.  Screenshots go to OUT.
 Run by tests/web/evidence.sh: none|some URL OUT N."""
-import os, re, sys
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
+import re, sys
+sys.dont_write_bytecode = True  # no __pycache__ beside the sources
 from selenium.webdriver.common.by import By
-from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
-from selenium.webdriver.support.ui import WebDriverWait
+from webtest import browser, check, el, finish, login, screenshots, shot, text, wait
 
 phase, base, out, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
-os.makedirs(out, exist_ok=True)
-fails = passes = 0
-
-
-def check(cond, what):
-    global fails, passes
-    if cond:
-        passes += 1
-    else:
-        fails += 1
-        print("FAIL:", what, flush=True)
-
-
-def browser():
-    o = webdriver.ChromeOptions()
-    o.binary_location = "/usr/bin/chromium"
-    for a in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-              "--disable-background-networking", "--disable-component-update", "--disable-sync",
-              "--disable-dev-shm-usage", "--window-size=1280,800"):
-        o.add_argument(a)
-    d = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=o)
-    d.set_page_load_timeout(30)
-    return d
-
-
-def el(d, css):
-    found = d.find_elements(By.CSS_SELECTOR, css)
-    return found[0] if found else None
-
-
-def text(d, css):
-    e = el(d, css)
-    return e.text if e else ""
-
-
-def shot(d, name):
-    d.save_screenshot(os.path.join(out, name + ".png"))
-
-
-def wait(d, fn, what, t=30):
-    try:
-        return WebDriverWait(d, t, poll_frequency=0.1,
-                             ignored_exceptions=(StaleElementReferenceException,
-                                                 NoSuchElementException)).until(lambda x: fn())
-    except Exception:
-        check(False, "timed out: " + what)
-        shot(d, "timeout-" + "".join(c if c.isalnum() else "-" for c in what))
-        print("    page:", d.find_element(By.TAG_NAME, "main").text[:400].replace("\n", " | "), flush=True)
-        return None
-
+screenshots(out)
 
 d = browser()
 try:
-    d.get(base + "/#/login")
-    wait(d, lambda: el(d, "#f-user"), "login form")
-    el(d, "#f-user").send_keys("lihua")
-    el(d, "#f-password").send_keys("lihua-pass-1")
-    el(d, "#login").click()
+    login(d, base, "lihua", "lihua-pass-1")
     wait(d, lambda: el(d, "#risk-cards"), "the dashboard")
     if phase == "none":
         check(text(d, "#evidence") == "篡改证据：无", f"the calm line: '{text(d, '#evidence')}'")
@@ -120,5 +65,4 @@ try:
         shot(d, "evidence-page")
 finally:
     d.quit()
-print(f"{passes} passed, {fails} failed")
-sys.exit(1 if fails else 0)
+finish()

@@ -4,38 +4,21 @@ then forged txns of the village imported at the street; /api/status and
 Chinese labels, filtered by scope, for every role and for no one without
 a session.  Run by tests/web/evidence.sh: TIERSYNC FORGE STREET_DIR
 VILLAGE_DIR URL."""
-import http.cookiejar, json, subprocess, sys, urllib.error, urllib.parse, urllib.request
+import json, subprocess, sys, urllib.parse
+sys.dont_write_bytecode = True  # no __pycache__ beside the sources
+from webtest import Client, check, finish
 
 T, F, sdir, vdir, url = sys.argv[1:6]
 V = "gangzha/qinzao/feiqiao"
-fails = passes = 0
-
-
-def check(cond, what):
-    global fails, passes
-    if cond:
-        passes += 1
-    else:
-        fails += 1
-        print("FAIL:", what, flush=True)
 
 
 def client(name, pw):
-    op = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+    """A browser on the API, logged in as name (None: no session)."""
+    c = Client(url)
     if name:
-        req = urllib.request.Request(url + "/api/login", method="POST",
-                                     data=json.dumps({"user": name, "password": pw}).encode())
-        with op.open(req, timeout=30) as r:
-            check(r.status == 200, f"login {name}")
-    return op
-
-
-def get(op, path):
-    try:
-        with op.open(url + path, timeout=30) as r:
-            return r.status, json.load(r)
-    except urllib.error.HTTPError as e:
-        return e.code, json.load(e)
+        s, _ = c.login(name, pw)
+        check(s == 200, f"login {name}")
+    return c
 
 
 def run(*args):
@@ -47,11 +30,11 @@ def run(*args):
 clerk, viewer = client("lihua", "lihua-pass-1"), client("zhaomin", "zhaomin-pass-1")
 
 # --- none yet
-s, j = get(clerk, "/api/status")
+s, j = clerk.get("/api/status")
 check(s == 200 and j.get("evidence") == {"total": 0, "records": []}, f"status: no evidence: {s} {j.get('evidence')}")
-s, j = get(clerk, "/api/evidence")
+s, j = clerk.get("/api/evidence")
 check(s == 200 and j == {"total": 0, "records": []}, f"/api/evidence: none: {s} {j}")
-s, j = get(client(None, None), "/api/evidence")
+s, j = client(None, None).get("/api/evidence")
 check(s == 401 and j.get("field") == "session", f"/api/evidence without a session: {s} {j}")
 
 # --- the village's key holder signs two histories; the street imports them
@@ -62,10 +45,10 @@ want = json.loads(run(T, "status", sdir, "--json"))["evidence"]
 check(len(want) >= 1, f"the street holds evidence: {want}")
 want.reverse()  # the API gives the newest first
 
-s, st = get(clerk, "/api/status")
+s, st = clerk.get("/api/status")
 ev = st.get("evidence", {})
 check(s == 200 and ev.get("total") == len(want), f"status: total {ev.get('total')} == {len(want)}")
-s, j = get(clerk, "/api/evidence")
+s, j = clerk.get("/api/evidence")
 check(s == 200 and j.get("total") == len(want) and len(j.get("records", [])) == len(want),
       f"/api/evidence: {len(want)} records: {s} {j.get('total')}")
 got = j.get("records", [])
@@ -84,13 +67,12 @@ check({r["how"] for r in got} >= {"txn", "chain"}, f"both forgeries seen: {[r['h
 # --- scope: the stream's scope and below
 for scope, n in ((V, len(want)), ("gangzha/qinzao", len(want)), ("gangzha", len(want)),
                  ("gangzha/qinzao/tangzha", 0), (V + "x", 0), (V + "/g1", 0)):
-    s, j = get(clerk, "/api/evidence?scope=" + urllib.parse.quote(scope))
+    s, j = clerk.get("/api/evidence?scope=" + urllib.parse.quote(scope))
     check(s == 200 and j.get("total") == n and len(j.get("records", [])) == n,
           f"scope {scope}: {n} records: {s} {j.get('total')}")
 
 # --- a viewer reads it too
-s, j = get(viewer, "/api/evidence")
+s, j = viewer.get("/api/evidence")
 check(s == 200 and j.get("total") == len(want), f"a viewer sees the evidence: {s} {j.get('total')}")
 
-print(f"{passes} passed, {fails} failed")
-sys.exit(1 if fails else 0)
+finish()

@@ -4,72 +4,12 @@ the app), and the clerk's next click lands on the login page with the
 reason in Chinese.  Headless Chromium through python3-selenium; the
 screenshots go to OUT.  Run by tests/web/sessions.sh: TIERSYNC NODE_DIR
 URL OUT."""
-import os, subprocess, sys
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
-from selenium.webdriver.common.by import By
-from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
-from selenium.webdriver.support.ui import WebDriverWait
+import subprocess, sys
+sys.dont_write_bytecode = True  # no __pycache__ beside the sources
+from webtest import api_status, browser, check, el, finish, login, screenshots, shot, text, wait
 
 T, vdir, base, out = sys.argv[1:5]
-os.makedirs(out, exist_ok=True)
-fails = passes = 0
-
-
-def check(cond, what):
-    global fails, passes
-    if cond:
-        passes += 1
-    else:
-        fails += 1
-        print("FAIL:", what, flush=True)
-
-
-def browser():
-    o = webdriver.ChromeOptions()
-    o.binary_location = "/usr/bin/chromium"
-    for a in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-              "--disable-background-networking", "--disable-component-update", "--disable-sync",
-              "--disable-dev-shm-usage", "--window-size=1280,800"):
-        o.add_argument(a)
-    d = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=o)
-    d.set_page_load_timeout(30)
-    return d
-
-
-def el(d, css):
-    found = d.find_elements(By.CSS_SELECTOR, css)
-    return found[0] if found else None
-
-
-def text(d, css):
-    e = el(d, css)
-    return e.text if e else ""
-
-
-def shot(d, name):
-    d.save_screenshot(os.path.join(out, name + ".png"))
-
-
-def wait(d, fn, what, t=30):
-    try:
-        return WebDriverWait(d, t, poll_frequency=0.1,
-                             ignored_exceptions=(StaleElementReferenceException,
-                                                 NoSuchElementException)).until(lambda x: fn())
-    except Exception:
-        check(False, "timed out: " + what)
-        shot(d, "timeout-" + "".join(c if c.isalnum() else "-" for c in what))
-        print("    page:", d.find_element(By.TAG_NAME, "main").text[:400].replace("\n", " | "), flush=True)
-        return None
-
-
-def login(d, user, pw):
-    d.get(base + "/#/login")
-    wait(d, lambda: el(d, "#f-user"), "login form")
-    for f, v in (("#f-user", user), ("#f-password", pw)):
-        el(d, f).clear()
-        el(d, f).send_keys(v)
-    el(d, "#login").click()
+screenshots(out)
 
 
 def admin(*args):
@@ -77,16 +17,10 @@ def admin(*args):
     check(r.returncode == 0, f"tiersync user {' '.join(args)}: {r.stderr}")
 
 
-def status_of_api(d):
-    return d.execute_async_script("""
-      const done = arguments[arguments.length - 1];
-      fetch('/api/status').then(r => done(r.status));""")
-
-
 c = browser()
 try:
     # A clerk at work: the dashboard, then the list of disputes
-    login(c, "wangfang", "wangfang-pass-1")
+    login(c, base, "wangfang", "wangfang-pass-1")
     wait(c, lambda: el(c, "#risk-cards"), "clerk's dashboard")
     check("wangfang" in text(c, "#who") and "书记员" in text(c, "#who"), "the clerk is named in the header")
     el(c, "#nav-dispute").click()
@@ -103,12 +37,12 @@ try:
     check(text(c, "#nav") == "" and text(c, "#who") == "", "no menu or user left in the header")
     check(el(c, "#no-conflicts") is None and el(c, ".conflict") is None, "the conflict page was not shown")
     shot(c, "s02-disabled-next-click")
-    check(status_of_api(c) == 401, "the browser's cookie no longer opens the API")
+    check(api_status(c) == 401, "the browser's cookie no longer opens the API")
     # A reload stays on the login page, and logging in is refused
     c.get(base + "/#/")
     c.refresh()
     wait(c, lambda: "#/login" in c.current_url and el(c, "#f-user"), "reload lands on login")
-    login(c, "wangfang", "wangfang-pass-1")
+    login(c, base, "wangfang", "wangfang-pass-1")
     wait(c, lambda: "错误" in text(c, "#err-password"), "a disabled account's login refused")
     check(el(c, "#risk-cards") is None, "no dashboard for a disabled account")
     shot(c, "s03-disabled-login-refused")
@@ -117,14 +51,14 @@ try:
     # A clerk made a viewer: logged out at the next click, then back in
     # with the viewer's pages
     c = browser()
-    login(c, "zhaomin", "zhaomin-pass-1")
+    login(c, base, "zhaomin", "zhaomin-pass-1")
     wait(c, lambda: el(c, "#new-dispute"), "clerk's dashboard with the add button")
     admin("role", "zhaomin", "--role", "viewer")
     el(c, "#nav-dispute").click()
     wait(c, lambda: el(c, "#f-user") and "角色" in text(c, "#login-notice"),
          "login page with the role change after the next click")
     shot(c, "s04-role-changed")
-    login(c, "zhaomin", "zhaomin-pass-1")
+    login(c, base, "zhaomin", "zhaomin-pass-1")
     wait(c, lambda: el(c, "#risk-cards"), "viewer's dashboard")
     check("只读" in text(c, "#who"), "the header shows the new role")
     check(el(c, "#new-dispute") is None, "no add button for the viewer")
@@ -133,5 +67,4 @@ try:
 finally:
     c.quit()
 
-print(f"{passes} passed, {fails} failed")
-sys.exit(1 if fails else 0)
+finish()

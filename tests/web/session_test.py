@@ -2,55 +2,11 @@
 next request; and the dashboard's figures, kept between requests while
 the replica is unchanged, follow every write.  Run by
 tests/web/sessions.sh: TIERSYNC NODE_DIR URL."""
-import http.cookiejar, json, sqlite3, subprocess, sys, urllib.error, urllib.request
+import json, sqlite3, subprocess, sys, urllib.error, urllib.request
+sys.dont_write_bytecode = True  # no __pycache__ beside the sources
+from webtest import Client, check, finish
 
 T, vdir, url = sys.argv[1:4]
-fails = passes = 0
-
-
-def check(cond, what):
-    global fails, passes
-    if cond:
-        passes += 1
-    else:
-        fails += 1
-        print("FAIL:", what, flush=True)
-
-
-class Client:
-    """One browser: its own cookie jar and CSRF token."""
-    def __init__(self, base):
-        self.base = base
-        self.jar = http.cookiejar.CookieJar()
-        self.op = urllib.request.build_opener(
-            urllib.request.HTTPCookieProcessor(self.jar))
-        self.csrf = None
-
-    def call(self, method, path, body=None):
-        req = urllib.request.Request(self.base + path, method=method,
-                                     data=json.dumps(body).encode() if body is not None else None)
-        req.add_header("Content-Type", "application/json")
-        if self.csrf and method != "GET":
-            req.add_header("X-CSRF-Token", self.csrf)
-        try:
-            r = self.op.open(req, timeout=30)
-            status, text, hdrs = r.status, r.read(), r.headers
-        except urllib.error.HTTPError as e:
-            status, text, hdrs = e.code, e.read(), e.headers
-        try:
-            return status, json.loads(text), hdrs
-        except ValueError:
-            return status, {"raw": text}, hdrs
-
-    def tsid(self):
-        """The session cookie this browser holds now, or None."""
-        return next((k.value for k in self.jar if k.name == "tsid"), None)
-
-    def login(self, name, pw):
-        s, j, _ = self.call("POST", "/api/login", {"user": name, "password": pw})
-        if s == 200:
-            self.csrf = j["csrf"]
-        return s, j
 
 
 def user(*args, stdin=None):
@@ -221,5 +177,4 @@ check(j["mediating"]["total"] == before["mediating"]["total"] + 1 and
       dno in [r["no"] for r in j["mediating"]["records"]],
       f"a mediation started by another process is listed at once: {j['mediating']}")
 
-print(f"{passes} passed, {fails} failed")
-sys.exit(1 if fails else 0)
+finish()
