@@ -53,7 +53,13 @@ printf '\xff\xff\xff\xff' | dd of="$W/bad.tsb" bs=1 seek=$third conv=notrunc sta
 node s3 gangzha/qinzao
 expect 1 "$T" bundle import "$W/s3" "$W/bad.tsb"
 has "corrupt frame at byte $third"
+has "frame length out of bounds"
 expect 0 "$T" verify "$W/s3"
+# Without its BUNDLE frame (the file starts at the second frame): nothing
+# is applied, and the message says what the first frame was.
+tail -c +$((off + 1)) "$W/all.tsb" >"$W/headless.tsb"
+expect 1 "$T" bundle import "$W/s3" "$W/headless.tsb"
+has "corrupt frame at byte 0 of $W/headless.tsb \(the first frame is not BUNDLE but type 3\): the 0 txns"
 
 # A flipped byte inside a txn: that txn and the rest of its stream are
 # quarantined, nothing else is lost.
