@@ -1,7 +1,7 @@
 """Browser tests of the work room's web app in headless Chromium (Debian's
 chromium and chromium-driver, driven by python3-selenium).  Screenshots of
 every page go to OUT.  Run by tests/cli/web.sh."""
-import os, signal, subprocess, sys, time
+import json, os, signal, subprocess, sys, time
 sys.dont_write_bytecode = True  # no __pycache__ beside the sources
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
@@ -158,6 +158,79 @@ try:
             break
         time.sleep(0.2)
     check(ok, "the settlement reached the village")
+    # Two more conflicts, on a coded field (牵头单位) and a text field
+    # (纠纷简要), made the same way: the village edits them offline, the
+    # street in its form.  Settled with the buttons: 采用另一方 (keep
+    # theirs) on one, 保留当前 (keep mine) on the other.
+    vp.terminate()
+    vp.wait(timeout=30)
+    vsum, ssum = "村里补记：双方同意现场测量", "街道补记：请国土所到场"
+    r = cli("dispute", "update", vdir, dno, "--lead", "judicial", "--summary", vsum, "--by", "王芳")
+    check(r.returncode == 0, "village edits lead and summary offline: " + r.stderr)
+    s.get(shttp + "/#/k/dispute?n=e2")
+    wait(s, lambda: el(s, "#list a"), "street list for the second edit")
+    el(s, "#list a").click()
+    wait(s, lambda: el(s, "#edit"), "edit button")
+    check(text(s, "#v-no") == dno, "the street edits the same record: " + text(s, "#v-no"))
+    el(s, "#edit").click()
+    wait(s, lambda: el(s, "#f-lead"), "edit form")
+    fill(s, {"lead": "派出所", "summary": ssum})
+    el(s, "#save").click()
+    wait(s, lambda: text(s, "#v-lead") == "派出所" and text(s, "#v-summary") == ssum, "street edit saved")
+    vp = subprocess.Popen([T, "serve", vdir, "--http", vhttp.split("//")[1], "--quiet"],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    open(vpidfile, "w").write(str(vp.pid))
+
+    def open_ids(node):
+        r = cli("conflicts", node, "list", "--json")
+        return {c["id"] for c in json.loads(r.stdout)} if r.returncode == 0 else None
+
+    wait(s, lambda: len(open_ids(sdir) or ()) == 2, "two conflicts at the street")
+    ids = open_ids(sdir)
+    wait(s, lambda: open_ids(vdir) == ids, "the same two conflicts at the village")
+    s.get(shttp + "/#/conflicts?n=two")
+    wait(s, lambda: len(s.find_elements(By.CSS_SELECTOR, ".conflict")) == 2, "two conflicts on the screen")
+    check(text(s, "h1") == "冲突（2）", "the heading counts two: " + text(s, "h1"))
+    byfield = {}
+    for c in s.find_elements(By.CSS_SELECTOR, ".conflict"):
+        h2 = c.find_element(By.TAG_NAME, "h2").text
+        f = "lead" if "牵头单位" in h2 else "summary" if "纠纷简要" in h2 else h2
+        byfield[f] = {"id": c.get_attribute("id")[len("conflict-"):], "h2": h2,
+                      "mine": c.find_element(By.CSS_SELECTOR, ".mine").get_attribute("data-value"),
+                      "theirs": c.find_element(By.CSS_SELECTOR, ".theirs").get_attribute("data-value")}
+    check(set(byfield) == {"lead", "summary"} and all(dno in x["h2"] for x in byfield.values()),
+          "one conflict on 牵头单位, one on 纠纷简要, both of the record: " + str(byfield))
+    check({x["id"] for x in byfield.values()} == ids, "the screen lists the node's conflicts")
+    lead, summ = byfield["lead"], byfield["summary"]
+    check({lead["mine"], lead["theirs"]} == {"judicial", "police"}, "lead: both values " + str(lead))
+    check({summ["mine"], summ["theirs"]} == {vsum, ssum}, "summary: both values " + str(summ))
+    check(text(s, "#keep-theirs-" + lead["id"]) == "采用另一方" and text(s, "#keep-mine-" + summ["id"]) == "保留当前",
+          "the buttons' labels")
+    shot(s, "12b-two-conflicts")
+    el(s, "#keep-theirs-" + lead["id"]).click()
+    wait(s, lambda: el(s, "#conflict-" + lead["id"]) is None and el(s, "#conflict-" + summ["id"])
+         and text(s, "h1") == "冲突（1）", "keep theirs: the lead conflict gone, the summary one left")
+    shot(s, "12c-conflict-kept-theirs")
+    el(s, "#keep-mine-" + summ["id"]).click()
+    wait(s, lambda: el(s, "#no-conflicts") and text(s, "h1") == "冲突（0）", "keep mine: no conflict left")
+    shot(s, "12d-conflicts-kept-mine")
+    leads = {"judicial": "司法所", "police": "派出所"}
+    s.get(shttp + "/#/k/dispute?n=kept")
+    wait(s, lambda: el(s, "#list a"), "street list after settling")
+    el(s, "#list a").click()
+    wait(s, lambda: text(s, "#v-no") == dno, "the record after settling")
+    check(text(s, "#v-lead") == leads.get(lead["theirs"]), "the record shows the kept 'theirs' lead: "
+          + text(s, "#v-lead"))
+    check(text(s, "#v-summary") == summ["mine"], "the record shows the kept 'mine' summary: " + text(s, "#v-summary"))
+    shot(s, "12e-record-kept-values")
+
+    def village_has_choice():
+        d = json.loads(cli("dispute", "show", vdir, dno, "--json").stdout or "{}")
+        return (d.get("lead") == lead["theirs"] and d.get("summary") == summ["mine"]
+                and open_ids(vdir) == set())
+    check(wait(s, village_has_choice, "both choices reached the village") is True,
+          "the village has the lead kept as theirs, the summary kept as mine, no conflict open")
+    check(open_ids(sdir) == set(), "no conflict open at the street")
     # Provenance at the street: the village wrote the title, in its stream
     s.get(shttp + "/#/k/dispute?n=p")
     wait(s, lambda: el(s, "#list a"), "street list for provenance")
