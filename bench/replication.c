@@ -14,6 +14,11 @@
  *       replica.db, heads file, logs and its few socket bytes) per txn,
  *       against raw SQLite's for the same rows in this run (its WAL and
  *       the checkpoints, sqlite3_close included); _100k and the largest;
+ *   full_pull_cpu_ratio_100k, full_pull_cpu_ratio: the same rows per
+ *       second of CPU (user + system) of the pulling process, against
+ *       raw SQLite's per CPU second of its insert loop: what the pull
+ *       costs, less the waits (fsync, other work on a shared machine)
+ *       that move the wall-clock ratio from one run to the next;
  *   live_latency_ms_p50/_p99: commit at a child until visible at its
  *       parent, both running `serve`, the writer another process (as
  *       `tiersync sql`); _w10, _w50 with 10 and 50 writers at once;
@@ -111,13 +116,25 @@ io_wchar(void)
 	return v;
 }
 
-/* Raw SQLite's rows/s; *wchar (if not NULL): the bytes it wrote. */
+/* User + system CPU seconds of a rusage. */
 static double
-raw_rows_io(const char *dir, uint64_t rows, uint64_t *wchar)
+cpu_secs(const struct rusage *ru)
+{
+	return (double)ru->ru_utime.tv_sec + ru->ru_utime.tv_usec / 1e6 +
+	       (double)ru->ru_stime.tv_sec + ru->ru_stime.tv_usec / 1e6;
+}
+
+/*
+ * Raw SQLite's rows/s; *wchar (if not NULL): the bytes it wrote; *cpu
+ * (if not NULL): the CPU seconds it took.
+ */
+static double
+raw_rows_io(const char *dir, uint64_t rows, uint64_t *wchar, double *cpu)
 {
 	char path[512];
 	sqlite3 *db;
 	sqlite3_stmt *s;
+	struct rusage r0, r1;
 	double t;
 	uint64_t i, w0 = io_wchar();
 
@@ -125,6 +142,7 @@ raw_rows_io(const char *dir, uint64_t rows, uint64_t *wchar)
 		 (unsigned long long)rows);
 	db = bench_raw_db(path);
 	sqlite3_prepare_v2(db, bench_insert_sql, -1, &s, NULL);
+	getrusage(RUSAGE_SELF, &r0);
 	t = bench_now();
 	for (i = 0; i < rows; i++) {
 		if (i % 1024 == 0)
@@ -136,23 +154,26 @@ raw_rows_io(const char *dir, uint64_t rows, uint64_t *wchar)
 			sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
 	}
 	t = bench_now() - t;
+	getrusage(RUSAGE_SELF, &r1);
 	sqlite3_finalize(s);
 	sqlite3_close(db);
 	if (wchar != NULL)
 		*wchar = io_wchar() - w0;
+	if (cpu != NULL)
+		*cpu = cpu_secs(&r1) - cpu_secs(&r0);
 	return (double)rows / t;
 }
 
 static double
 raw_rows_per_s(const char *dir, uint64_t rows)
 {
-	return raw_rows_io(dir, rows, NULL);
+	return raw_rows_io(dir, rows, NULL, NULL);
 }
 
 static uint64_t held_txns(const char *nd);
 
 struct pull {
-	double secs, rss_mb;
+	double secs, rss_mb, cpu; /* cpu: user + system of the puller */
 	struct tsync_sync_result r;
 	uint64_t wchar; /* the pulling process's bytes written */
 };
@@ -211,6 +232,7 @@ pull(const char *nd, const char *addr, struct pull *p, int kill_at_pct,
 	wait4(pid, &st, 0, &ru);
 	p->secs = bench_now() - t0;
 	p->rss_mb = (double)ru.ru_maxrss / 1024.0;
+	p->cpu = cpu_secs(&ru);
 }
 
 /* One number from a node's replica, read-only (0 if it cannot be read). */
@@ -251,7 +273,7 @@ full_pull(const char *dir, uint64_t rows, const char *label, int last)
 {
 	char src[64], dst[64], nd[600], addr[64], listen[64];
 	struct pull p;
-	double raw, rss_srv;
+	double raw, rss_srv, raw_cpu = 0;
 	uint64_t raw_w = 0;
 	pid_t srv;
 
@@ -268,12 +290,18 @@ full_pull(const char *dir, uint64_t rows, const char *label, int last)
 	snprintf(nd, sizeof(nd), "%s/%s", dir, dst);
 	pull(nd, addr, &p, 0, rows);
 	stop(srv, &rss_srv);
-	raw = raw_rows_io(dir, rows, &raw_w);
+	raw = raw_rows_io(dir, rows, &raw_w, &raw_cpu);
 	printf("full_pull_rows_per_s%s: %.0f\n", label,
 	       (double)p.r.received / p.secs);
 	printf("full_pull_raw_rows_per_s%s: %.0f\n", label, raw);
 	printf("full_pull_ratio%s: %.3f\n", label,
 	       (double)p.r.received / p.secs / raw);
+	if (p.cpu > 0 && raw_cpu > 0) {
+		printf("full_pull_cpu_s%s: %.2f\n", label, p.cpu);
+		printf("full_pull_raw_cpu_s%s: %.2f\n", label, raw_cpu);
+		printf("full_pull_cpu_ratio%s: %.3f\n", label,
+		       (double)p.r.received / p.cpu / ((double)rows / raw_cpu));
+	}
 	if (p.r.received > 0 && raw_w > 0) {
 		printf("wal_bytes_per_txn%s: %.0f\n", label,
 		       (double)p.wchar / (double)p.r.received);
