@@ -1354,6 +1354,12 @@ on_bundle(struct sess *s, const struct frame *f)
 	if (frame_u64(f, 1, &fmt) != 0 || fmt != BUNDLE_FMT ||
 	    frame_u64(f, 2, &origin) != 0)
 		return fail(s, TSYNC_EPROTO, 0, "malformed BUNDLE");
+	if (s->cfg.mode == SESS_BUNDLE_OUT) {
+		/* The --since input: only its END is read, and the bundle
+		 * being written keeps this release's versions. */
+		s->state = S_VV;
+		return 0;
+	}
 	if (f->n > 6)
 		frame_u64(f, 6, &proto);
 	if (f->n > 7)
@@ -1367,14 +1373,10 @@ on_bundle(struct sess *s, const struct frame *f)
 	s->proto = proto < PROTO_VERSION ? (unsigned)proto : PROTO_VERSION;
 	s->peer_schema = schema > UINT32_MAX ? UINT32_MAX : (uint32_t)schema;
 	s->peer_id = origin;
-	if (s->cfg.mode == SESS_BUNDLE_IN) {
-		id_format(origin, idhex);
-		ts_fmt(s->peer_name, sizeof(s->peer_name), "%s from %s",
-		       s->cfg.peer_addr ? s->cfg.peer_addr : "bundle", idhex);
-	}
-	/* Writing: the --since input is read; batches wait for
-	 * sess_bundle_start. */
-	s->state = s->cfg.mode == SESS_BUNDLE_IN ? S_SYNC : S_VV;
+	id_format(origin, idhex);
+	ts_fmt(s->peer_name, sizeof(s->peer_name), "%s from %s",
+	       s->cfg.peer_addr ? s->cfg.peer_addr : "bundle", idhex);
+	s->state = S_SYNC;
 	return 0;
 }
 
