@@ -104,21 +104,25 @@ reader_fill(struct reader *r, uint8_t *p, size_t len)
 }
 
 /*
- * Feeds the whole file to s, until it ends, the session closes (END) or
- * fails.  Returns 0, or the reader's error (a cut or changed sealed file,
+ * Feeds the whole file to s, until it ends, END was read, or the session
+ * closes or fails.  Returns 0, or the reader's error (a cut or changed sealed file,
  * a read error).
  */
 static int
-feed_file(struct sess *s, struct reader *rd, uint8_t *chunk)
+feed_file(struct sess *s, struct reader *rd, uint8_t *chunk,
+	  void (*each)(struct sess *s, void *arg), void *arg)
 {
 	long got;
 
-	while (!sess_closed(s)) {
+	/* Bytes after END are not read (a --since input stays open). */
+	while (!sess_closed(s) && !sess_got_end(s)) {
 		if ((got = reader_fill(rd, chunk, CHUNK)) < 0)
 			return (int)got;
 		if (got == 0)
 			return 0;
 		sess_feed(s, chunk, (size_t)got);
+		if (each != NULL)
+			each(s, arg); /* the session's actions, as they come */
 	}
 	return 0;
 }
@@ -377,7 +381,7 @@ since_vv(struct exporter *x, const char *path, char *why, size_t len)
 		return TSYNC_ENOMEM;
 	rc = reader_open(&rd, x->n, path, why, len);
 	if (rc == 0)
-		rc = feed_file(x->s, &rd, chunk);
+		rc = feed_file(x->s, &rd, chunk, NULL, NULL);
 	reader_close(&rd);
 	free(chunk);
 	if (rc == 0 && (rc = actions(x, ts_now_ms(NULL))) != 0)
@@ -512,6 +516,31 @@ tsync_bundle_export(const char *dir, const char *for_scope, const char *out,
 
 /* ---- import ------------------------------------------------------------ */
 
+/* The session's actions during an import: a failure's text and code,
+ * and what a link would log (refusals, evidence, an unsigned END) into the
+ * result's note. */
+struct import_log {
+	struct tsync_bundle_result *r;
+	char *text; /* 320 bytes */
+	int code;
+};
+
+static void
+import_actions(struct sess *s, void *arg)
+{
+	struct import_log *lg = arg;
+	struct sess_action a;
+
+	while (sess_poll(s, ts_now_ms(NULL), &a))
+		if (a.type == SA_CLOSE && a.code != 0) {
+			ts_fmt(lg->text, 320, "%s", a.text);
+			lg->code = lg->code ? lg->code : a.code;
+		} else if (a.type == SA_LOG) {
+			note_add(lg->r, "%s%s", lg->r->note[0] ? "; " : "",
+				 a.text);
+		}
+}
+
 /*
  * A note when the writer's schema is newer than ours (elements 6-8 of
  * BUNDLE; absent before release 0.2.0: protocol 1, schema 1).
@@ -532,16 +561,17 @@ note_versions(struct sess *s, struct tsync_bundle_result *r)
 			 r->note[0] ? "; " : "", rel, schema, SCHEMA_VERSION);
 }
 
-/* r->why after the import failed with rc at byte `at`. */
+/* r->why after the import failed with rc at byte `at`; `ended`: at END
+ * (its count, which `text` states). */
 static int
 import_why(struct tsync_node *n, const struct reader *rd, const char *file,
-	   uint64_t at, int rc, const char *text,
+	   uint64_t at, int rc, int ended, const char *text,
 	   struct tsync_bundle_result *r)
 {
 	char what[360];
 	uint64_t chunk, off;
 
-	if (rc == TSYNC_ECORRUPT) { /* the END count */
+	if (ended && rc == TSYNC_ECORRUPT) {
 		ts_fmt(r->why, sizeof(r->why), "%s", text);
 		return rc;
 	}
@@ -557,6 +587,7 @@ import_why(struct tsync_node *n, const struct reader *rd, const char *file,
 		ts_fmt(what, sizeof(what), "%s%s",
 		       rc == TSYNC_ENOENT   ? "bundle truncated"
 		       : rc == TSYNC_EPROTO ? "corrupt frame"
+		       : rc == TSYNC_ENOMEM ? "out of memory"
 					    : tsync_node_errmsg(n),
 		       rd->seal != NULL ? " in the opened bytes" : "");
 	}
@@ -584,7 +615,6 @@ tsync_bundle_import(const char *dir, const char *file,
 	struct sess *s = NULL;
 	struct sess_cfg cfg;
 	struct sess_stats st;
-	struct sess_action a;
 	struct reader rd;
 	char name[PATH_MAX + 16], text[320] = "";
 	uint8_t *chunk = NULL;
@@ -611,13 +641,11 @@ tsync_bundle_import(const char *dir, const char *file,
 			(chunk = malloc(CHUNK)) == NULL))
 		rc = TSYNC_ENOMEM;
 	if (rc == 0) {
-		int frc = feed_file(s, &rd, chunk);
+		struct import_log lg = {r, text, 0};
+		int frc = feed_file(s, &rd, chunk, import_actions, &lg);
 
-		while (sess_poll(s, ts_now_ms(NULL), &a))
-			if (a.type == SA_CLOSE && a.code != 0) {
-				ts_fmt(text, sizeof(text), "%s", a.text);
-				frc = frc ? frc : a.code;
-			}
+		import_actions(s, &lg);
+		frc = frc ? frc : lg.code;
 		if (frc == 0 && !sess_got_end(s))
 			frc = TSYNC_ENOENT; /* cut inside or after a frame */
 		sess_get_stats(s, &st);
@@ -628,7 +656,7 @@ tsync_bundle_import(const char *dir, const char *file,
 		note_versions(s, r);
 		if (frc != 0)
 			rc = import_why(n, &rd, file, sess_in_offset(s), frc,
-					text, r);
+					sess_got_end(s), text, r);
 	}
 	free(chunk);
 	sess_free(s);

@@ -65,7 +65,7 @@ enum msg_type {
 	/* [11, fmt, node_id, for_scope, created_ms, since, proto, schema,
 	 * release] (elements 6-8 since protocol 2) */
 	WIRE_BUNDLE = 11,
-	WIRE_END = 12,  /* [12, txns, [origin, scope, seq, ...], hashes] */
+	WIRE_END = 12,  /* [12, txns, [origin, scope, seq, ...], hashes, sig] */
 	WIRE_CRL = 13,  /* [13, pem:bin] the district's revocation list */
 	/* A snapshot first pull (protocol 2, skippable; snap.h, 3.14). */
 	WIRE_SNAP_REQ = 40,    /* [40] an empty replica asks */

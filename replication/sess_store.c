@@ -9,6 +9,7 @@
 #include "receipt.h"
 #include "revoke.h"
 #include "sess_store.h"
+#include "txn.h"
 
 static void
 ns_self(void *ctx, uint64_t *id, const char **scope, const char **role)
@@ -103,6 +104,26 @@ ns_crl_put(void *ctx, const void *pem, size_t len, int *installed,
 	return crl_install(ctx, pem, len, installed, number);
 }
 
+static int
+ns_sign(void *ctx, const uint8_t hash[KEYS_HASH_LEN],
+	uint8_t sig[KEYS_SIG_LEN])
+{
+	struct tsync_node *n = ctx;
+
+	return txn_sign(n->key, hash, sig);
+}
+
+static int
+ns_check(void *ctx, uint64_t origin, const uint8_t hash[KEYS_HASH_LEN],
+	 const uint8_t sig[KEYS_SIG_LEN])
+{
+	const struct cert_entry *ce = certs_get(ctx, origin);
+
+	if (ce == NULL || ce->revoked_at >= 0)
+		return TSYNC_EAUTH;
+	return txn_verify_sig(ce->key, hash, sig) == 0 ? 0 : TSYNC_EAUTH;
+}
+
 static const char *
 ns_errmsg(void *ctx)
 {
@@ -122,5 +143,7 @@ const struct sess_store_class sess_store_node = {
 	.cert_add = ns_cert_add,
 	.crl_pem = ns_crl_get,
 	.crl_install = ns_crl_put,
+	.sign = ns_sign,
+	.check = ns_check,
 	.errmsg = ns_errmsg,
 };

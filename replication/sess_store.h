@@ -1,9 +1,9 @@
 /*
  * sess_store.h - what a session needs of a replica, as a class the caller
  * supplies (in the spirit of BearSSL's caller-supplied classes): its
- * identity, its streams and their heads, reading a range of a stream,
- * applying a batch (alone or in a group under one commit), certificates
- * and the revocation list.  sess_store_node is the class over a node;
+ * identity and its key, its streams and their heads, reading a range of a
+ * stream, applying a batch (alone or in a group under one commit),
+ * certificates and the revocation list.  sess_store_node is the class over a node;
  * the session reaches the replica through nothing else for these, so a
  * test can give it another store.
  *
@@ -48,6 +48,14 @@ struct sess_store_class {
 	int (*crl_pem)(void *ctx, char **pem, size_t *len);
 	int (*crl_install)(void *ctx, const void *pem, size_t len,
 			   int *installed, uint64_t *number);
+	/* Signs a digest with this node's key (a bundle's END). */
+	int (*sign)(void *ctx, const uint8_t hash[KEYS_HASH_LEN],
+		    uint8_t sig[KEYS_SIG_LEN]);
+	/* 0 if sig is origin's over hash: its certificate known, checked
+	 * against the CA and not revoked. */
+	int (*check)(void *ctx, uint64_t origin,
+		     const uint8_t hash[KEYS_HASH_LEN],
+		     const uint8_t sig[KEYS_SIG_LEN]);
 	/* The message of the last error. */
 	const char *(*errmsg)(void *ctx);
 };

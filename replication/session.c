@@ -42,6 +42,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/evp.h>
 #include <openssl/rand.h>
 
 #include "apply.h"
@@ -352,8 +353,57 @@ peer_may_see(struct sess *s, const char *scope)
  * from protocol 2 on, the appended element: [hash, ...], the head hash of
  * each entry in the same order (docs/protocol.md 2.4).
  */
+/*
+ * What END's signature covers (docs/protocol.md 7.1): SHA-256 of
+ * "tsync-end-1", the writer's id and the txn count (8 bytes big-endian
+ * each), then per vv entry its origin (8), scope length (4), scope, seq
+ * (8) and head hash (32).  end_begin, end_entry, then EVP_DigestFinal_ex.
+ */
+static void
+be_put(EVP_MD_CTX *md, uint64_t v, int bytes)
+{
+	uint8_t b[8];
+	int i;
+
+	for (i = 0; i < bytes; i++)
+		b[i] = (uint8_t)(v >> (8 * (bytes - 1 - i)));
+	EVP_DigestUpdate(md, b, (size_t)bytes);
+}
+
+static int
+end_begin(EVP_MD_CTX *md, uint64_t writer, uint64_t txns)
+{
+	if (EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1)
+		return -1;
+	EVP_DigestUpdate(md, "tsync-end-1", 11);
+	be_put(md, writer, 8);
+	be_put(md, txns, 8);
+	return 0;
+}
+
+static void
+end_entry(EVP_MD_CTX *md, uint64_t origin, const char *scope, size_t len,
+	  uint64_t seq, const uint8_t hash[KEYS_HASH_LEN])
+{
+	be_put(md, origin, 8);
+	be_put(md, len, 4);
+	EVP_DigestUpdate(md, scope, len);
+	be_put(md, seq, 8);
+	EVP_DigestUpdate(md, hash, KEYS_HASH_LEN);
+}
+
+/* pack_vv, and each entry into md when not NULL (END's digest). */
+static int
+pack_vv_md(struct sess *s, msgpack_packer *pk, int *err, EVP_MD_CTX *md);
+
 static int
 pack_vv(struct sess *s, msgpack_packer *pk, int *err)
+{
+	return pack_vv_md(s, pk, err, NULL);
+}
+
+static int
+pack_vv_md(struct sess *s, msgpack_packer *pk, int *err, EVP_MD_CTX *md)
 {
 	struct stream_row *v;
 	uint8_t (*h)[KEYS_HASH_LEN];
@@ -370,6 +420,9 @@ pack_vv(struct sess *s, msgpack_packer *pk, int *err)
 		msgpack_pack_uint64(pk, v[i].origin);
 		msgpack_pack_str_with_body(pk, v[i].scope, strlen(v[i].scope));
 		msgpack_pack_uint64(pk, v[i].seq);
+		if (md != NULL)
+			end_entry(md, v[i].origin, v[i].scope,
+				  strlen(v[i].scope), v[i].seq, h[i]);
 	}
 	if (s->proto >= 2) {
 		msgpack_pack_array(pk, vis);
@@ -462,15 +515,30 @@ send_end(struct sess *s)
 {
 	msgpack_packer pk;
 	size_t f = frame_begin(&s->out, &pk);
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	uint8_t dg[KEYS_HASH_LEN], sig[KEYS_SIG_LEN];
 	int err = 0;
 
-	msgpack_pack_array(&pk, s->proto >= 2 ? 4 : 3);
+	/* Signed, so a reader can trust its heads as a peer's VV: a file
+	 * carries no TLS identity (protocol.md 7.1). */
+	msgpack_pack_array(&pk, 5);
 	msgpack_pack_uint8(&pk, WIRE_END);
 	msgpack_pack_uint64(&pk, s->st.sent_txns);
-	if (pack_vv(s, &pk, &err) != 0 || frame_end(&s->out, f) != 0) {
+	if (md == NULL || end_begin(md, s->self_id, s->st.sent_txns) != 0)
+		err = TSYNC_ENOMEM;
+	else if (pack_vv_md(s, &pk, &err, md) != 0)
+		err = err ? err : TSYNC_EIO;
+	else if (EVP_DigestFinal_ex(md, dg, NULL) != 1 ||
+		 s->store.vt->sign(s->store.ctx, dg, sig) != 0)
+		err = TSYNC_EINVAL;
+	EVP_MD_CTX_free(md);
+	if (err == 0) {
+		msgpack_pack_bin_with_body(&pk, sig, KEYS_SIG_LEN);
+		err = frame_end(&s->out, f);
+	}
+	if (err != 0) {
 		s->out.len = f;
-		fail(s, err ? err : TSYNC_EINVAL, 0,
-		     "cannot write END: %s", store_err(s));
+		fail(s, err, 0, "cannot write END: %s", store_err(s));
 		return;
 	}
 	s->state = S_CLOSED;
@@ -844,7 +912,7 @@ restored(struct sess *s, const msgpack_object *a, uint64_t my)
 	if (heads_learn(s->n, a[1].via.str.ptr, a[1].via.str.size,
 			a[2].via.u64, s->peer_id) != 0)
 		act(s, SA_LOG, 0, "cannot record the restore: %s",
-		    store_err(s));
+		    tsync_node_errmsg(s->n));
 	act(s, SA_LOG, 0,
 	    "%s holds our stream %.*s up to seq %llu, we hold %llu: this "
 	    "replica was restored from a backup; local writes wait until "
@@ -899,7 +967,7 @@ vv_hashes(struct sess *s, const struct frame *f, unsigned at,
 				 s->now);
 		if (rc < 0)
 			act(s, SA_LOG, 0, "cannot record evidence: %s",
-			    store_err(s));
+			    tsync_node_errmsg(s->n));
 		if (rc <= 0)
 			continue;
 		s->mismatch++;
@@ -1019,7 +1087,7 @@ found_evidence(struct sess *s, int64_t qmark)
 	if (evidence_from_quarantine(s->n, qmark, s->peer_id, s->now, &ev) !=
 	    0)
 		act(s, SA_LOG, 0, "cannot record evidence: %s",
-		    store_err(s));
+		    tsync_node_errmsg(s->n));
 	if (ev > 0) {
 		act(s, SA_LOG, 0,
 		    "%u txns from %s are signed by their origins at seqs we "
@@ -1113,7 +1181,6 @@ on_batch(struct sess *s, const struct frame *f)
 	if (frame_u64(f, 1, &no) != 0 || frame_arr(f, 2, &a, &n) != 0 ||
 	    n % 2 != 0)
 		return fail(s, TSYNC_EPROTO, ERR_MALFORMED, "malformed BATCH");
-	s->st.batch_txns += n / 2;
 	w = calloc(n / 2 + 1, sizeof(*w));
 	if (w == NULL)
 		return fail(s, TSYNC_ENOMEM, ERR_INTERNAL, "out of memory");
@@ -1165,6 +1232,7 @@ on_batch(struct sess *s, const struct frame *f)
 			    "cannot store batch %llu: %s (nothing of it was "
 			    "kept; it will be sent again)",
 			    (unsigned long long)no, store_err(s));
+	s->st.batch_txns += n / 2; /* read and stored */
 	queued = s->grp_open;
 	if (queued) {
 		s->grp_ack[s->grp_n].no = no;
@@ -1232,10 +1300,10 @@ receipts_now(struct sess *s)
 	if (strcmp(s->peer_role, "office") == 0 &&
 	    receipt_update(s->n, s->peer_scope, s->now, &w) != 0)
 		act(s, SA_LOG, 0, "cannot write receipts for %s: %s",
-		    s->peer_name, store_err(s));
+		    s->peer_name, tsync_node_errmsg(s->n));
 	if (evidence_from_receipts(s->n, s->now, &ev) != 0)
 		act(s, SA_LOG, 0, "cannot check receipts: %s",
-		    store_err(s));
+		    tsync_node_errmsg(s->n));
 	if (ev > 0)
 		act(s, SA_LOG, 0,
 		    "%u receipts name heads this node holds with other "
@@ -1381,10 +1449,46 @@ on_bundle(struct sess *s, const struct frame *f)
 }
 
 /*
- * END [12, txns, vv, hashes].  Read back: the count must match the txns
- * read, and the hashes are checked as a DONE's (evidence of equivocation).
- * In the --since input of a bundle being written: its vv is what the
- * reader holds, as a peer's VV.
+ * 1 if END's element 4 is the writer's signature over its txn count, vv
+ * and hashes, checked with the writer's certificate (a CERT of the file,
+ * checked against the CA, or one held before).
+ */
+static int
+end_signed(struct sess *s, const struct frame *f, uint64_t txns,
+	   const msgpack_object *a, uint32_t n)
+{
+	const msgpack_object *h;
+	const uint8_t *sig;
+	uint8_t dg[KEYS_HASH_LEN];
+	uint32_t hn, sl, i;
+	EVP_MD_CTX *md;
+	int ok;
+
+	if (f->n < 5 || frame_arr(f, 3, &h, &hn) != 0 || hn != n / 3 ||
+	    frame_bin(f, 4, &sig, &sl) != 0 || sl != KEYS_SIG_LEN)
+		return 0;
+	for (i = 0; i < hn; i++)
+		if (h[i].type != MSGPACK_OBJECT_BIN ||
+		    h[i].via.bin.size != KEYS_HASH_LEN)
+			return 0;
+	if ((md = EVP_MD_CTX_new()) == NULL)
+		return 0;
+	ok = end_begin(md, s->peer_id, txns) == 0;
+	for (i = 0; ok && i < hn; i++)
+		end_entry(md, a[3 * i].via.u64, a[3 * i + 1].via.str.ptr,
+			  a[3 * i + 1].via.str.size, a[3 * i + 2].via.u64,
+			  (const uint8_t *)h[i].via.bin.ptr);
+	ok = ok && EVP_DigestFinal_ex(md, dg, NULL) == 1;
+	EVP_MD_CTX_free(md);
+	return ok && s->store.vt->check(s->store.ctx, s->peer_id, dg, sig) == 0;
+}
+
+/*
+ * END [12, txns, vv, hashes, sig].  Read back: the count must match the
+ * txns read; when the writer signed it, its heads count as a peer's: the
+ * hashes as a DONE's (evidence of equivocation), our own streams as a
+ * VV's (a restored replica).  In the --since input of a bundle being
+ * written: its vv is what the reader holds, as a peer's VV.
  */
 static int
 on_end(struct sess *s, const struct frame *f)
@@ -1417,6 +1521,14 @@ on_end(struct sess *s, const struct frame *f)
 			    "bundle says %llu txns but held %llu",
 			    (unsigned long long)txns,
 			    (unsigned long long)s->st.batch_txns);
+	if (!end_signed(s, f, txns, a, n)) {
+		/* No TLS identity vouches for a file: heads nobody signed
+		 * could block our writes or accuse an office. */
+		act(s, SA_LOG, 0, "the END of %s is not signed by its writer "
+		    "(release 0.1.0, or a changed file): its heads were not "
+		    "used", s->peer_name);
+		goto done;
+	}
 	if (mine_sorted(s, &mine, &cnt) != 0)
 		return fail(s, TSYNC_EIO, 0, "cannot read streams: %s",
 			    store_err(s));
@@ -1430,6 +1542,7 @@ on_end(struct sess *s, const struct frame *f)
 	}
 	vv_hashes(s, f, 3, a, n, mine, cnt);
 	free(mine);
+done:
 	s->state = S_CLOSED;
 	act(s, SA_CLOSE, 0, "read %llu txns from %s",
 	    (unsigned long long)txns, s->peer_name);

@@ -113,6 +113,41 @@ expect 0 "$T" sync "$W/v" --peer 127.0.0.1:$PS
 eq "$(rows s "id = 'v-8'")" 1 "the street took the write after the bundle"
 eq "$(quarantined v)" 0 "nothing quarantined at the village"
 eq "$(quarantined s)" 0 "nothing quarantined at the street"
+
+# A file anyone could make: BUNDLE and an END naming the village's own
+# stream at seq 1000000, and another head hash at seq 1.  Its END is not
+# signed by its writer (or signed with garbage): its heads are not used.
+# The village still writes, and records no evidence against itself.
+VID=$(q v "SELECT value FROM ts_meta WHERE key = 'node_id'")
+for how in unsigned badsig; do
+	python3 - "$VID" "$VS" "$W/forged.tsb" $how <<'PY'
+import struct, sys
+def u(x):
+    if x < 128: return bytes([x])
+    if x < 2**32: return b'\xce' + struct.pack('>I', x)
+    return b'\xcf' + struct.pack('>Q', x)
+def s(t):
+    b = t.encode()
+    return (bytes([0xa0 | len(b)]) if len(b) < 32 else b'\xd9' + bytes([len(b)])) + b
+def bn(b): return b'\xc4' + bytes([len(b)]) + b
+def arr(items): return bytes([0x90 | len(items)]) + b''.join(items)
+def frame(body): return struct.pack('>I', len(body)) + body
+vid, scope, out, how = int(sys.argv[1], 16), sys.argv[2], sys.argv[3], sys.argv[4]
+bundle = arr([u(11), u(1), u(0xdeadbeefcafef00d), s('gangzha'), u(0), arr([]), u(2), u(3), s('0.2.0')])
+end = [u(12), u(0), arr([u(vid), s(scope), u(1), u(vid), s(scope), u(1000000)]),
+       arr([bn(b'\x41' * 32), bn(b'\x42' * 32)])]
+if how == 'badsig':
+    end.append(bn(b'\x00' * 64))
+open(out, 'wb').write(frame(bundle) + frame(arr(end)))
+PY
+	expect 0 "$T" bundle import "$W/v" "$W/forged.tsb"
+	has 'read 0 txns'
+	has 'is not signed by its writer .*: its heads were not used'
+	expect 0 ins v "v-$how" $VS
+	eq "$(q v "SELECT count(*) FROM evidence")" 0 "no evidence from a forged END ($how)"
+done
+expect 0 "$T" sync "$W/v" --peer 127.0.0.1:$PS
+eq "$(rows s "id IN ('v-unsigned', 'v-badsig')")" 2 "the street took them"
 kill $PID_s; wait $PID_s 2>/dev/null
 
 # ---- (2) the district, which has no parent --------------------------

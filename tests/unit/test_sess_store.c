@@ -125,6 +125,21 @@ f_crl_install(void *ctx, const void *pem, size_t len, int *installed,
 					   installed, no);
 }
 
+static int
+f_sign(void *ctx, const uint8_t hash[KEYS_HASH_LEN],
+       uint8_t sig[KEYS_SIG_LEN])
+{
+	return sess_store_node.sign(((struct faulty *)ctx)->n, hash, sig);
+}
+
+static int
+f_check(void *ctx, uint64_t origin, const uint8_t hash[KEYS_HASH_LEN],
+	const uint8_t sig[KEYS_SIG_LEN])
+{
+	return sess_store_node.check(((struct faulty *)ctx)->n, origin, hash,
+				     sig);
+}
+
 static const char *
 f_errmsg(void *ctx)
 {
@@ -230,6 +245,8 @@ main(void)
 		.cert_add = f_cert_add,
 		.crl_pem = f_crl_pem,
 		.crl_install = f_crl_install,
+		.sign = f_sign,
+		.check = f_check,
 		.errmsg = f_errmsg,
 	};
 	v = tn_node("ss-v", "gangzha/henghe/x", "office", NULL);
