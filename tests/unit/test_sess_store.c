@@ -1,7 +1,8 @@
 /*
  * test_sess_store.c - a session over a store the test supplies
  * (sess_store.h): the node's own class wrapped by one that fails a chosen
- * method once.  The session must fail cleanly, name the store's error,
+ * method (apply, read, the stream list, or a group's begin, second apply
+ * or commit).  The session must fail cleanly, name the store's error,
  * keep nothing half done, and the next session over the plain store must
  * complete.
  */
@@ -14,8 +15,9 @@
 /* The node's class, with one method failing while `fail` is set. */
 struct faulty {
 	struct tsync_node *n;
-	int fail_apply, fail_read, fail_streams;
-	unsigned applies, reads;
+	int fail_apply, fail_read, fail_streams, fail_begin, fail_commit;
+	unsigned fail_apply_at; /* the n-th apply fails (0: none) */
+	unsigned applies, reads, commits;
 	char err[128];
 };
 
@@ -68,13 +70,28 @@ f_read(void *ctx, int64_t sid, uint64_t from, uint64_t to, size_t max,
 static int
 f_begin(void *ctx)
 {
-	return sess_store_node.begin(((struct faulty *)ctx)->n);
+	struct faulty *f = ctx;
+
+	if (f->fail_begin) {
+		snprintf(f->err, sizeof(f->err), "injected: begin");
+		return TSYNC_EBUSY;
+	}
+	return sess_store_node.begin(f->n);
 }
 
 static int
 f_commit(void *ctx)
 {
-	return sess_store_node.commit(((struct faulty *)ctx)->n);
+	struct faulty *f = ctx;
+
+	f->commits++;
+	if (f->fail_commit) {
+		/* As a failed COMMIT does: rolled back, then the error. */
+		sess_store_node.rollback(f->n);
+		snprintf(f->err, sizeof(f->err), "injected: commit");
+		return TSYNC_EFULL;
+	}
+	return sess_store_node.commit(f->n);
 }
 
 static void
@@ -90,7 +107,8 @@ f_apply(void *ctx, const struct wire_txn *t, size_t count, const char *peer,
 	struct faulty *f = ctx;
 
 	f->applies++;
-	if (f->fail_apply) {
+	if (f->fail_apply ||
+	    (f->fail_apply_at != 0 && f->applies == f->fail_apply_at)) {
 		snprintf(f->err, sizeof(f->err), "injected: disk full");
 		return TSYNC_EFULL;
 	}
@@ -197,11 +215,23 @@ rows(struct tsync_node *n)
 	return c;
 }
 
+static int sync_batches(struct tsync_node *v, struct faulty *fv,
+			struct tsync_node *st, struct faulty *fs, char *why_v,
+			char *why_st, unsigned batch_txns);
+
 /* One sync of v (through the faulty store when fv, else plain) into st
  * (faulty when fs).  Returns 1 if in sync. */
 static int
 sync_via(struct tsync_node *v, struct faulty *fv, struct tsync_node *st,
 	 struct faulty *fs, char *why_v, char *why_st)
+{
+	return sync_batches(v, fv, st, fs, why_v, why_st, 0);
+}
+
+/* The same, `batch_txns` txns a batch (0: the default). */
+static int
+sync_batches(struct tsync_node *v, struct faulty *fv, struct tsync_node *st,
+	     struct faulty *fs, char *why_v, char *why_st, unsigned batch_txns)
 {
 	struct sess_store sv = {&faulty_class, fv}, ss = {&faulty_class, fs};
 	struct sess_cfg c = {0};
@@ -210,6 +240,7 @@ sync_via(struct tsync_node *v, struct faulty *fv, struct tsync_node *st,
 
 	why_v[0] = why_st[0] = '\0';
 	c.one_shot = 1;
+	c.batch_txns = batch_txns;
 	c.node = v;
 	c.store = fv ? &sv : NULL;
 	a = sess_new(&c, 0);
@@ -284,6 +315,37 @@ main(void)
 	fv.fail_streams = 1;
 	CHECK(!sync_via(v, &fv, st, NULL, why_v, why_st));
 	CHECK(strstr(why_v, "injected: streams") != NULL);
+
+	/* One txn a batch, so `tiersync sync`'s group holds two batches
+	 * under one commit.  The second apply fails after the first was
+	 * applied in the group: the group is rolled back whole, nothing
+	 * lands, no transaction is left open. */
+	fv.fail_streams = 0;
+	fv.err[0] = '\0';
+	fs.applies = 0;
+	fs.fail_apply_at = 2;
+	CHECK(!sync_batches(v, NULL, st, &fs, why_v, why_st, 1));
+	CHECK_EQ(fs.applies, 2);
+	CHECK(strstr(why_st, "injected: disk full") != NULL);
+	CHECK_EQ(rows(st), 0);
+	/* The group's COMMIT fails: its two batches are gone with it. */
+	fs.fail_apply_at = 0;
+	fs.err[0] = '\0';
+	fs.applies = fs.commits = 0;
+	fs.fail_commit = 1;
+	CHECK(!sync_batches(v, NULL, st, &fs, why_v, why_st, 1));
+	CHECK(fs.applies >= 2 && fs.commits >= 1);
+	CHECK(strstr(why_st, "injected: commit") != NULL);
+	CHECK_EQ(rows(st), 0);
+	/* The group cannot begin. */
+	fs.fail_commit = 0;
+	fs.err[0] = '\0';
+	fs.fail_begin = 1;
+	CHECK(!sync_batches(v, NULL, st, &fs, why_v, why_st, 1));
+	CHECK(strstr(why_st, "injected: begin") != NULL);
+	CHECK_EQ(rows(st), 0);
+	fs.fail_begin = 0;
+	fs.err[0] = '\0';
 
 	/* Through the wrapped stores with no fault, and then the plain
 	 * ones: complete, everything once. */
