@@ -2,8 +2,9 @@
  * bench_util.c - shared pieces of the benchmarks (see bench.h).
  */
 #include "bench.h"
-
+#include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -101,4 +102,93 @@ bench_serve(const char *nd, const char *listen, const char *parent)
 		_exit(0);
 	}
 	return pid;
+}
+
+int
+bench_cmp_d(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+int
+bench_watch_open(struct bench_watch *w, sqlite3 **db, sqlite3_stmt **q,
+		 sqlite3_int64 *last)
+{
+	sqlite3_stmt *s;
+
+	*last = 0;
+	if (sqlite3_open_v2(w->db_path, db, SQLITE_OPEN_READONLY, NULL) !=
+	    SQLITE_OK)
+		return -1;
+	sqlite3_busy_timeout(*db, 1000);
+	if (sqlite3_prepare_v2(*db, "SELECT coalesce(max(rowid), 0) FROM cases",
+			       -1, &s, NULL) != SQLITE_OK)
+		return -1;
+	if (sqlite3_step(s) == SQLITE_ROW)
+		*last = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	fcntl(w->fd, F_SETFL, O_NONBLOCK);
+	return sqlite3_prepare_v2(*db, "SELECT rowid, id FROM cases WHERE"
+				       " rowid > ?1 ORDER BY rowid",
+				  -1, q, NULL) == SQLITE_OK
+		       ? 0
+		       : -1;
+}
+
+void
+bench_watch_run(struct bench_watch *w, sqlite3_stmt *q, sqlite3_int64 last)
+{
+	int total = w->nw * w->count, done = 0, i;
+
+	w->seen = 0;
+	w->tend = w->tlast = 0;
+	w->t0 = bench_now();
+	while (w->seen < total) {
+		struct bench_rec r[64];
+		ssize_t k = read(w->fd, r, sizeof(r));
+		double now;
+
+		for (i = 0; k > 0 && i < (int)(k / (ssize_t)sizeof(r[0])); i++)
+			if (r[i].w >= 0 && r[i].w < w->nw && r[i].i >= 0 &&
+			    r[i].i < w->count)
+				w->tc[r[i].w * w->count + r[i].i] = r[i].t;
+		if (k == 0 && !done) {
+			done = 1; /* every writer closed its end */
+			w->tend = bench_now();
+		}
+		sqlite3_bind_int64(q, 1, last);
+		now = bench_now();
+		while (sqlite3_step(q) == SQLITE_ROW) {
+			const char *id = (const char *)sqlite3_column_text(q, 1);
+			int ph, a, b;
+
+			last = sqlite3_column_int64(q, 0);
+			if (id != NULL && sscanf(id, w->idfmt, &ph, &a, &b) == 3 &&
+			    ph == w->phase && a >= 0 && a < w->nw && b >= 0 &&
+			    b < w->count && w->tv[a * w->count + b] == 0) {
+				w->tv[a * w->count + b] = now;
+				w->tlast = now;
+				w->seen++;
+			}
+		}
+		sqlite3_reset(q);
+		if ((done && now - w->tend > w->settle_s) ||
+		    now - w->t0 > w->max_s)
+			break;
+		usleep(w->poll_us);
+	}
+}
+
+int
+bench_latencies(const double *tc, const double *tv, int total, double *lat)
+{
+	int i, got = 0;
+
+	for (i = 0; i < total; i++)
+		if (tc[i] > 0 && tv[i] > 0)
+			lat[got++] = tv[i] > tc[i] ? (tv[i] - tc[i]) * 1000 : 0;
+	qsort(lat, (size_t)got, sizeof(lat[0]), bench_cmp_d);
+	return got;
 }

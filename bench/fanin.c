@@ -38,11 +38,6 @@ struct fan {
 	char ddb[600];
 };
 
-struct fan_rec {
-	int32_t v, i;
-	double t;
-};
-
 /* utime + stime of pid in seconds (0 if it cannot be read). */
 static double
 proc_cpu(pid_t pid)
@@ -105,7 +100,7 @@ writer(struct fan *f, int v, int phase, int count, unsigned pause_us,
 	if (read(go, &b, 1) < 0)
 		_exit(1);
 	for (i = 0; i < count; i++) {
-		struct fan_rec r = {v, i, 0};
+		struct bench_rec r = {v, i, 0};
 
 		snprintf(sql, sizeof(sql),
 			 "INSERT INTO cases(id, scope, title) VALUES("
@@ -127,42 +122,38 @@ writer(struct fan *f, int v, int phase, int count, unsigned pause_us,
 	_exit(0);
 }
 
-static int
-cmp_d(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 /* One phase; prints fanin_<name>_* figures. */
 static void
 phase(struct fan *f, int no, const char *name, int count, unsigned pause_us)
 {
-	int total = f->nv * count, fd[2], go[2], v, i, seen = 0, got = 0;
-	int done = 0;
+	int total = f->nv * count, fd[2], go[2], v, got, seen;
 	double *tc = calloc((size_t)total, sizeof(double));
 	double *tv = calloc((size_t)total, sizeof(double));
 	double *lat = calloc((size_t)total, sizeof(double));
 	pid_t *pids = calloc((size_t)f->nv, sizeof(pid_t));
-	double t0, tend = 0, tlast = 0, c0, c1, d0, d1;
-	sqlite3_int64 last = 0;
-	sqlite3 *db;
-	sqlite3_stmt *q;
+	double t0, tlast, c0, c1, d0, d1;
+	struct bench_watch wt;
+	sqlite3_int64 last;
+	sqlite3 *db = NULL;
+	sqlite3_stmt *q = NULL;
 
 	if (tc == NULL || tv == NULL || lat == NULL || pids == NULL ||
 	    pipe(fd) != 0 || pipe(go) != 0)
 		exit(1);
-	sqlite3_open_v2(f->ddb, &db, SQLITE_OPEN_READONLY, NULL);
-	sqlite3_busy_timeout(db, 1000);
-	sqlite3_prepare_v2(db, "SELECT coalesce(max(rowid), 0) FROM cases", -1,
-			   &q, NULL);
-	if (sqlite3_step(q) == SQLITE_ROW)
-		last = sqlite3_column_int64(q, 0);
-	sqlite3_finalize(q);
-	sqlite3_prepare_v2(db, "SELECT rowid, id FROM cases WHERE rowid > ?1"
-			       " ORDER BY rowid", -1, &q, NULL);
-	fcntl(fd[0], F_SETFL, O_NONBLOCK);
+	memset(&wt, 0, sizeof(wt));
+	wt.db_path = f->ddb;
+	wt.idfmt = "f%d-%d-%d";
+	wt.fd = fd[0];
+	wt.nw = f->nv;
+	wt.count = count;
+	wt.phase = no;
+	wt.poll_us = 200;
+	wt.settle_s = 30;
+	wt.max_s = 900;
+	wt.tc = tc;
+	wt.tv = tv;
+	if (bench_watch_open(&wt, &db, &q, &last) != 0)
+		exit(1);
 	for (v = 0; v < f->nv; v++)
 		if ((pids[v] = fork()) == 0) {
 			close(fd[0]);
@@ -175,51 +166,15 @@ phase(struct fan *f, int no, const char *name, int count, unsigned pause_us)
 	c0 = proc_cpu(f->street);
 	d0 = proc_cpu(f->district);
 	close(go[1]);
-	t0 = bench_now();
-	while (seen < total) {
-		struct fan_rec r[64];
-		ssize_t k = read(fd[0], r, sizeof(r));
-		double now;
-
-		for (i = 0; k > 0 && i < (int)(k / (ssize_t)sizeof(r[0])); i++)
-			if (r[i].v >= 0 && r[i].v < f->nv && r[i].i >= 0 &&
-			    r[i].i < count)
-				tc[r[i].v * count + r[i].i] = r[i].t;
-		if (k == 0 && !done) {
-			done = 1;
-			tend = bench_now();
-		}
-		sqlite3_bind_int64(q, 1, last);
-		now = bench_now();
-		while (sqlite3_step(q) == SQLITE_ROW) {
-			const char *id = (const char *)sqlite3_column_text(q, 1);
-			int ph, a, b;
-
-			last = sqlite3_column_int64(q, 0);
-			if (id != NULL &&
-			    sscanf(id, "f%d-%d-%d", &ph, &a, &b) == 3 &&
-			    ph == no && a >= 0 && a < f->nv && b >= 0 &&
-			    b < count && tv[a * count + b] == 0) {
-				tv[a * count + b] = now;
-				tlast = now;
-				seen++;
-			}
-		}
-		sqlite3_reset(q);
-		if ((done && now - tend > 30) || now - t0 > 900)
-			break;
-		usleep(200);
-	}
+	bench_watch_run(&wt, q, last);
 	c1 = proc_cpu(f->street);
 	d1 = proc_cpu(f->district);
 	for (v = 0; v < f->nv; v++)
 		waitpid(pids[v], NULL, 0);
-	for (i = 0; i < total; i++)
-		if (tc[i] > 0 && tv[i] > 0)
-			lat[got++] = tv[i] > tc[i] ? (tv[i] - tc[i]) * 1000 : 0;
-	qsort(lat, (size_t)got, sizeof(lat[0]), cmp_d);
-	if (tlast <= t0)
-		tlast = bench_now();
+	got = bench_latencies(tc, tv, total, lat);
+	seen = wt.seen;
+	t0 = wt.t0;
+	tlast = wt.tlast > t0 ? wt.tlast : bench_now();
 	printf("fanin_%s_villages: %d\n", name, f->nv);
 	printf("fanin_%s_txns: %d\n", name, seen);
 	printf("fanin_%s_txns_per_s: %.0f\n", name, seen / (tlast - t0));

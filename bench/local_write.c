@@ -67,14 +67,6 @@ node_chunk(struct tsync_node *n, sqlite3_stmt *s, uint64_t first,
 	return bench_now() - t0;
 }
 
-static int
-cmp_d(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 /* One group: `rows` rows, `per` a commit; prints local_write_<name>_*. */
 static void
 group(const char *dir, const char *name, uint64_t rows, uint64_t per,
@@ -110,7 +102,7 @@ group(const char *dir, const char *name, uint64_t rows, uint64_t per,
 		t += b;
 		ratio[k] = b / a;
 	}
-	qsort(ratio, ROUNDS, sizeof(ratio[0]), cmp_d);
+	qsort(ratio, ROUNDS, sizeof(ratio[0]), bench_cmp_d);
 	printf("local_write_%s_raw_%s_per_s: %.0f\n", name, unit,
 	       (double)(chunk * ROUNDS) / r);
 	printf("local_write_%s_node_%s_per_s: %.0f\n", name, unit,

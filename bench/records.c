@@ -39,18 +39,10 @@
 #define TO "2026-12-31"
 #define ADD_RUNS 50
 
-static int
-cmp_d(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 static double
 median(double *v, int n)
 {
-	qsort(v, (size_t)n, sizeof(v[0]), cmp_d);
+	qsort(v, (size_t)n, sizeof(v[0]), bench_cmp_d);
 	return v[n / 2];
 }
 
@@ -319,9 +311,9 @@ record_add(const char *dir)
 	}
 	sqlite3_finalize(s);
 	sqlite3_close(db);
-	qsort(ta, ADD_RUNS, sizeof(ta[0]), cmp_d);
-	qsort(tv, ADD_RUNS, sizeof(tv[0]), cmp_d);
-	qsort(tr, ADD_RUNS, sizeof(tr[0]), cmp_d);
+	qsort(ta, ADD_RUNS, sizeof(ta[0]), bench_cmp_d);
+	qsort(tv, ADD_RUNS, sizeof(tv[0]), bench_cmp_d);
+	qsort(tr, ADD_RUNS, sizeof(tr[0]), bench_cmp_d);
 	printf("record_add_runs: %d\n", ADD_RUNS);
 	printf("record_add_ms_p50: %.2f\n", ta[ADD_RUNS / 2] * 1000);
 	printf("record_add_ms_p99: %.2f\n", ta[ADD_RUNS * 99 / 100] * 1000);

@@ -350,20 +350,6 @@ resume(const char *dir)
 	fflush(stdout);
 }
 
-static int
-cmp_d(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-/* One commit by writer w, as the writer saw it end. */
-struct lat_rec {
-	int32_t w, i;
-	double t; /* bench_now() once tsync_node_commit returned */
-};
-
 /*
  * Writer w of a live-latency phase, in its own process (like `tiersync
  * sql` beside `serve`): `count` one-case commits into node nd, each
@@ -384,7 +370,7 @@ lat_writer(const char *nd, int fd, int go, int phase, int w, int count,
 	if (read(go, &b, 1) < 0) /* every writer open: start together */
 		_exit(1);
 	for (i = 0; i < count; i++) {
-		struct lat_rec r = {w, i, 0};
+		struct bench_rec r = {w, i, 0};
 
 		snprintf(sql, sizeof(sql),
 			 "INSERT INTO cases(id, scope, title) VALUES("
@@ -413,28 +399,33 @@ static void
 lat_phase(const char *child, const char *parent_db, int writers, int count,
 	  unsigned pause_us, const char *label)
 {
-	int fd[2], go[2], w, i, seen = 0, done = 0, total = writers * count, got = 0;
+	int fd[2], go[2], w, i, total = writers * count, got;
 	double *tc = calloc((size_t)total, sizeof(double));
 	double *tv = calloc((size_t)total, sizeof(double));
 	double *lat = calloc((size_t)total, sizeof(double));
 	pid_t *pids = calloc((size_t)writers, sizeof(pid_t));
-	double t0, tend = 0;
-	sqlite3_int64 last = 0;
-	sqlite3 *db;
-	sqlite3_stmt *q;
+	struct bench_watch wt;
+	sqlite3_int64 last;
+	sqlite3 *db = NULL;
+	sqlite3_stmt *q = NULL;
 
 	if (tc == NULL || tv == NULL || lat == NULL || pids == NULL ||
 	    pipe(fd) != 0 || pipe(go) != 0)
 		exit(1);
-	sqlite3_open_v2(parent_db, &db, SQLITE_OPEN_READONLY, NULL);
-	sqlite3_prepare_v2(db, "SELECT coalesce(max(rowid), 0) FROM cases", -1,
-			   &q, NULL);
-	if (sqlite3_step(q) == SQLITE_ROW)
-		last = sqlite3_column_int64(q, 0);
-	sqlite3_finalize(q);
-	sqlite3_prepare_v2(db, "SELECT rowid, id FROM cases WHERE rowid > ?1"
-			       " ORDER BY rowid", -1, &q, NULL);
-	fcntl(fd[0], F_SETFL, O_NONBLOCK);
+	memset(&wt, 0, sizeof(wt));
+	wt.db_path = parent_db;
+	wt.idfmt = "lat%d-%d-%d";
+	wt.fd = fd[0];
+	wt.nw = writers;
+	wt.count = count;
+	wt.phase = writers;
+	wt.poll_us = 50; /* a 50 us look, not a spin that takes a core */
+	wt.settle_s = 10;
+	wt.max_s = 600;
+	wt.tc = tc;
+	wt.tv = tv;
+	if (bench_watch_open(&wt, &db, &q, &last) != 0)
+		exit(1);
 	for (w = 0; w < writers; w++)
 		if ((pids[w] = fork()) == 0) {
 			close(fd[0]);
@@ -446,59 +437,23 @@ lat_phase(const char *child, const char *parent_db, int writers, int count,
 	close(go[0]);
 	usleep(300000 + 10000 * (unsigned)writers); /* the writers open */
 	close(go[1]);
-	t0 = bench_now();
-	while (seen < total) {
-		struct lat_rec r[64];
-		ssize_t k = read(fd[0], r, sizeof(r));
-		double now;
-
-		for (i = 0; k > 0 && i < (int)(k / (ssize_t)sizeof(r[0])); i++)
-			if (r[i].w >= 0 && r[i].w < writers && r[i].i >= 0 &&
-			    r[i].i < count)
-				tc[r[i].w * count + r[i].i] = r[i].t;
-		if (k == 0 && !done) {
-			done = 1; /* every writer closed its end */
-			tend = bench_now();
-		}
-		sqlite3_bind_int64(q, 1, last);
-		now = bench_now();
-		while (sqlite3_step(q) == SQLITE_ROW) {
-			const char *id = (const char *)sqlite3_column_text(q, 1);
-			int ph, a, b;
-
-			last = sqlite3_column_int64(q, 0);
-			if (id != NULL && sscanf(id, "lat%d-%d-%d", &ph, &a, &b) == 3 &&
-			    ph == writers &&
-			    a >= 0 && a < writers && b >= 0 && b < count &&
-			    tv[a * count + b] == 0) {
-				tv[a * count + b] = now;
-				seen++;
-			}
-		}
-		sqlite3_reset(q);
-		if ((done && now - tend > 10) || now - t0 > 600)
-			break;
-		usleep(50); /* a 50 us look, not a spin that takes a core */
-	}
+	bench_watch_run(&wt, q, last);
 	for (w = 0; w < writers; w++)
 		waitpid(pids[w], NULL, 0);
 	if (getenv("TSYNC_BENCH_LIVE_DUMP") != NULL) /* the slow ones, when */
 		for (i = 0; i < total; i++)
 			if (tc[i] > 0 && tv[i] > 0 && tv[i] - tc[i] > 0.002)
 				fprintf(stderr, "slow%s %d at %.3f s: %.2f ms\n",
-					label, i, tc[i] - t0,
+					label, i, tc[i] - wt.t0,
 					(tv[i] - tc[i]) * 1000);
-	for (i = 0; i < total; i++)
-		if (tc[i] > 0 && tv[i] > 0)
-			lat[got++] = tv[i] > tc[i] ? (tv[i] - tc[i]) * 1000 : 0;
-	qsort(lat, (size_t)got, sizeof(lat[0]), cmp_d);
+	got = bench_latencies(tc, tv, total, lat);
 	if (got > 0) {
 		printf("live_latency_ms_p50%s: %.2f\n", label, lat[got / 2]);
 		printf("live_latency_ms_p99%s: %.2f\n", label,
 		       lat[got * 99 / 100]);
 	}
 	printf("live_commits_per_s%s: %.0f\n", label,
-	       got / ((tend > t0 ? tend : bench_now()) - t0));
+	       got / ((wt.tend > wt.t0 ? wt.tend : bench_now()) - wt.t0));
 	if (got < total)
 		printf("live_lost%s: %d\n", label, total - got);
 	fflush(stdout);

@@ -59,14 +59,6 @@
 #define TSYNC_SRC_DIR "."
 #endif
 
-static int
-cmp_d(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 static void
 die(const char *what, const char *why)
 {
@@ -315,9 +307,9 @@ bench_web(const char *dir)
 	sqlite3_finalize(s);
 	sqlite3_close(db);
 
-	qsort(ta, RUNS, sizeof(ta[0]), cmp_d);
-	qsort(tr, RUNS, sizeof(tr[0]), cmp_d);
-	qsort(tq, RUNS, sizeof(tq[0]), cmp_d);
+	qsort(ta, RUNS, sizeof(ta[0]), bench_cmp_d);
+	qsort(tr, RUNS, sizeof(tr[0]), bench_cmp_d);
+	qsort(tq, RUNS, sizeof(tq[0]), bench_cmp_d);
 	printf("web_scale: %g\n", scale);
 	printf("web_records: %llu\n", (unsigned long long)gst.records);
 	printf("web_generate_s: %.1f\n", gen);
@@ -341,7 +333,7 @@ bench_web(const char *dir)
 		if (i >= 5)
 			ts[i - 5] = t;
 	}
-	qsort(ts, 50, sizeof(ts[0]), cmp_d);
+	qsort(ts, 50, sizeof(ts[0]), bench_cmp_d);
 	printf("api_status_ms_p50: %.3f\n", ts[25] * 1000);
 	fflush(stdout);
 
