@@ -1442,15 +1442,8 @@ rowrefs_add(struct rowrefs *r, int tid, const char *id, size_t len)
 {
 	if (rowrefs_has(r, tid, id, len))
 		return 0;
-	if (r->n == r->cap) {
-		size_t cap = r->cap ? r->cap * 2 : 16;
-		struct rowref *nv = realloc(r->v, cap * sizeof(*nv));
-
-		if (nv == NULL)
-			return TSYNC_ENOMEM;
-		r->v = nv;
-		r->cap = cap;
-	}
+	if (ts_grow(&r->v, &r->cap, r->n, sizeof(*r->v), 16) != 0)
+		return TSYNC_ENOMEM;
 	if ((r->v[r->n].id = strndup(id, len)) == NULL)
 		return TSYNC_ENOMEM;
 	r->v[r->n++].tid = tid;

@@ -87,15 +87,8 @@ hset_get(struct hset *h, const char *scope, size_t len)
 
 	if (r != NULL)
 		return r;
-	if (h->n == h->cap) {
-		size_t cap = h->cap ? h->cap * 2 : 8;
-		struct hrec *nv = realloc(h->v, cap * sizeof(*nv));
-
-		if (nv == NULL)
-			return NULL;
-		h->v = nv;
-		h->cap = cap;
-	}
+	if (ts_grow(&h->v, &h->cap, h->n, sizeof(*h->v), 8) != 0)
+		return NULL;
 	r = &h->v[h->n++];
 	memset(r, 0, sizeof(*r));
 	ts_fmt(r->hash, sizeof(r->hash), "-");

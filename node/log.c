@@ -262,47 +262,63 @@ tsync_node_log(struct tsync_node *n, unsigned limit, tsync_txn_cb cb,
 }
 
 int
-ts_log_streams(struct tsync_node *n, struct stream_row **out, size_t *count)
+ts_log_heads(struct tsync_node *n, struct stream_row **rows,
+	     uint8_t (**hashes)[KEYS_HASH_LEN], size_t *count)
 {
+	struct stream_row *v = NULL;
+	uint8_t (*h)[KEYS_HASH_LEN] = NULL;
+	size_t cnt = 0, cap = 0, hcap = 0;
 	sqlite3_stmt *s;
-	struct stream_row *v = NULL, *nv;
-	size_t cnt = 0, cap = 0;
 	int rc;
 
-	*out = NULL;
+	*rows = NULL;
 	*count = 0;
+	if (hashes != NULL)
+		*hashes = NULL;
 	rc = sqlite3_prepare_v2(n->db,
-				"SELECT sid, origin, scope, seq FROM ts_streams"
-				" WHERE seq > 0 ORDER BY sid",
+				"SELECT sid, origin, scope, seq, hash FROM"
+				" ts_streams WHERE seq > 0 ORDER BY sid",
 				-1, &s, NULL);
 	if (rc != SQLITE_OK)
 		return node_sqlerr(n, rc, "list streams");
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		if (cnt == cap) {
-			cap = cap ? cap * 2 : 16;
-			nv = realloc(v, cap * sizeof(*v));
-			if (nv == NULL) {
-				free(v);
-				sqlite3_finalize(s);
-				return node_err(n, TSYNC_ENOMEM, "out of memory");
-			}
-			v = nv;
+		if (ts_grow(&v, &cap, cnt, sizeof(*v), 16) != 0 ||
+		    (hashes != NULL &&
+		     ts_grow(&h, &hcap, cnt, sizeof(*h), 16) != 0)) {
+			rc = SQLITE_NOMEM;
+			break;
 		}
 		v[cnt].sid = sqlite3_column_int64(s, 0);
 		v[cnt].origin = (uint64_t)sqlite3_column_int64(s, 1);
 		ts_fmt(v[cnt].scope, sizeof(v[cnt].scope), "%s",
 		       (const char *)sqlite3_column_text(s, 2));
 		v[cnt].seq = (uint64_t)sqlite3_column_int64(s, 3);
+		if (hashes != NULL) {
+			memset(h[cnt], 0, KEYS_HASH_LEN);
+			if (sqlite3_column_bytes(s, 4) == KEYS_HASH_LEN)
+				memcpy(h[cnt], sqlite3_column_blob(s, 4),
+				       KEYS_HASH_LEN);
+		}
 		cnt++;
 	}
 	sqlite3_finalize(s);
 	if (rc != SQLITE_DONE) {
 		free(v);
-		return node_sqlerr(n, rc, "list streams");
+		free(h);
+		return rc == SQLITE_NOMEM ? node_err(n, TSYNC_ENOMEM, "no memory")
+					  : node_sqlerr(n, rc, "list streams");
 	}
-	*out = v;
+	*rows = v;
+	if (hashes != NULL)
+		*hashes = h;
 	*count = cnt;
 	return 0;
+}
+
+int
+ts_log_streams(struct tsync_node *n, struct stream_row **out, size_t *count)
+{
+	return ts_log_heads(n, out, NULL, count);
 }
 
 int

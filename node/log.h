@@ -37,6 +37,13 @@ struct stream_row {
 };
 /* All streams, malloc'd array in *out (free() it). */
 int ts_log_streams(struct tsync_node *n, struct stream_row **out, size_t *count);
+/*
+ * The same with each head's hash in a parallel malloc'd array (when
+ * hashes is not NULL), read in one statement so that a seq and its hash
+ * always agree.  free() both.
+ */
+int ts_log_heads(struct tsync_node *n, struct stream_row **rows,
+		 uint8_t (**hashes)[KEYS_HASH_LEN], size_t *count);
 typedef int (*ts_log_txn_cb)(void *arg, uint64_t seq, const uint8_t *body,
 			  size_t len, const uint8_t *sig);
 /*

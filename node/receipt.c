@@ -76,65 +76,6 @@ held_txn(struct tsync_node *n, uint64_t origin, const char *scope,
 	return found;
 }
 
-int
-receipt_heads(struct tsync_node *n, struct stream_row **rows,
-	      uint8_t (**hashes)[KEYS_HASH_LEN], size_t *count)
-{
-	struct stream_row *v = NULL;
-	uint8_t (*h)[KEYS_HASH_LEN] = NULL;
-	size_t cnt = 0, cap = 0;
-	sqlite3_stmt *s;
-	int rc;
-
-	*rows = NULL;
-	*hashes = NULL;
-	*count = 0;
-	rc = sqlite3_prepare_v2(n->db,
-				"SELECT sid, origin, scope, seq, hash FROM"
-				" ts_streams WHERE seq > 0 ORDER BY sid",
-				-1, &s, NULL);
-	if (rc != SQLITE_OK)
-		return node_sqlerr(n, rc, "list streams");
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		if (cnt == cap) {
-			size_t nc = cap ? cap * 2 : 16;
-			struct stream_row *nv = realloc(v, nc * sizeof(*v));
-			uint8_t (*nh)[KEYS_HASH_LEN];
-
-			if (nv != NULL)
-				v = nv;
-			nh = nv != NULL ? realloc(h, nc * sizeof(*h)) : NULL;
-			if (nh == NULL) {
-				rc = SQLITE_NOMEM;
-				break;
-			}
-			h = nh;
-			cap = nc;
-		}
-		v[cnt].sid = sqlite3_column_int64(s, 0);
-		v[cnt].origin = (uint64_t)sqlite3_column_int64(s, 1);
-		ts_fmt(v[cnt].scope, sizeof(v[cnt].scope), "%s",
-		       (const char *)sqlite3_column_text(s, 2));
-		v[cnt].seq = (uint64_t)sqlite3_column_int64(s, 3);
-		memset(h[cnt], 0, KEYS_HASH_LEN);
-		if (sqlite3_column_bytes(s, 4) == KEYS_HASH_LEN)
-			memcpy(h[cnt], sqlite3_column_blob(s, 4),
-			       KEYS_HASH_LEN);
-		cnt++;
-	}
-	sqlite3_finalize(s);
-	if (rc != SQLITE_DONE) {
-		free(v);
-		free(h);
-		return rc == SQLITE_NOMEM ? node_err(n, TSYNC_ENOMEM, "no memory")
-					  : node_sqlerr(n, rc, "list streams");
-	}
-	*rows = v;
-	*hashes = h;
-	*count = cnt;
-	return 0;
-}
-
 /* ---- evidence ---------------------------------------------------------- */
 
 struct ev {
@@ -531,16 +472,9 @@ receipt_update(struct tsync_node *n, const char *child_scope,
 		receipt_id(n, &r, id, sizeof(id));
 		if (receipt_same(n, id, &r))
 			continue;
-		if (nv == cap) {
-			size_t nc = cap ? cap * 2 : 16;
-			struct rc_row *nvp = realloc(v, nc * sizeof(*v));
-
-			if (nvp == NULL) {
-				rc = SQLITE_NOMEM;
-				break;
-			}
-			v = nvp;
-			cap = nc;
+		if (ts_grow(&v, &cap, nv, sizeof(*v), 16) != 0) {
+			rc = SQLITE_NOMEM;
+			break;
 		}
 		v[nv++] = r;
 	}
@@ -625,16 +559,9 @@ receipts_contra(struct tsync_node *n, contra_cb cb, void *arg)
 			continue;
 		ts_fmt(c.witness, sizeof(c.witness), "%s", w);
 		ts_fmt(c.scope, sizeof(c.scope), "%s", sc);
-		if (nv == cap) {
-			size_t nc = cap ? cap * 2 : 8;
-			struct contra *nvp = realloc(v, nc * sizeof(*v));
-
-			if (nvp == NULL) {
-				rc = SQLITE_NOMEM;
-				break;
-			}
-			v = nvp;
-			cap = nc;
+		if (ts_grow(&v, &cap, nv, sizeof(*v), 8) != 0) {
+			rc = SQLITE_NOMEM;
+			break;
 		}
 		v[nv++] = c;
 	}
@@ -814,7 +741,7 @@ tsync_node_witnessed(struct tsync_node *n, tsync_witness_cb cb, void *arg)
 	sqlite3_stmt *s;
 	int rc;
 
-	if ((rc = receipt_heads(n, &v, &h, &cnt)) != 0)
+	if ((rc = ts_log_heads(n, &v, &h, &cnt)) != 0)
 		return rc;
 	rc = sqlite3_prepare_v2(n->db, "SELECT witness, seq, head FROM"
 				       " receipts WHERE origin = ?1 AND"

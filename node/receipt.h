@@ -57,15 +57,6 @@ int evidence_vv(struct tsync_node *n, uint64_t origin, const char *scope,
 		size_t len, uint64_t seq, const uint8_t hash[KEYS_HASH_LEN],
 		uint64_t peer, uint64_t now_ms);
 
-/*
- * The streams as ts_log_streams() lists them (ORDER BY sid, seq > 0), with
- * each head's hash in a parallel malloc'd array, read in one statement so
- * that a seq and its hash always agree.  free() both.
- */
-struct stream_row;
-int receipt_heads(struct tsync_node *n, struct stream_row **rows,
-		  uint8_t (**hashes)[KEYS_HASH_LEN], size_t *count);
-
 /* The highest quarantine record id, to scan what a batch adds. */
 int64_t evidence_qmark(struct tsync_node *n);
 

@@ -269,3 +269,22 @@ ts_wake(const char *dir, const char *name)
 	close(fd);
 	return rc == 1 ? 0 : -1;
 }
+
+int
+ts_grow(void *pp, size_t *cap, size_t n, size_t size, size_t first)
+{
+	size_t nc;
+	void *p, *np;
+
+	if (n < *cap)
+		return 0;
+	nc = *cap ? *cap * 2 : first;
+	if (nc <= n || nc > SIZE_MAX / size)
+		return TSYNC_ENOMEM;
+	memcpy(&p, pp, sizeof(p));
+	if ((np = realloc(p, nc * size)) == NULL)
+		return TSYNC_ENOMEM;
+	memcpy(pp, &np, sizeof(np));
+	*cap = nc;
+	return 0;
+}

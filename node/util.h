@@ -31,6 +31,13 @@ void ts_buf_free(struct ts_buf *b);
 
 void *ts_alloc(const struct tsync_ops *ops, size_t n);
 void *ts_realloc(const struct tsync_ops *ops, void *p, size_t n);
+/*
+ * Room for element n of the array *pp (a pointer to the array's pointer)
+ * of `size`-byte elements whose capacity is *cap: when it is full, the
+ * capacity doubles (from `first`).  0, or TSYNC_ENOMEM with *pp and *cap
+ * as they were.
+ */
+int ts_grow(void *pp, size_t *cap, size_t n, size_t size, size_t first);
 void ts_free(const struct tsync_ops *ops, void *p);
 char *ts_strdup(const struct tsync_ops *ops, const char *s);
 uint64_t ts_now_ms(const struct tsync_ops *ops);

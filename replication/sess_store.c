@@ -31,7 +31,7 @@ static int
 ns_heads(void *ctx, struct stream_row **rows, uint8_t (**hashes)[KEYS_HASH_LEN],
       size_t *count)
 {
-	return receipt_heads(ctx, rows, hashes, count);
+	return ts_log_heads(ctx, rows, hashes, count);
 }
 
 static int

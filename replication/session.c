@@ -318,16 +318,9 @@ known_raise(struct sess *s, uint64_t origin, const char *scope, size_t len,
 	struct known *k = known_find(s, origin, scope, len);
 
 	if (k == NULL) {
-		if (s->nknown == s->capknown) {
-			size_t cap = s->capknown ? s->capknown * 2 : 32;
-			struct known *nk = realloc(s->known, cap * sizeof(*nk));
-
-			if (nk == NULL)
-				return TSYNC_ENOMEM;
-			s->known = nk;
-			s->capknown = cap;
-		}
-		if (known_grow(s) != 0)
+		if (ts_grow(&s->known, &s->capknown, s->nknown,
+			    sizeof(*s->known), 32) != 0 ||
+		    known_grow(s) != 0)
 			return TSYNC_ENOMEM;
 		k = &s->known[s->nknown];
 		k->scope = strndup(scope, len);
@@ -486,15 +479,9 @@ send_cert(struct sess *s, uint64_t origin)
 	for (i = 0; i < s->ncerted; i++)
 		if (s->certed[i] == origin)
 			return 0;
-	if (s->ncerted == s->capcerted) {
-		size_t cap = s->capcerted ? s->capcerted * 2 : 16;
-		uint64_t *nc = realloc(s->certed, cap * sizeof(*nc));
-
-		if (nc == NULL)
-			return TSYNC_ENOMEM;
-		s->certed = nc;
-		s->capcerted = cap;
-	}
+	if (ts_grow(&s->certed, &s->capcerted, s->ncerted, sizeof(*s->certed),
+		    16) != 0)
+		return TSYNC_ENOMEM;
 	s->certed[s->ncerted++] = origin;
 	if (s->store.vt->cert_pem(s->store.ctx, origin, &pem, &len) != 0)
 		return 0; /* unknown here: the peer will quarantine */
